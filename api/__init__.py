@@ -1,0 +1,96 @@
+"""REST API v1. Every answer under /api/ is JSON, errors included, with the request id."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, g, jsonify, request
+from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from db import migrate, queries
+from extensions import db_session, state
+from settings import VERSION
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class ApiError(Exception):
+    """A client error with a JSON body: {"error": {"status", "code", "message", "field"?}}."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_body(status: int, code: str, message: str, field: str | None = None) -> dict:
+    error = {"status": status, "code": code, "message": message, "request_id": g.get("request_id")}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def handle_api_error(exc: ApiError):
+    return jsonify(error_body(exc.status, exc.code, exc.message, exc.field)), exc.status
+
+
+def handle_http_exception(exc: HTTPException):
+    """JSON for any HTTP error under /api/ (404 of unknown routes, 405, ...); HTML elsewhere."""
+    if not _is_api_request():
+        return exc
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return jsonify(error_body(exc.code or 500, code, exc.description or exc.name)), exc.code or 500
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unhandled error path=%s request_id=%s", request.path, g.get("request_id"))
+    if not _is_api_request():
+        return InternalServerError()
+    return jsonify(error_body(500, "internal_error", "Something went wrong on our side.")), 500
+
+
+def init_api(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+
+
+@bp.get("/status")
+def status():
+    """Is the database reachable, at which migration, and when did each platform last sync."""
+    body = {"version": VERSION, "environment": state().settings.app_env}
+    session = db_session()
+    try:
+        session.execute(text("SELECT 1"))
+        body["database"] = {
+            "reachable": True,
+            "backend": session.get_bind().dialect.name,
+            "revision": migrate.current_revision(state().engine),
+            "head": migrate.head_revision(),
+        }
+    except SQLAlchemyError as exc:
+        log.warning("status database unreachable error=%s", type(exc).__name__)
+        body["database"] = {"reachable": False}
+        return jsonify(body), 503
+    runs = queries.latest_sync_runs(session, current_user.company_id)
+    body["platforms"] = [
+        {
+            "id": p.id,
+            "kind": p.kind,
+            "name": p.display_name,
+            "status": p.status,
+            "last_sync_at": p.last_sync_at.isoformat() if p.last_sync_at else None,
+            "last_run": runs[p.id].status if p.id in runs else None,
+        }
+        for p in queries.platforms(session, current_user.company_id)
+    ]
+    return jsonify(body)

@@ -1,0 +1,305 @@
+"""The connector interface: normalized records, the error types, and the HTTP client every
+connector shares (timeouts, retries with backoff and jitter, Retry-After, one status table).
+
+Platform JSON stops at this boundary: connectors turn it into the frozen records below, and the
+rest of the system (ingest, analytics, tests) only ever sees records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import requests
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One order line, in the order's currency. `discount` is the whole discount on the line,
+    including its share of order-level discounts; `tax` is the tax charged on the line."""
+
+    external_id: str
+    sku: str | None
+    title: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal = ZERO
+    tax: Decimal = ZERO
+    product_external_id: str | None = None
+    is_gift_card: bool = False
+
+    @property
+    def gross_sales(self) -> Decimal:
+        """Price x quantity before discounts; gift cards are not sales (Shopify's definition)."""
+        return ZERO if self.is_gift_card else self.unit_price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    """Goods returned from one line: `amount` is their value after discounts, before tax."""
+
+    line_item_external_id: str
+    quantity: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """A refund or a cancellation, booked on its own day (`processed_at`)."""
+
+    external_id: str
+    processed_at: datetime
+    kind: str  # "refund" | "cancellation"
+    returns: Decimal  # value of goods returned, after discounts, before tax
+    shipping: Decimal = ZERO  # shipping refunded
+    tax: Decimal = ZERO  # tax refunded (goods and shipping)
+    lines: tuple[RefundLine, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        return self.returns + self.shipping + self.tax
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A platform order with its lines and refunds. Amounts are in `currency`, the store's own
+    currency (Shopify's shopMoney, Mirakl's currency_iso_code). Timestamps are aware UTC."""
+
+    external_id: str
+    name: str
+    currency: str
+    created_at: datetime
+    processed_at: datetime
+    updated_at: datetime
+    status: str  # the platform's own status, kept for display and debugging
+    shipping: Decimal  # shipping charged, after shipping discounts
+    tax: Decimal  # all tax charged (lines and shipping)
+    line_items: tuple[LineItem, ...]
+    refunds: tuple[Refund, ...] = ()
+    cancelled_at: datetime | None = None
+    # Why the order is not a sale at all: "test", "voided", "not_accepted"; None = it counts.
+    excluded_reason: str | None = None
+    fees: Decimal = ZERO  # marketplace commission, kept apart from sales
+
+    @property
+    def gross_sales(self) -> Decimal:
+        return sum((li.gross_sales for li in self.line_items), ZERO)
+
+    @property
+    def discounts(self) -> Decimal:
+        return sum((li.discount for li in self.line_items if not li.is_gift_card), ZERO)
+
+    @property
+    def units(self) -> int:
+        return sum(li.quantity for li in self.line_items if not li.is_gift_card)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A sellable item (a Shopify variant, a Mirakl offer). `sku` joins channels together."""
+
+    external_id: str
+    title: str
+    sku: str | None
+    currency: str
+    price: Decimal | None = None
+    status: str = "ACTIVE"
+    updated_at: datetime | None = None
+    product_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """What one cheap credentials check tells us about the store."""
+
+    name: str
+    currency: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ConnectorError(Exception):
+    """A platform call failed in a way retrying will not fix."""
+
+
+class AuthError(ConnectorError):
+    """The credentials were refused: stop, and flag the platform as needing attention."""
+
+
+class TransientError(ConnectorError):
+    """Worth retrying: timeouts, dropped connections, 5xx, malformed bodies."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """The platform asked us to slow down (HTTP 429, Shopify THROTTLED)."""
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (only the delta-seconds form is used by these APIs)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+BodyCheck = Callable[[requests.Response, Any], None]
+
+
+class HttpClient:
+    """A requests session with a timeout on every call and one retry policy.
+
+    Transient failures (connection errors, timeouts, bodies cut short or not JSON, 5xx, 429)
+    are retried with exponential backoff and full jitter, honouring Retry-After; 401/403 raise
+    AuthError at once; other 4xx raise ConnectorError. Headers are never logged: they hold keys.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: tuple[float, float] = (5.0, 60.0),
+        max_attempts: int = 6,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.sleep = sleep
+        self.session = session or requests.Session()
+        self.session.headers.update(headers or {})
+        self.session.headers.setdefault("Accept", "application/json")
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff: spreads retries of many clients apart."""
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        check: BodyCheck | None = None,
+    ) -> tuple[Any, requests.Response]:
+        """Send a request and return (parsed JSON body, response), retrying transient failures.
+
+        `check` may inspect a 200 body and raise TransientError/RateLimited (for platforms that
+        report throttling inside a successful response) to have it retried the same way.
+        """
+        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._attempt(method, url, params, json_body, check)
+            except TransientError as exc:
+                if attempt == self.max_attempts:
+                    raise
+                delay = exc.retry_after if exc.retry_after is not None else self.backoff(attempt)
+                log.warning(
+                    "http retry method=%s path=%s attempt=%d delay_s=%.2f reason=%s",
+                    method,
+                    path.split("?")[0],
+                    attempt,
+                    delay,
+                    exc,
+                )
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self, method: str, url: str, params: Any, json_body: Any, check: BodyCheck | None
+    ) -> tuple[Any, requests.Response]:
+        try:
+            response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout)
+            body = response.content  # read it all now, so a body cut short fails here
+        except requests.Timeout as exc:
+            raise TransientError(f"timeout ({type(exc).__name__})") from exc
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise TransientError(f"connection failed ({type(exc).__name__})") from exc
+
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(f"the platform refused the credentials (HTTP {status})")
+        if status == 429:
+            raise RateLimited("rate limited (HTTP 429)", parse_retry_after(response.headers.get("Retry-After")))
+        if status >= 500 or status == 408:
+            raise TransientError(
+                f"server error (HTTP {status})", parse_retry_after(response.headers.get("Retry-After"))
+            )
+        if status >= 400:
+            raise ConnectorError(f"request refused (HTTP {status}): {body[:200].decode('utf-8', 'replace')}")
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise TransientError("response body is not valid JSON") from exc
+        if check is not None:
+            check(response, data)
+        return data, response
+
+
+# --- the interface -------------------------------------------------------------------------
+
+
+class Connector(ABC):
+    """One platform account. Pure: HTTP in, records out, no database.
+
+    `config` holds the non-secret settings (shop domain, base URL, ...), `secrets` the
+    credentials; the class lists the names of both so the API can validate a connect request.
+    """
+
+    kind: ClassVar[str]
+    config_fields: ClassVar[tuple[str, ...]] = ()
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
+        missing = [f for f in self.config_fields if not config.get(f)]
+        missing += [f for f in self.secret_fields if not secrets.get(f)]
+        if missing:
+            raise ConnectorError(f"missing {', '.join(missing)}")
+        self.config = dict(config)
+        self.secrets = dict(secrets)
+
+    @abstractmethod
+    def check(self) -> AccountInfo:
+        """Validate the credentials with one cheap call."""
+
+    @abstractmethod
+    def fetch_orders(self, since: datetime | None) -> Iterator[list[Order]]:
+        """Yield pages of orders updated at or after `since`, in ascending updated_at."""
+
+    @abstractmethod
+    def fetch_products(self) -> Iterator[list[Product]]:
+        """Yield pages of the store's products."""

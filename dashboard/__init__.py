@@ -1,0 +1,30 @@
+"""The Dash app, mounted on the Flask server behind the login."""
+
+from __future__ import annotations
+
+from dash import Dash
+from flask import Flask
+
+from dashboard.pages import overview
+from dashboard.shell import shell
+from settings import PROJECT_ROOT
+
+PAGES = (overview,)
+
+
+def init_dashboard(server: Flask) -> Dash:
+    app = Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        title="ChannelPulse",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+    )
+    for page in PAGES:
+        page.register(app)
+    app.layout = shell
+    return app

@@ -1,0 +1,180 @@
+"""Login: a Flask-owned form (CSRF-protected) in front of everything, Dash included.
+
+Every route needs a logged-in user except the login page itself, the health check, static
+assets, and webhooks (which carry their own signature). Unknown emails and wrong passwords get
+the same message and take the same time, so the form does not reveal who has an account.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from db.models import User, utcnow
+from extensions import db_session, state
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+login_manager = LoginManager()
+hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures cost one argon2 check.
+_DUMMY_HASH = hasher.hash("not-a-real-password")
+
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/webhooks/")
+PUBLIC_PATHS = ("/login", "/health", "/_favicon.ico", "/favicon.ico")
+INVALID_LOGIN = "Invalid email or password."
+
+
+def hash_password(password: str) -> str:
+    return hasher.hash(password)
+
+
+@dataclass(frozen=True)
+class CurrentUser(UserMixin):
+    """The logged-in user as request code sees it: never the ORM object (no lazy loads)."""
+
+    id: int
+    email: str
+    company_id: int
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    try:
+        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per (client, email) per `window` seconds, in this process."""
+
+    def __init__(self, limit: int = 10, window: float = 900) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+        self._failures[key] = recent
+        return recent
+
+    def blocked_for(self, key: tuple[str, str]) -> float:
+        """Seconds until this key may try again (0 = now)."""
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent(key, now)
+            return self.window - (now - recent[0]) if len(recent) >= self.limit else 0.0
+
+    def fail(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._recent(key, time.monotonic()).append(time.monotonic())
+
+    def clear(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+throttle = LoginThrottle()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    remember = BooleanField("Keep me signed in")
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths: never redirect a fresh login to another host."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        key = (request.remote_addr or "?", form.email.data.strip().lower())
+        wait = throttle.blocked_for(key)
+        if wait:
+            flash(f"Too many failed attempts. Try again in {int(wait // 60) + 1} minutes.", "danger")
+            status = 429
+        else:
+            session = db_session()
+            user = authenticate(session, form.email.data, form.password.data)
+            if user is None:
+                throttle.fail(key)
+                flash(INVALID_LOGIN, "danger")
+                status = 401
+            else:
+                throttle.clear(key)
+                user.last_login_at = utcnow()
+                session.commit()
+                login_user(_current(user), remember=form.remember.data)
+                return redirect(safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        flash("Your session expired or the form was incomplete; please try again.", "warning")
+        status = 400
+    return render_template("login.html", form=form, demo=state().settings.demo_enabled), status
+
+
+@bp.route("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def _current(user: User) -> CurrentUser:
+    return CurrentUser(user.id, user.email, user.company_id, user.role)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> CurrentUser | None:
+    if not user_id.isdigit():
+        return None
+    user = db_session().get(User, int(user_id))
+    return _current(user) if user else None
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def require_login():
+    """Before every request: let public paths through, send everyone else to the login page
+    (or answer 401 JSON to API and Dash callback requests, which cannot follow a redirect)."""
+    if is_public(request.path) or current_user.is_authenticated:
+        return None
+    if request.path.startswith(("/api/", "/_dash-")):
+        return jsonify(error={"status": 401, "code": "unauthorized", "message": "Log in first."}), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def init_auth(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.register_blueprint(bp)
+    app.before_request(require_login)

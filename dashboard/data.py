@@ -1,0 +1,49 @@
+"""What the pages show, read through db.queries for the logged-in user's company."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from db import queries
+from db.models import Company, Platform
+
+OVERVIEW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Overview:
+    company: str
+    currency: str
+    timezone: str
+    start: date
+    end: date
+    kpis: queries.Kpis
+    previous: queries.Kpis
+    daily: list[queries.DailyRow]
+    platforms: list[Platform]
+    last_sync_at: datetime | None
+
+
+def overview(session: Session, company_id: int, today: date | None = None) -> Overview:
+    """The last 30 company-local days (today included) and the 30 days before them."""
+    company = session.get(Company, company_id)
+    end = today or queries.company_today(company)
+    start = end - timedelta(days=OVERVIEW_DAYS - 1)
+    previous_end = start - timedelta(days=1)
+    platforms = queries.platforms(session, company_id)
+    syncs = [p.last_sync_at for p in platforms if p.last_sync_at]
+    return Overview(
+        company=company.name,
+        currency=company.currency,
+        timezone=company.timezone,
+        start=start,
+        end=end,
+        kpis=queries.kpis(session, company, start, end),
+        previous=queries.kpis(session, company, previous_end - timedelta(days=OVERVIEW_DAYS - 1), previous_end),
+        daily=queries.daily_by_platform(session, company, start, end),
+        platforms=platforms,
+        last_sync_at=max(syncs) if syncs else None,
+    )

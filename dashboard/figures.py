@@ -1,0 +1,139 @@
+"""Pure builders: data in, Dash components, Plotly figures and CSV text out. No I/O here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import html
+
+from db.queries import DailyRow, Kpis
+
+SYMBOLS = {"USD": "$", "CAD": "CA$", "EUR": "€", "GBP": "£"}
+CHANNEL_COLOURS = {"shopify": "#5e8e3e", "bestbuy": "#0046be", "csv": "#8a5cf6"}
+
+# Shown beside every KPI so nobody has to guess what a number includes.
+FORMULAS = {
+    "net_sales": "Net sales = gross sales − discounts − returns. Returns count on the day they are "
+    "processed. Excludes taxes, shipping, gift cards and test orders.",
+    "orders": "Orders placed on the day (test orders and orders the marketplace never accepted "
+    "are excluded; cancelled orders still count on the day they were placed).",
+    "aov": "Average order value = (gross sales − discounts) ÷ orders, Shopify's definition since 2023.",
+    "units": "Units ordered (gift cards excluded), before returns.",
+}
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    symbol = SYMBOLS.get(currency)
+    sign = "−" if amount < 0 else ""
+    text = f"{abs(amount):,.2f}"
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+
+
+def change(current: Decimal | int, previous: Decimal | int) -> str:
+    """'+4.2% vs previous 30 days', or a plain statement when there is nothing to compare."""
+    if not previous:
+        return "no data in the previous period"
+    pct = (Decimal(current) - Decimal(previous)) / abs(Decimal(previous)) * 100
+    return f"{pct:+.1f}% vs previous period"
+
+
+def kpi_values(kpis: Kpis) -> dict[str, str]:
+    return {
+        "net_sales": format_money(kpis.net_sales, kpis.currency),
+        "orders": f"{kpis.orders:,}",
+        "aov": format_money(kpis.aov, kpis.currency),
+        "units": f"{kpis.units:,}",
+    }
+
+
+KPI_LABELS = {"net_sales": "Net sales", "orders": "Orders", "aov": "Average order value", "units": "Units"}
+
+
+def kpi_cards(kpis: Kpis, previous: Kpis) -> list:
+    values = kpi_values(kpis)
+    raw = {
+        "net_sales": (kpis.net_sales, previous.net_sales),
+        "orders": (kpis.orders, previous.orders),
+        "aov": (kpis.aov, previous.aov),
+        "units": (kpis.units, previous.units),
+    }
+    cards = []
+    for key, label in KPI_LABELS.items():
+        card_id = f"kpi-{key.replace('_', '-')}"
+        cards.append(
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody(
+                        [
+                            html.Div(label, className="kpi-label", id=f"{card_id}-label"),
+                            html.Div(values[key], className="kpi-value", id=f"{card_id}-value"),
+                            html.Div(change(*raw[key]), className="kpi-note"),
+                            dbc.Tooltip(FORMULAS[key], target=f"{card_id}-label", placement="bottom"),
+                        ]
+                    ),
+                    className="kpi-card h-100 shadow-sm",
+                    id=card_id,
+                ),
+                md=3,
+                sm=6,
+                className="mb-3",
+            )
+        )
+    return cards
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def sales_trend_figure(
+    rows: Sequence[DailyRow], kinds: dict[int, str], start: date, end: date, currency: str
+) -> go.Figure:
+    """Daily net sales, one line per channel; days without sales show as zero, not as gaps."""
+    days = days_between(start, end)
+    figure = go.Figure()
+    series: dict[int, dict[date, Decimal]] = {}
+    names: dict[int, str] = {}
+    for row in rows:
+        series.setdefault(row.platform_id, {})[row.day] = row.net_sales
+        names[row.platform_id] = row.platform
+    for platform_id, values in series.items():
+        figure.add_trace(
+            go.Scatter(
+                x=days,
+                y=[float(values.get(d, 0)) for d in days],
+                name=names[platform_id],
+                mode="lines+markers",
+                line={"color": CHANNEL_COLOURS.get(kinds.get(platform_id, "")), "width": 2},
+                hovertemplate="%{x|%a %b %d}<br>%{y:,.2f} " + currency + "<extra>%{fullData.name}</extra>",
+            )
+        )
+    figure.update_layout(
+        margin={"l": 40, "r": 10, "t": 10, "b": 30},
+        height=340,
+        hovermode="x unified",
+        legend={"orientation": "h", "y": 1.1},
+        plot_bgcolor="#fff",
+        paper_bgcolor="#fff",
+        yaxis={"title": f"Net sales ({currency})", "gridcolor": "#eef0f4", "rangemode": "tozero"},
+        xaxis={"gridcolor": "#eef0f4"},
+    )
+    return figure
+
+
+def trend_csv(rows: Sequence[DailyRow], currency: str, timezone: str, start: date, end: date) -> str:
+    """CSV of the trend chart, with a header that says what the numbers are."""
+    out = io.StringIO()
+    out.write(f"# ChannelPulse daily sales by channel, {start.isoformat()} to {end.isoformat()}\n")
+    out.write(f"# days: company-local ({timezone}); money: {currency}; {FORMULAS['net_sales']}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["day", "channel", "gross_sales", "net_sales", "total_sales", "orders", "units"])
+    for r in rows:
+        writer.writerow([r.day.isoformat(), r.platform, r.gross_sales, r.net_sales, r.total_sales, r.orders, r.units])
+    return out.getvalue()

@@ -1,0 +1,358 @@
+"""The data model (SQLAlchemy 2, typed).
+
+Money is NUMERIC with its currency beside it; timestamps are UTC (`UtcDateTime` stores naive UTC
+and hands back aware datetimes, the same on SQLite and Postgres). Local days (`order_day`,
+`refund_day`) are the company's calendar days, fixed at ingest so rollups can group by them.
+Natural unique keys (platform + external id) make every upsert idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+Money = Numeric(14, 2)
+Rate = Numeric(18, 8)
+
+# Stable constraint names so Alembic migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out; stored naive UTC everywhere."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+ROLES = ("admin", "viewer")
+PLATFORM_KINDS = ("shopify", "bestbuy", "csv")
+PLATFORM_STATUSES = ("active", "needs_attention", "disabled")
+REFUND_DATING = ("processed", "order")
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")  # reporting currency
+    # Book returns on the day they are processed (Shopify's way) or on the order's day.
+    refund_dating: Mapped[str] = mapped_column(String(16), default="processed")
+    # Bumped whenever the company's rollups change; part of every cache key.
+    data_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="company")
+    platforms: Mapped[list[Platform]] = relationship(back_populates="company")
+
+    __table_args__ = (CheckConstraint("refund_dating IN ('processed', 'order')", name="refund_dating"),)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    company: Mapped[Company] = relationship(back_populates="users")
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+
+class Platform(Base):
+    """A connected sales channel of one company. Secrets live only in `credentials`,
+    Fernet-encrypted; `config` holds what is safe to show (shop domain, base URL, shop id)."""
+
+    __tablename__ = "platforms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))  # the store's own currency
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    status_message: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    company: Mapped[Company] = relationship(back_populates="platforms")
+
+    __table_args__ = (
+        UniqueConstraint("company_id", "kind", "display_name", name="uq_platforms_company_kind_name"),
+        CheckConstraint("kind IN ('shopify', 'bestbuy', 'csv')", name="kind"),
+        CheckConstraint("status IN ('active', 'needs_attention', 'disabled')", name="status"),
+    )
+
+
+class SyncState(Base):
+    """Where the incremental sync of one stream of one platform has got to."""
+
+    __tablename__ = "sync_state"
+
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[datetime | None] = mapped_column(UtcDateTime)  # max updated_at committed
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # e.g. a running bulk job id
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(32), default="orders")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|succeeded|failed
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    # "Latest runs of a platform" for the status page and the API.
+    __table_args__ = (Index("ix_sync_runs_platform_started", "platform_id", "started_at"),)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    sku: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(500))
+    product_type: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default="ACTIVE")
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("platform_id", "external_id", name="uq_products_platform_external"),)
+
+
+class Order(Base):
+    """An order as the platform last reported it, with its money pre-summed from its lines so
+    rollups never have to touch line items."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    order_day: Mapped[date] = mapped_column(Date)  # company-local day of processed_at
+    status: Mapped[str] = mapped_column(String(32))
+    excluded_reason: Mapped[str | None] = mapped_column(String(32))  # test, voided, not_accepted
+    gross_sales: Mapped[Decimal] = mapped_column(Money)
+    discounts: Mapped[Decimal] = mapped_column(Money)
+    shipping: Mapped[Decimal] = mapped_column(Money)
+    taxes: Mapped[Decimal] = mapped_column(Money)
+    fees: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    units: Mapped[int] = mapped_column(Integer)
+
+    line_items: Mapped[list[OrderLineItem]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    refunds: Mapped[list[Refund]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+    __table_args__ = (
+        UniqueConstraint("platform_id", "external_id", name="uq_orders_platform_external"),
+        # Rollups recompute one platform's touched days: (platform, day) finds them directly.
+        Index("ix_orders_platform_day", "platform_id", "order_day"),
+        # The sync's own checks ("newest updated_at we hold") and reconciliation walk by time.
+        Index("ix_orders_platform_updated", "platform_id", "updated_at"),
+    )
+
+
+class OrderLineItem(Base):
+    __tablename__ = "order_line_items"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    sku: Mapped[str | None] = mapped_column(String(128))
+    product_external_id: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    discount: Mapped[Decimal] = mapped_column(Money)
+    tax: Mapped[Decimal] = mapped_column(Money)
+    is_gift_card: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("order_id", "external_id", name="uq_order_line_items_order_external"),)
+
+
+class Refund(Base):
+    """A refund or cancellation: its own row, on its own day, never folded into the order."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # refund | cancellation
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    refund_day: Mapped[date] = mapped_column(Date)  # company-local day of processed_at
+    returns: Mapped[Decimal] = mapped_column(Money)
+    shipping: Mapped[Decimal] = mapped_column(Money)
+    taxes: Mapped[Decimal] = mapped_column(Money)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+
+    lines: Mapped[list[RefundLine]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+    __table_args__ = (
+        UniqueConstraint("platform_id", "external_id", name="uq_refunds_platform_external"),
+        # Returns are booked on their own day: rollups look refunds up by (platform, day).
+        Index("ix_refunds_platform_day", "platform_id", "refund_day"),
+        Index("ix_refunds_order", "order_id"),
+    )
+
+
+class RefundLine(Base):
+    __tablename__ = "refund_lines"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"), index=True)
+    line_item_external_id: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class FxRate(Base):
+    """`rate` units of `quote` for one unit of `base` on `day` (e.g. CAD->USD 0.7312)."""
+
+    __tablename__ = "fx_rates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    base: Mapped[str] = mapped_column(String(3))
+    quote: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[Decimal] = mapped_column(Rate)
+    source: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("base", "quote", "day", name="uq_fx_rates_pair_day"),
+        CheckConstraint("rate > 0", name="positive"),
+    )
+
+
+class AnalyticsDaily(Base):
+    """One company-local day of one platform, in the company's reporting currency.
+    Dashboard reads come from here (a few hundred rows a year), never from raw orders."""
+
+    __tablename__ = "analytics_daily"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    gross_sales: Mapped[Decimal] = mapped_column(Money)
+    discounts: Mapped[Decimal] = mapped_column(Money)
+    returns: Mapped[Decimal] = mapped_column(Money)
+    net_sales: Mapped[Decimal] = mapped_column(Money)
+    taxes: Mapped[Decimal] = mapped_column(Money)
+    shipping: Mapped[Decimal] = mapped_column(Money)
+    total_sales: Mapped[Decimal] = mapped_column(Money)
+    orders: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer)
+    units_returned: Mapped[int] = mapped_column(Integer, default=0)
+    # Age in days of the oldest exchange rate used (0 = every order day had its own rate;
+    # 1-3 = weekends and holidays, when no reference rate is published; more = stale rates).
+    fx_rate_age_days: Mapped[int] = mapped_column(Integer, default=0)
+
+    # Every dashboard query is "one company, a date range": the leading columns serve it.
+    __table_args__ = (Index("ix_analytics_daily_company_day", "company_id", "day"),)
+
+
+class ModelRun(Base):
+    __tablename__ = "model_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    train_end: Mapped[date | None] = mapped_column(Date)
+    horizon: Mapped[int] = mapped_column(Integer, default=30)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    accuracy: Mapped[dict] = mapped_column(JSON, default=dict)  # backtest MAPE, WAPE, coverage
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_model_runs_company_metric", "company_id", "metric", "started_at"),)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model_run_id: Mapped[int] = mapped_column(ForeignKey("model_runs.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    mean: Mapped[Decimal] = mapped_column(Money)
+    lo_80: Mapped[Decimal | None] = mapped_column(Money)
+    hi_80: Mapped[Decimal | None] = mapped_column(Money)
+    lo_95: Mapped[Decimal | None] = mapped_column(Money)
+    hi_95: Mapped[Decimal | None] = mapped_column(Money)
+
+    __table_args__ = (UniqueConstraint("model_run_id", "day", name="uq_predictions_run_day"),)

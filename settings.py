@@ -1,0 +1,139 @@
+"""One frozen Settings object read from the environment: the only reader of os.environ.
+
+Every setting is validated here, at start-up, so a bad value stops the process with one line
+that names the variable instead of failing later in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+VERSION = "0.1.0"
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+APP_ENVS = ("development", "staging", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Development-only defaults. They are public (they live in this file), so production and
+# staging refuse to start with them.
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"
+DEV_CREDENTIALS_KEY = "ZGV2LW9ubHktY3JlZGVudGlhbHMta2V5LTMyYnl0ZXM="
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and fits on one line."""
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Parse DATABASE_URL, mapping the `postgres://` and `postgresql://` forms used by Neon and
+    Render to the psycopg 3 driver. Query options such as `sslmode=require` are kept."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError as exc:
+        raise SettingsError(f"DATABASE_URL is not a valid database URL ({exc})") from None
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+        if not url.database:
+            raise SettingsError("DATABASE_URL names no database (expected .../<database>)")
+    elif backend == "sqlite":
+        if url.drivername != "sqlite":
+            url = url.set(drivername="sqlite")
+    else:
+        raise SettingsError(f"DATABASE_URL uses an unsupported database {backend!r}; use postgresql:// or sqlite://")
+    return url
+
+
+def _check_fernet_keys(value: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in value.split(",") if k.strip())
+    if not keys:
+        raise SettingsError("CREDENTIALS_KEY is empty")
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise SettingsError(
+                "CREDENTIALS_KEY must be one or more comma-separated Fernet keys "
+                "(generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            ) from None
+    return keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    database_url: URL = field(
+        default_factory=lambda: make_url(f"sqlite:///{PROJECT_ROOT / 'instance' / 'channelpulse.db'}")
+    )
+    secret_key: str = DEV_SECRET_KEY
+    # Fernet keys; the first encrypts, all decrypt (so keys can be rotated).
+    credentials_keys: tuple[str, ...] = (DEV_CREDENTIALS_KEY,)
+    cache_dir: Path = PROJECT_ROOT / "instance" / "cache"
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    # The embedded single-process mode of `make run`: scheduler, simulators, demo company.
+    embedded: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The demo account exists only outside production."""
+        return not self.is_production
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build the settings from environment variables, raising SettingsError on bad input."""
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        app_env = env.get("APP_ENV", "development").strip().lower() or "development"
+        if app_env not in APP_ENVS:
+            raise SettingsError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, not {app_env!r}")
+
+        raw_url = env.get("DATABASE_URL", "").strip()
+        database_url = normalize_database_url(raw_url) if raw_url else defaults.database_url
+
+        secret_key = env.get("SECRET_KEY", "").strip() or DEV_SECRET_KEY
+        credentials_keys = _check_fernet_keys(env.get("CREDENTIALS_KEY", "") or DEV_CREDENTIALS_KEY)
+        if app_env != "development":
+            if secret_key == DEV_SECRET_KEY or len(secret_key) < 16:
+                raise SettingsError(
+                    f"SECRET_KEY must be set to a private value of 16+ characters when APP_ENV={app_env}"
+                )
+            if DEV_CREDENTIALS_KEY in credentials_keys:
+                raise SettingsError(f"CREDENTIALS_KEY must be set to a private Fernet key when APP_ENV={app_env}")
+            if not raw_url:
+                raise SettingsError(f"DATABASE_URL must be set when APP_ENV={app_env}")
+
+        log_level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if log_level not in LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
+
+        cache_dir = Path(env.get("CACHE_DIR", "").strip() or defaults.cache_dir)
+        embedded = env.get("EMBEDDED", "").strip().lower() in ("1", "true", "yes")
+
+        return cls(
+            app_env=app_env,
+            database_url=database_url,
+            secret_key=secret_key,
+            credentials_keys=credentials_keys,
+            cache_dir=cache_dir,
+            redis_url=redis_url,
+            log_level=log_level,
+            embedded=embedded,
+        )
