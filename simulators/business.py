@@ -590,6 +590,12 @@ class Business:
         items = self.catalog if channel == SHOPIFY else [i for i in self.catalog if i.on_bestbuy]
         return tuple(product_record(channel, item) for item in items)
 
+    def make_order(self, channel: str, order_id: int, created_at: datetime, seed: str) -> SimOrder:
+        """One more order of this business placed at `created_at` (for live and on-demand orders)."""
+        rng = random.Random(f"{self.seed}:{channel}:{seed}")
+        promos = promotions_on(created_at.astimezone(self.tz).date())
+        return _make_order(rng, self, channel, order_id, created_at, promos)
+
     def find_order(self, channel: str, order_id: int) -> SimOrder | None:
         """The generated order with this id (ids encode their day), or None."""
         day = date(2000, 1, 1) + timedelta(days=(order_id // 10_000) % 100_000)
@@ -714,7 +720,7 @@ def _live(rng: random.Random, order: SimOrder) -> SimOrder:
     if roll < 0.012:  # cancelled before shipping, everything returned on the cancel day
         cancelled = _later(rng, start, 0.5, 30)
         changes["cancelled_at"] = cancelled
-        changes["refunds"] = (_full_refund(order, 1, cancelled, "cancellation", "customer cancelled"),)
+        changes["refunds"] = (full_refund(order, 1, cancelled, "cancellation", "customer cancelled"),)
         return replace(order, **changes)
 
     changes["fulfilled_at"] = _later(rng, start, 6, 60)
@@ -724,26 +730,26 @@ def _live(rng: random.Random, order: SimOrder) -> SimOrder:
     if roll > 0.94:  # returned later: the whole order or part of one line
         at = _later(rng, changes["delivered_at"], 12, 24 * 28)
         if rng.random() < (0.6 if order.channel == BESTBUY else 0.45):
-            refund = _full_refund(order, 1, at, "refund", "customer return", refund_shipping=rng.random() < 0.3)
+            refund = full_refund(order, 1, at, "refund", "customer return", refund_shipping=rng.random() < 0.3)
         else:
             line = rng.choice([li for li in order.lines if not li.is_gift_card] or order.lines)
             qty = rng.randint(1, line.quantity)
-            refund = SimRefund(order.order_id * 10 + 1, at, "refund", (_refund_line(line, qty),))
+            refund = SimRefund(order.order_id * 10 + 1, at, "refund", (refund_line(line, qty),))
         changes["refunds"] = (refund,)
     return replace(order, **changes)
 
 
-def _refund_line(line: SimLine, quantity: int) -> SimRefundLine:
+def refund_line(line: SimLine, quantity: int) -> SimRefundLine:
     if quantity == line.quantity:
         return SimRefundLine(line.line_id, quantity, line.net, line.tax)
     share = Decimal(quantity) / Decimal(line.quantity)
     return SimRefundLine(line.line_id, quantity, money(line.net * share), money(line.tax * share))
 
 
-def _full_refund(
+def full_refund(
     order: SimOrder, seq: int, at: datetime, kind: str, reason: str, refund_shipping: bool = True
 ) -> SimRefund:
-    lines = tuple(_refund_line(li, li.quantity) for li in order.lines if not li.is_gift_card)
+    lines = tuple(refund_line(li, li.quantity) for li in order.lines if not li.is_gift_card)
     return SimRefund(
         refund_id=order.order_id * 10 + seq,
         at=at,
