@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, Flask, abort, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -57,8 +57,16 @@ def handle_unexpected(exc: Exception):
     return jsonify(error_body(500, "internal_error", "Something went wrong on our side.")), 500
 
 
+def reject_non_api_routes() -> None:
+    """Dash's catch-all page route would answer any unknown /api/ path with the app's HTML:
+    an unknown API path is a JSON 404 instead."""
+    if _is_api_request() and request.url_rule is not None and not request.url_rule.rule.startswith("/api/"):
+        abort(404)
+
+
 def init_api(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.before_request(reject_non_api_routes)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

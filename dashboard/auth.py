@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from api import error_body
 from db.models import User, utcnow
 from extensions import db_session, state
 
@@ -129,7 +130,6 @@ def login():
             if user is None:
                 throttle.fail(key)
                 flash(INVALID_LOGIN, "danger")
-                status = 401
             else:
                 throttle.clear(key)
                 user.last_login_at = utcnow()
@@ -170,7 +170,7 @@ def require_login():
     if is_public(request.path) or current_user.is_authenticated:
         return None
     if request.path.startswith(("/api/", "/_dash-")):
-        return jsonify(error={"status": 401, "code": "unauthorized", "message": "Log in first."}), 401
+        return jsonify(error_body(401, "unauthorized", "Log in first.")), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -38,7 +38,7 @@ class Kpis:
         """Average order value as Shopify defines it since 2023: (gross sales - discounts) / orders."""
         if not self.orders:
             return ZERO
-        return ((self.gross_sales - self.discounts) / self.orders).quantize(Decimal("0.01"))
+        return ((self.gross_sales - self.discounts) / self.orders).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def company_today(company: Company, now: datetime | None = None) -> date:

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -150,3 +155,90 @@ class AuthActions:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+# --- browser tests -------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium (Debian's). With REQUIRE_BROWSER=1 a missing browser fails the run."""
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A fresh browser tab; console errors are collected in `page.console_errors`."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    yield page
+    context.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Start `python app.py` on a free port against `server.database_url` (set before calling
+    `server.start()`), the way `make run` does; stopped at the end of the test."""
+
+    class LiveServer:
+        database_url = f"sqlite:///{tmp_path / 'live.db'}"
+        process = None
+
+        def start(self, *args: str, env: dict | None = None) -> str:
+            port = free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py", "--port", str(port), *args],
+                cwd=Path(__file__).resolve().parents[1],
+                env={**os.environ, "DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING", **(env or {})},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"app.py exited early:\n{self.process.stdout.read()}")
+                try:
+                    with urllib.request.urlopen(self.url + "/health", timeout=1):
+                        return self.url
+                except OSError:
+                    time.sleep(0.2)
+            raise RuntimeError("app.py did not answer /health within 90 s")
+
+    server = LiveServer()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.process.terminate()
+        server.process.wait(timeout=20)
