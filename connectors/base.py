@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
+RETURNS_ONLY = "returns_only"
 
 
 # --- records -------------------------------------------------------------------------------
@@ -94,6 +95,8 @@ class Order:
     refunds: tuple[Refund, ...] = ()
     cancelled_at: datetime | None = None
     # Why the order is not a sale at all: "test", "voided", "not_accepted"; None = it counts.
+    # RETURNS_ONLY marks a record that only carries returns (goods back with no sale in the
+    # data, e.g. a CSV export's cancellation invoice): no sale, but its returns count.
     excluded_reason: str | None = None
     fees: Decimal = ZERO  # marketplace commission, kept apart from sales
 
@@ -214,16 +217,19 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         check: BodyCheck | None = None,
+        parse: Callable[[bytes], Any] | None = None,
     ) -> tuple[Any, requests.Response]:
         """Send a request and return (parsed JSON body, response), retrying transient failures.
 
         `check` may inspect a 200 body and raise TransientError/RateLimited (for platforms that
         report throttling inside a successful response) to have it retried the same way.
+        `parse` decodes bodies that are not one JSON document (Shopify's JSONL bulk files); a
+        ValueError from it is retried like any malformed body.
         """
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._attempt(method, url, params, json_body, check)
+                return self._attempt(method, url, params, json_body, check, parse)
             except TransientError as exc:
                 if attempt == self.max_attempts:
                     raise
@@ -240,7 +246,13 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, method: str, url: str, params: Any, json_body: Any, check: BodyCheck | None
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        json_body: Any,
+        check: BodyCheck | None,
+        parse: Callable[[bytes], Any] | None,
     ) -> tuple[Any, requests.Response]:
         try:
             response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout)
@@ -262,7 +274,7 @@ class HttpClient:
         if status >= 400:
             raise ConnectorError(f"request refused (HTTP {status}): {body[:200].decode('utf-8', 'replace')}")
         try:
-            data = json.loads(body)
+            data = parse(body) if parse else json.loads(body)
         except ValueError as exc:
             raise TransientError("response body is not valid JSON") from exc
         if check is not None:
@@ -283,6 +295,9 @@ class Connector(ABC):
     kind: ClassVar[str]
     config_fields: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # How many orders the running fetch_orders will yield, once the platform has said (for
+    # progress bars); None while unknown.
+    expected_total: int | None = None
 
     def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         missing = [f for f in self.config_fields if not config.get(f)]

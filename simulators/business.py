@@ -534,9 +534,16 @@ def product_external_id(channel: str, item: CatalogItem) -> str:
     return f"offer-{item.product_id}"
 
 
+def variant_external_id(channel: str, item: CatalogItem) -> str:
+    """The sellable unit's id: the product's one Shopify variant ("Default Title"), or the offer."""
+    if channel == SHOPIFY:
+        return f"gid://shopify/ProductVariant/{item.product_id + 1000}"
+    return product_external_id(channel, item)
+
+
 def product_record(channel: str, item: CatalogItem) -> Product:
     return Product(
-        external_id=product_external_id(channel, item),
+        external_id=variant_external_id(channel, item),
         title=item.title,
         sku=item.sku,
         currency=CURRENCY[channel],
@@ -595,14 +602,6 @@ class Business:
         rng = random.Random(f"{self.seed}:{channel}:{seed}")
         promos = promotions_on(created_at.astimezone(self.tz).date())
         return _make_order(rng, self, channel, order_id, created_at, promos)
-
-    def find_order(self, channel: str, order_id: int) -> SimOrder | None:
-        """The generated order with this id (ids encode their day), or None."""
-        day = date(2000, 1, 1) + timedelta(days=(order_id // 10_000) % 100_000)
-        return next((o for o in self.orders_on(channel, day) if o.order_id == order_id), None)
-
-    def local_day_start(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), self.tz).astimezone(UTC)
 
 
 @lru_cache(maxsize=4096)

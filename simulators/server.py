@@ -160,7 +160,10 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"sim-{self.simulator.name}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
+            name=f"sim-{self.simulator.name}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -228,6 +231,9 @@ class SimulatorServer:
 def _handler_for(server: SimulatorServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY, keep-alive clients wait
+        # ~40 ms for a delayed ACK on every response.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)

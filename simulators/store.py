@@ -18,9 +18,10 @@ from connectors.base import Order
 from simulators.business import SHOPIFY, Business, SimOrder, SimRefund, SimRefundLine, full_refund, refund_line
 
 Clock = Callable[[], datetime]
-# Order ids of orders made after generation: above every generated id (those are < 3e9).
-LIVE_ID_BASE = {"shopify": 3_000_000_000, "bestbuy": 4_000_000_000}
-ON_DEMAND_ID_BASE = {"shopify": 5_000_000_000, "bestbuy": 6_000_000_000}
+# Ids of orders made after generation: base + the arrival time in milliseconds, far above every
+# generated id (< 3e9), so a restarted simulator never reuses one.
+LIVE_ID_BASE = {"shopify": 10**13, "bestbuy": 2 * 10**13}
+ON_DEMAND_ID_BASE = {"shopify": 3 * 10**13, "bestbuy": 4 * 10**13}
 
 
 def system_clock() -> datetime:
@@ -94,9 +95,9 @@ class ChannelStore:
                     self._add(
                         self.business.make_order(
                             self.channel,
-                            LIVE_ID_BASE[self.channel] + self._live_made,
+                            LIVE_ID_BASE[self.channel] + int(created.timestamp() * 1000),
                             created,
-                            f"live:{self._live_made}",
+                            f"live:{created.isoformat()}",
                         )
                     )
         return now
@@ -155,7 +156,7 @@ class ChannelStore:
             self._on_demand_made += 1
             order = self.business.make_order(
                 self.channel,
-                ON_DEMAND_ID_BASE[self.channel] + self._on_demand_made,
+                ON_DEMAND_ID_BASE[self.channel] + int(now.timestamp()) * 1000 + self._on_demand_made % 1000,
                 now,
                 f"on-demand:{self.started_at.isoformat()}:{self._on_demand_made}",
             )
@@ -229,9 +230,8 @@ class ChannelStore:
         times = order.event_times()
         old = set(self._times.get(order.order_id, ()))
         self._times[order.order_id] = times
-        for moment in times:
-            if moment not in old:
-                bisect.insort(self._index, (moment, order.order_id))
+        for moment in set(times) - old:  # one entry per moment, even when two events share it
+            bisect.insort(self._index, (moment, order.order_id))
         if not known:
             bisect.insort(self._created, (order.created_at, order.order_id))
 

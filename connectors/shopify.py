@@ -1,0 +1,558 @@
+"""Shopify: the GraphQL Admin API in, normalized records out.
+
+A backfill (`since=None`) runs one bulk operation and reads its JSONL file: no page-by-page
+cost limits, one consistent snapshot; the refund lines a bulk query cannot reach are read by
+refund id afterwards. Incremental syncs page `orders` by `updated_at` with a cursor. Both paths
+map the same node shape, so they produce identical records. Queries are sized to Shopify's
+single-query cost limit, every call is paced on its leaky bucket
+(`extensions.cost.throttleStatus`), and a THROTTLED answer is retried after exactly the wait
+the bucket asks for.
+
+Webhooks (REST-shaped, HMAC-signed) map to the same records: `verify_webhook` and
+`order_from_webhook`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from connectors import base as records
+from connectors.base import (
+    ZERO,
+    AccountInfo,
+    AuthError,
+    Connector,
+    ConnectorError,
+    HttpClient,
+    RateLimited,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2025-10"
+PAGE_SIZE = 250  # Shopify's maximum page (and id list); queries shrink it to fit the cost limit
+MAX_QUERY_COST = 1000
+NESTED_PAGE = 5  # lines and refund lines read with their order or refund; more in follow-up calls
+FOLLOW_UP_PAGE = 50
+RECORDS_PER_PAGE = 250  # backfill records are yielded in pages of this size
+BULK_POLL_FIRST = 0.2  # seconds; doubles up to BULK_POLL_MAX
+BULK_POLL_MAX = 10.0
+BULK_TIMEOUT = 6 * 3600.0
+BULK_START_ATTEMPTS = 3
+
+# --- queries -------------------------------------------------------------------------------
+# The paged queries and the bulk query select the same fields, so both paths map one node
+# shape. A bulk query cannot reach refund lines (a connection inside the `refunds` list), so
+# the backfill reads them afterwards by refund id, with the same selection.
+
+_MONEY = "shopMoney { amount }"
+_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+_ORDER_FIELDS = (
+    "id name createdAt updatedAt processedAt cancelledAt test displayFinancialStatus currencyCode"
+    f" totalShippingPriceSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }}"
+)
+_NESTED_FIELDS = {  # an order's or refund's connections, and what is read of their nodes
+    "lineItems": (
+        f"id name sku quantity isGiftCard originalUnitPriceSet {{ {_MONEY} }}"
+        f" discountAllocations {{ allocatedAmountSet {{ {_MONEY} }} }}"
+        f" taxLines {{ priceSet {{ {_MONEY} }} }} product {{ id }}"
+    ),
+    "refundLineItems": f"quantity lineItem {{ id }} subtotalSet {{ {_MONEY} }} totalTaxSet {{ {_MONEY} }}",
+    "refundShippingLines": f"subtotalAmountSet {{ {_MONEY} }} taxAmountSet {{ {_MONEY} }}",
+}
+
+
+def _paged(connection: str, arguments: str = f"first: {NESTED_PAGE}") -> str:
+    return f"{connection}({arguments}) {{ {_PAGE_INFO} nodes {{ {_NESTED_FIELDS[connection]} }} }}"
+
+
+_REFUND_FIELDS = f"id createdAt {_paged('refundLineItems')} {_paged('refundShippingLines')}"
+ORDERS_QUERY = f"""query Orders($first: Int!, $after: String, $search: String) {{
+  orders(first: $first, after: $after, query: $search, sortKey: UPDATED_AT) {{
+    {_PAGE_INFO}
+    nodes {{ {_ORDER_FIELDS} {_paged("lineItems")} refunds {{ {_REFUND_FIELDS} }} }}
+  }}
+}}"""
+BULK_ORDERS_QUERY = (
+    f"{{ orders(sortKey: UPDATED_AT) {{ edges {{ node {{ {_ORDER_FIELDS}"
+    f" lineItems {{ edges {{ node {{ {_NESTED_FIELDS['lineItems']} }} }} }} refunds {{ id createdAt }} }} }} }} }}"
+)
+REFUNDS_QUERY = f"query Refunds($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Refund {{ {_REFUND_FIELDS} }} }} }}"
+BULK_RUN_MUTATION = """mutation RunBulk($query: String!) {
+  bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { code field message } }
+}"""
+_BULK_FIELDS = "id status errorCode objectCount url query"
+BULK_NODE_QUERY = f"query Bulk($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }} }}"
+BULK_CURRENT_QUERY = f"{{ currentBulkOperation {{ {_BULK_FIELDS} }} }}"
+SHOP_QUERY = "{ shop { name currencyCode ianaTimezone myshopifyDomain } }"
+VARIANTS_QUERY = f"""query Variants($first: Int!, $after: String) {{
+  shop {{ currencyCode }}
+  productVariants(first: $first, after: $after) {{
+    {_PAGE_INFO}
+    nodes {{ id sku title price updatedAt product {{ id title status productType }} }}
+  }}
+}}"""
+
+
+class _QueryTooCostly(ConnectorError):
+    """Shopify refused a query over the single-query cost limit (MAX_COST_EXCEEDED)."""
+
+    def __init__(self, cost: int) -> None:
+        super().__init__(f"query cost {cost} exceeds Shopify's limit of {MAX_QUERY_COST}")
+        self.cost = cost
+
+
+class ShopifyConnector(Connector):
+    """One Shopify shop through a custom app's Admin API access token.
+
+    Config: `shop_domain`, optional `api_version` (default 2025-10) and `base_url` (default
+    https://{shop_domain}; the simulator's URL in development). Secrets: `access_token`, and
+    optionally `webhook_secret` for `read_webhook`. `http_options` go to the HttpClient
+    (timeouts, retries, sleep), so tests can make the client quick to give up and retry.
+    """
+
+    kind = "shopify"
+    config_fields = ("shop_domain",)
+    secret_fields = ("access_token",)
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str], **http_options: Any) -> None:
+        super().__init__(config, secrets)
+        self.shop_domain = self.config["shop_domain"]
+        base_url = self.config.get("base_url") or f"https://{self.shop_domain}"
+        self._endpoint = f"/admin/api/{self.config.get('api_version') or API_VERSION}/graphql.json"
+        self.http = HttpClient(base_url, {"X-Shopify-Access-Token": self.secrets["access_token"]}, **http_options)
+        # Bulk files are served from storage URLs: never send the access token there.
+        self.files = HttpClient("", **http_options)
+        self._sizes: dict[str, int] = {}  # the largest size each query fits Shopify's cost limit at
+        self._throttle: Mapping[str, Any] | None = None
+        self._throttle_seen = 0.0
+        self._costs: dict[str, int] = {}
+
+    # --- the interface -------------------------------------------------------------------
+
+    def check(self) -> AccountInfo:
+        shop = self._graphql(SHOP_QUERY)["shop"]
+        extra = {"timezone": shop["ianaTimezone"], "domain": shop["myshopifyDomain"]}
+        return AccountInfo(name=shop["name"], currency=shop["currencyCode"], extra=extra)
+
+    def fetch_orders(self, since: datetime | None) -> Iterator[list[records.Order]]:
+        if since is None:
+            yield from self._backfill()
+            return
+        search = f"updated_at:>='{_iso(since)}'"
+        after = None
+        while True:
+            connection = self._sized_graphql(ORDERS_QUERY, {"after": after, "search": search})["orders"]
+            if connection["nodes"]:
+                yield [order_record(self._complete(node)) for node in connection["nodes"]]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            after = connection["pageInfo"]["endCursor"]
+
+    def fetch_products(self) -> Iterator[list[records.Product]]:
+        """One record per variant: the variant is what is sold and what carries the SKU."""
+        after = None
+        while True:
+            data = self._graphql(VARIANTS_QUERY, {"first": PAGE_SIZE, "after": after})
+            connection = data["productVariants"]
+            yield [_product_record(node, data["shop"]["currencyCode"]) for node in connection["nodes"]]
+            if not connection["pageInfo"]["hasNextPage"]:
+                return
+            after = connection["pageInfo"]["endCursor"]
+
+    def read_webhook(self, body: bytes, hmac_header: str | None) -> records.Order:
+        """A verified orders/* webhook as a record; AuthError if the signature is wrong."""
+        secret = self.secrets.get("webhook_secret")
+        if not secret:
+            raise ConnectorError("no webhook_secret is configured for this shop")
+        if not verify_webhook(secret, body, hmac_header or ""):
+            raise AuthError("webhook signature does not match the webhook secret")
+        return order_from_webhook(json.loads(body))
+
+    # --- orders --------------------------------------------------------------------------
+
+    def _sized_graphql(self, query: str, variables: Mapping[str, Any], ids: Sequence[str] | None = None) -> dict:
+        """Run a query sized by `first` (or by how many of `ids` it reads) as large as Shopify's
+        single-query cost limit allows: a refused size shrinks in proportion and is remembered."""
+        while True:
+            size = self._sizes.get(query, PAGE_SIZE)
+            sized = {"first": size} if ids is None else {"ids": list(ids[:size])}
+            try:
+                return self._graphql(query, {**variables, **sized})
+            except _QueryTooCostly as exc:
+                if size == 1:
+                    raise ConnectorError("a single object costs more than Shopify allows one query") from exc
+                self._sizes[query] = max(1, size * MAX_QUERY_COST // exc.cost)
+                log.info("shopify query shrunk size=%d cost=%d", self._sizes[query], exc.cost)
+
+    def _complete(self, order: dict) -> dict:
+        """Fetch the rest of any nested connection that did not fit in the page."""
+        order["lineItems"]["nodes"] = self._rest_of("order", order["id"], "lineItems", order["lineItems"])
+        for refund in order["refunds"]:
+            self._complete_refund(refund)
+        return order
+
+    def _complete_refund(self, refund: dict) -> dict:
+        for connection in ("refundLineItems", "refundShippingLines"):
+            refund[connection]["nodes"] = self._rest_of("refund", refund["id"], connection, refund[connection])
+        return refund
+
+    def _rest_of(self, owner: str, owner_id: str, connection: str, page: Mapping[str, Any]) -> list[dict]:
+        rest = _paged(connection, f"first: {FOLLOW_UP_PAGE}, after: $after")
+        query = f"query Rest($id: ID!, $after: String) {{ {owner}(id: $id) {{ {rest} }} }}"
+        nodes = list(page["nodes"])
+        while page["pageInfo"]["hasNextPage"]:
+            holder = self._graphql(query, {"id": owner_id, "after": page["pageInfo"]["endCursor"]})[owner]
+            if holder is None:
+                raise TransientError(f"{owner_id} disappeared while its {connection} were read")
+            page = holder[connection]
+            nodes += page["nodes"]
+        return nodes
+
+    def _backfill(self) -> Iterator[list[records.Order]]:
+        operation = self._run_bulk(BULK_ORDERS_QUERY)
+        objects = self._download(operation["url"], int(operation["objectCount"])) if operation["url"] else []
+        nodes = orders_from_bulk(objects)
+        self._read_refunds([refund for node in nodes for refund in node["refunds"]])
+        orders = sorted(map(order_record, nodes), key=lambda o: (o.updated_at, o.external_id))
+        self.expected_total = len(orders)
+        for start in range(0, len(orders), RECORDS_PER_PAGE):
+            yield orders[start : start + RECORDS_PER_PAGE]
+
+    def _read_refunds(self, refunds: list[dict]) -> None:
+        """Fill in the lines of refunds the bulk file only names, reading them by id."""
+        pending = [refund["id"] for refund in refunds]
+        by_id = {refund["id"]: refund for refund in refunds}
+        while pending:
+            nodes = self._sized_graphql(REFUNDS_QUERY, {}, ids=pending)["nodes"]
+            for refund_id, node in zip(pending, nodes, strict=False):  # one answer per id, in order
+                if node is None:
+                    raise TransientError(f"refund {refund_id} could not be read")
+                by_id[refund_id].update(self._complete_refund(node))
+            pending = pending[len(nodes) :]
+
+    # --- bulk operations -----------------------------------------------------------------
+
+    def _run_bulk(self, query: str) -> dict:
+        """Start a bulk query (or adopt ours if it is already running) and wait for it."""
+        for _ in range(BULK_START_ATTEMPTS):
+            payload = self._graphql(BULK_RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
+            errors = payload["userErrors"]
+            if not errors:
+                operation_id = payload["bulkOperation"]["id"]
+                log.info("shopify bulk started id=%s", operation_id)
+            elif any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):
+                # Ours if the query is the same (a retried request, an interrupted sync): adopt
+                # it; otherwise wait for the other one to end, as only one may run at a time.
+                current = self._graphql(BULK_CURRENT_QUERY)["currentBulkOperation"]
+                if current is None or current["query"] != query:
+                    self._await_bulk(BULK_CURRENT_QUERY, {})
+                    continue
+                operation_id = current["id"]
+                log.info("shopify bulk adopted id=%s", operation_id)
+            else:
+                raise ConnectorError(f"Shopify refused the bulk query: {'; '.join(e['message'] for e in errors)}")
+            operation = self._await_bulk(BULK_NODE_QUERY, {"id": operation_id})
+            if operation is None or operation["status"] != "COMPLETED":
+                state = "gone" if operation is None else f"{operation['status']} ({operation['errorCode']})"
+                raise ConnectorError(f"Shopify bulk operation {operation_id} ended {state}")
+            log.info("shopify bulk completed id=%s objects=%s", operation_id, operation["objectCount"])
+            return operation
+        raise ConnectorError("another bulk operation kept Shopify busy; try the backfill again later")
+
+    def _await_bulk(self, query: str, variables: Mapping[str, Any]) -> dict | None:
+        """Poll a bulk operation, backing off, until it is no longer created or running."""
+        delay, deadline = BULK_POLL_FIRST, time.monotonic() + BULK_TIMEOUT
+        while True:
+            (operation,) = self._graphql(query, variables).values()
+            if operation is None or operation["status"] not in ("CREATED", "RUNNING"):
+                return operation
+            if time.monotonic() > deadline:
+                raise ConnectorError(f"Shopify bulk operation {operation['id']} did not finish in time")
+            self.http.sleep(delay)
+            delay = min(2 * delay, BULK_POLL_MAX)
+
+    def _download(self, url: str, expected: int) -> list[dict]:
+        """The bulk file's objects; a file cut short (fewer objects than the operation
+        counted, or a broken last line) is downloaded again."""
+
+        def parse(body: bytes) -> list[dict]:
+            objects = [json.loads(line) for line in body.splitlines() if line.strip()]
+            if len(objects) != expected:
+                raise ValueError(f"bulk file holds {len(objects)} objects, not {expected}")
+            return objects
+
+        objects, _ = self.files.request_json("GET", url, parse=parse)
+        return objects
+
+    # --- GraphQL -------------------------------------------------------------------------
+
+    def _graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict:
+        self._pace(query)
+        try:
+            body, _ = self.http.request_json(
+                "POST",
+                self._endpoint,
+                json_body={"query": query, "variables": dict(variables or {})},
+                check=self._check,
+            )
+        except AuthError as exc:
+            raise AuthError(
+                f"Shopify refused the access token for {self.shop_domain} ({exc}); check the Admin API access "
+                "token and its read_orders, read_all_orders and read_products scopes"
+            ) from exc
+        cost = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
+        if cost is not None:
+            self._costs[query] = cost
+        return body["data"]
+
+    def _pace(self, query: str) -> None:
+        """Sleep until the bucket holds what this query cost last time, instead of being throttled."""
+        cost, status = self._costs.get(query), self._throttle
+        if cost is None or status is None:
+            return
+        refilled = (time.monotonic() - self._throttle_seen) * status["restoreRate"]
+        available = min(status["maximumAvailable"], status["currentlyAvailable"] + refilled)
+        if available < cost:
+            wait = (cost - available) / status["restoreRate"]
+            log.debug("shopify pacing wait_s=%.2f cost=%d available=%.0f", wait, cost, available)
+            self.http.sleep(wait)
+
+    def _check(self, response: requests.Response, body: Any) -> None:
+        """Read the cost report of every answer; turn GraphQL errors inside a 200 into ours."""
+        if not isinstance(body, dict):
+            raise TransientError("GraphQL answer is not a JSON object")
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        if cost.get("throttleStatus"):
+            self._throttle, self._throttle_seen = cost["throttleStatus"], time.monotonic()
+        errors = body.get("errors")
+        if not errors:
+            if not isinstance(body.get("data"), dict):
+                raise TransientError("GraphQL answer holds no data")
+            return
+        extensions = {(e.get("extensions") or {}).get("code"): e.get("extensions") for e in errors}
+        if "THROTTLED" in extensions:
+            raise RateLimited("throttled (THROTTLED)", self._throttle_wait(cost.get("requestedQueryCost")))
+        if "MAX_COST_EXCEEDED" in extensions:
+            raise _QueryTooCostly(extensions["MAX_COST_EXCEEDED"]["cost"])
+        if "INTERNAL_SERVER_ERROR" in extensions:
+            raise TransientError("Shopify reported an internal error")
+        if "ACCESS_DENIED" in extensions:
+            raise AuthError("the access token lacks a scope this query needs")
+        raise ConnectorError(f"Shopify refused the query: {'; '.join(str(e.get('message')) for e in errors)[:500]}")
+
+    def _throttle_wait(self, requested: int | None) -> float | None:
+        """Seconds until the bucket holds `requested` points: (cost - available) / restore rate."""
+        status = self._throttle
+        if requested is None or status is None:
+            return None
+        return max(0.0, (requested - status["currentlyAvailable"]) / status["restoreRate"])
+
+
+# --- GraphQL nodes -> records --------------------------------------------------------------
+
+
+def order_record(node: Mapping[str, Any]) -> records.Order:
+    """The record for one Order node (from a page or a reassembled bulk file)."""
+    cancelled_at = _time(node.get("cancelledAt"))
+    status = node.get("displayFinancialStatus") or ""
+    return records.Order(
+        external_id=node["id"],
+        name=node["name"],
+        currency=node["currencyCode"],
+        created_at=_time(node["createdAt"]),
+        processed_at=_time(node["processedAt"]),
+        updated_at=_time(node["updatedAt"]),
+        status=status,
+        shipping=_money(node.get("totalShippingPriceSet")),
+        tax=_money(node.get("totalTaxSet")),
+        line_items=tuple(_line_record(line) for line in _nodes(node, "lineItems")),
+        refunds=tuple(_refund_record(refund, cancelled_at) for refund in node.get("refunds") or ()),
+        cancelled_at=cancelled_at,
+        excluded_reason=_excluded_reason(node.get("test", False), status),
+    )
+
+
+def _line_record(node: Mapping[str, Any]) -> records.LineItem:
+    return records.LineItem(
+        external_id=node["id"],
+        sku=node.get("sku"),
+        title=node["name"],
+        quantity=node["quantity"],
+        unit_price=_money(node["originalUnitPriceSet"]),
+        discount=_total(_money(a["allocatedAmountSet"]) for a in node.get("discountAllocations") or ()),
+        tax=_total(_money(t["priceSet"]) for t in node.get("taxLines") or ()),
+        product_external_id=(node.get("product") or {}).get("id"),
+        is_gift_card=node.get("isGiftCard", False),
+    )
+
+
+def _refund_record(node: Mapping[str, Any], cancelled_at: datetime | None) -> records.Refund:
+    lines = _nodes(node, "refundLineItems")
+    shipping = _nodes(node, "refundShippingLines")
+    created_at = _time(node["createdAt"])
+    return records.Refund(
+        external_id=node["id"],
+        processed_at=created_at,
+        kind=_refund_kind(created_at, cancelled_at),
+        returns=_total(_money(line["subtotalSet"]) for line in lines),
+        shipping=_total(_money(s["subtotalAmountSet"]) for s in shipping),
+        tax=_total(_money(line["totalTaxSet"]) for line in lines) + _total(_money(s["taxAmountSet"]) for s in shipping),
+        lines=tuple(
+            records.RefundLine(line["lineItem"]["id"], line["quantity"], _money(line["subtotalSet"])) for line in lines
+        ),
+    )
+
+
+def _product_record(node: Mapping[str, Any], currency: str) -> records.Product:
+    product = node["product"]
+    title = product["title"] if node["title"] == "Default Title" else f"{product['title']} – {node['title']}"
+    return records.Product(
+        external_id=node["id"],
+        title=title,
+        sku=node.get("sku"),
+        currency=currency,
+        price=Decimal(node["price"]) if node.get("price") is not None else None,
+        status=product["status"],
+        updated_at=_time(node.get("updatedAt")),
+        product_type=product.get("productType") or None,
+    )
+
+
+def orders_from_bulk(objects: Sequence[dict]) -> list[dict]:
+    """Rebuild Order nodes from a bulk file's objects: each line item points at its order by
+    `__parentId`, and is attached by that, never by its place in the file, which Shopify does
+    not promise."""
+    orders = [obj for obj in objects if "__parentId" not in obj]
+    by_id = {order["id"]: order for order in orders}
+    for line in (obj for obj in objects if "__parentId" in obj):
+        order = by_id.get(line.pop("__parentId"))
+        if order is None:
+            raise ConnectorError("the bulk file holds a line item whose order is missing")
+        order.setdefault("lineItems", {"nodes": []})["nodes"].append(line)
+    return orders
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+def verify_webhook(secret: str, body: bytes, hmac_header: str) -> bool:
+    """Whether X-Shopify-Hmac-Sha256 is the base64 HMAC-SHA256 of the raw body under the app's
+    secret. Compared in constant time, before the body is parsed."""
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, hmac_header.strip().encode())
+
+
+def order_from_webhook(payload: Mapping[str, Any]) -> records.Order:
+    """The record for a REST-shaped order (an orders/* webhook body): the same record the
+    GraphQL path gives for that order."""
+    cancelled_at = _time(payload.get("cancelled_at"))
+    status = (payload.get("financial_status") or "").upper()
+    return records.Order(
+        external_id=payload.get("admin_graphql_api_id") or _gid("Order", payload["id"]),
+        name=payload["name"],
+        currency=payload["currency"],
+        created_at=_time(payload["created_at"]),
+        processed_at=_time(payload.get("processed_at") or payload["created_at"]),
+        updated_at=_time(payload["updated_at"]),
+        status=status,
+        shipping=_rest_money(payload.get("total_shipping_price_set")),
+        tax=Decimal(payload.get("total_tax") or ZERO),
+        line_items=tuple(_rest_line(line) for line in payload.get("line_items") or ()),
+        refunds=tuple(_rest_refund(refund, cancelled_at) for refund in payload.get("refunds") or ()),
+        cancelled_at=cancelled_at,
+        excluded_reason=_excluded_reason(payload.get("test", False), status),
+    )
+
+
+def _rest_line(line: Mapping[str, Any]) -> records.LineItem:
+    return records.LineItem(
+        external_id=line.get("admin_graphql_api_id") or _gid("LineItem", line["id"]),
+        sku=line.get("sku"),
+        title=line.get("name") or line.get("title") or "",
+        quantity=line["quantity"],
+        unit_price=Decimal(line["price"]),
+        discount=_total(Decimal(a["amount"]) for a in line.get("discount_allocations") or ()),
+        tax=_total(Decimal(t["price"]) for t in line.get("tax_lines") or ()),
+        product_external_id=_gid("Product", line["product_id"]) if line.get("product_id") else None,
+        is_gift_card=line.get("gift_card", False),
+    )
+
+
+def _rest_refund(refund: Mapping[str, Any], cancelled_at: datetime | None) -> records.Refund:
+    lines = refund.get("refund_line_items") or ()
+    # REST books refunded shipping as a negative "shipping_refund" order adjustment.
+    shipping = [a for a in refund.get("order_adjustments") or () if a.get("kind") == "shipping_refund"]
+    created_at = _time(refund["created_at"])
+    return records.Refund(
+        external_id=refund.get("admin_graphql_api_id") or _gid("Refund", refund["id"]),
+        processed_at=created_at,
+        kind=_refund_kind(created_at, cancelled_at),
+        returns=_total(_rest_money(line["subtotal_set"]) for line in lines),
+        shipping=-_total(Decimal(a["amount"]) for a in shipping),
+        tax=_total(_rest_money(line["total_tax_set"]) for line in lines)
+        - _total(Decimal(a["tax_amount"]) for a in shipping),
+        lines=tuple(
+            records.RefundLine(
+                _gid("LineItem", line["line_item_id"]), line["quantity"], _rest_money(line["subtotal_set"])
+            )
+            for line in lines
+        ),
+    )
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _excluded_reason(test: bool, financial_status: str) -> str | None:
+    if test:
+        return "test"
+    return "voided" if financial_status == "VOIDED" else None
+
+
+def _refund_kind(created_at: datetime, cancelled_at: datetime | None) -> str:
+    """Shopify has no separate cancellation object: the refund made by cancelling the order
+    is the one created at the moment of cancellation."""
+    return "cancellation" if cancelled_at is not None and created_at == cancelled_at else "refund"
+
+
+def _nodes(node: Mapping[str, Any], connection: str) -> list[dict]:
+    return (node.get(connection) or {}).get("nodes") or []
+
+
+def _money(bag: Mapping[str, Any] | None) -> Decimal:
+    """A MoneyBag's amount in the shop's currency, from its decimal string."""
+    return ZERO if bag is None else Decimal(bag["shopMoney"]["amount"])
+
+
+def _rest_money(money_set: Mapping[str, Any] | None) -> Decimal:
+    return ZERO if money_set is None else Decimal(money_set["shop_money"]["amount"])
+
+
+def _total(amounts: Iterable[Decimal]) -> Decimal:
+    return sum(amounts, ZERO)
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    """A search-syntax date: aware UTC (a naive moment is taken to be UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _gid(kind: str, legacy_id: int | str) -> str:
+    return f"gid://shopify/{kind}/{legacy_id}"

@@ -1,0 +1,1460 @@
+"""A local Shopify store that speaks the GraphQL Admin API, backed by the synthetic business.
+
+Clients talk to it exactly as to a real shop: `POST /admin/api/{YYYY-MM|unstable}/graphql.json`
+with `X-Shopify-Access-Token`. Queries run on a real schema (`shopify_schema.graphql`, a subset of
+the Admin API) with graphql-core, so variables, aliases and fragments work; every answer carries
+Shopify's calculated query cost and leaky-bucket `throttleStatus`. Bulk operations (checked
+against Shopify's rules for bulk queries) run in the background and are downloaded from
+`GET /bulk/<n>.jsonl`. With a webhook URL, every change made on demand (the server's `/_sim/`
+endpoints) is POSTed there, REST-shaped and HMAC-signed.
+
+Conventions for development and tests:
+
+- shop domain `northwind-audio.myshopify.com`, the demo company's (see jobs.DEMO_PLATFORMS);
+- access token `shpat_simulator_dev_token` unless another is configured;
+- connector config `{"shop_domain": SHOP_DOMAIN, "base_url": server.url}`,
+  secrets `{"access_token": DEV_ACCESS_TOKEN}`.
+
+Money is rendered from the SimOrder to the cent, so a correct connector reproduces
+`SimOrder.to_record(as_of)` exactly. A cancellation is rendered as a normal refund whose
+createdAt equals the order's cancelledAt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLIncludeDirective,
+    GraphQLObjectType,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    build_schema,
+    default_field_resolver,
+    execute,
+    get_argument_values,
+    get_directive_values,
+    get_named_type,
+    get_nullable_type,
+    get_operation_ast,
+    get_variable_values,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+    parse,
+    validate,
+)
+
+from connectors.base import CENT, ZERO
+from simulators.business import (
+    CURRENCY,
+    GIFT_CARD,
+    SHOPIFY,
+    Business,
+    CatalogItem,
+    SimLine,
+    SimOrder,
+    SimRefund,
+    product_external_id,
+    product_record,
+)
+from simulators.server import FaultPlan, SimRequest, SimResponse, SimulatorServer
+from simulators.store import ChannelStore, Clock, system_clock
+
+log = logging.getLogger(__name__)
+
+SHOP_DOMAIN = "northwind-audio.myshopify.com"
+SHOP_NAME = "Northwind Audio"
+DEV_ACCESS_TOKEN = "shpat_simulator_dev_token"
+WEBHOOK_API_VERSION = "2025-10"
+
+MAX_PAGE_SIZE = 250
+MAX_QUERY_COST = 1000
+MUTATION_COST = 10
+VISIBLE_WITHOUT_READ_ALL_ORDERS = timedelta(days=60)
+# The rate-limit fault empties the bucket this far (in seconds of restore) below the query's
+# cost, so the THROTTLED answer is consistent: the client has to wait that long.
+THROTTLE_FAULT_SECONDS = 0.25
+BULK_PAGE_SIZE = 250
+BULK_OPERATIONS_KEPT = 5
+# Catalog sort keys the simulator implements, and the node field each sorts by (ties by id).
+_CATALOG_SORT = {
+    "ID": "legacyResourceId",
+    "TITLE": "title",
+    "SKU": "sku",
+    "CREATED_AT": "createdAt",
+    "UPDATED_AT": "updatedAt",
+}
+
+SCHEMA = build_schema(Path(__file__).with_name("shopify_schema.graphql").read_text())
+
+_GRAPHQL_PATH = re.compile(r"^/admin/api/(?:\d{4}-\d{2}|unstable)/graphql\.json$")
+_BULK_PATH = re.compile(r"^/bulk/(\d+)\.jsonl$")
+_GID = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
+_INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+_MAX_COST_MESSAGE = (
+    "Query cost is {cost}, which exceeds the single query max cost limit ({limit}).\n\n"
+    "See https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\n"
+    "cost of a query is calculated.\n\n"
+    "To query larger amounts of data with fewer limits, bulk operations should be used instead.\n"
+    "See https://shopify.dev/api/usage/bulk-operations/queries for usage details.\n"
+)
+
+
+# --- rendering helpers ---------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """Shopify's DateTime: UTC with a Z."""
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _amount(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+def _bag(value: Decimal, currency: str) -> dict:
+    """A MoneyBag: this shop sells in its own currency only, so both monies are the same."""
+    money = {"amount": _amount(value), "currencyCode": currency}
+    return {"shopMoney": money, "presentmentMoney": money}
+
+
+def _rest_bag(value: Decimal, currency: str) -> dict:
+    money = {"amount": _amount(value), "currency_code": currency}
+    return {"shop_money": money, "presentment_money": money}
+
+
+def webhook_hmac(secret: str, body: bytes) -> str:
+    """X-Shopify-Hmac-Sha256: base64 of the HMAC-SHA256 of the raw body, keyed by the app secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+# --- cursors and pages ---------------------------------------------------------------------
+
+# A sort key: (sort value, id) for orders, the position for lists. Cursors carry it opaquely.
+Key = Any
+
+
+def _encode_cursor(key: Key) -> str:
+    if isinstance(key, tuple):
+        value, last_id = key
+        payload = {"last_id": last_id, "last_value": _iso(value) if isinstance(value, datetime) else value}
+    else:
+        payload = {"last_id": key}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> Key:
+    if cursor is None:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if "last_value" not in payload:
+            return int(payload["last_id"])
+        value = payload["last_value"]
+        return (datetime.fromisoformat(value) if isinstance(value, str) else int(value), int(payload["last_id"]))
+    except (ValueError, TypeError, KeyError):
+        raise GraphQLError(f"Invalid cursor {cursor!r}.") from None
+
+
+@dataclass
+class _Page:
+    items: list[tuple[Key, Any]]
+    has_next: bool
+    has_previous: bool
+
+    def connection(self, render: Callable[[Any], dict] = lambda node: node) -> dict:
+        edges = [{"cursor": _encode_cursor(key), "node": render(item)} for key, item in self.items]
+        return {
+            "edges": edges,
+            "nodes": [edge["node"] for edge in edges],
+            "pageInfo": {
+                "hasNextPage": self.has_next,
+                "hasPreviousPage": self.has_previous,
+                "startCursor": edges[0]["cursor"] if edges else None,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+        }
+
+
+def _paginate(
+    items: Iterable[tuple[Key, Any]],
+    *,
+    first: int | None = None,
+    last: int | None = None,
+    after: Key = None,
+    before: Key = None,
+    reverse: bool = False,
+) -> _Page:
+    """Relay pagination over items in ascending key order. The common case (forward from a
+    cursor) stays lazy, so a page of a large store costs one page of work."""
+    if not reverse and last is None and before is None:
+        remaining = (pair for pair in items if after is None or pair[0] > after)
+        if first is None:
+            return _Page(list(remaining), False, after is not None)
+        taken = list(itertools.islice(remaining, first + 1))
+        return _Page(taken[:first], len(taken) > first, after is not None)
+
+    ordered = list(items)[::-1] if reverse else list(items)
+
+    def beyond(key: Key, cursor: Key) -> bool:
+        return key < cursor if reverse else key > cursor
+
+    if after is not None:
+        ordered = [pair for pair in ordered if beyond(pair[0], after)]
+    if before is not None:
+        ordered = [pair for pair in ordered if beyond(before, pair[0])]
+    has_next, has_previous = before is not None, after is not None
+    if first is not None:
+        has_next = has_next or len(ordered) > first
+        ordered = ordered[:first]
+    if last is not None:
+        has_previous = has_previous or len(ordered) > last
+        ordered = ordered[len(ordered) - last :] if last else []
+    return _Page(ordered, has_next, has_previous)
+
+
+def _page_args(args: Mapping[str, Any]) -> dict:
+    return {
+        "first": args.get("first"),
+        "last": args.get("last"),
+        "after": _decode_cursor(args.get("after")),
+        "before": _decode_cursor(args.get("before")),
+        "reverse": bool(args.get("reverse")),
+    }
+
+
+# --- search syntax -------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<connective>AND|OR)(?=\s|$)
+      | (?P<negate>-|NOT\s+)?(?P<field>\w+):(?P<op><=|>=|<|>)?(?P<value>'[^']*'|"[^"]*"|[^\s()]+)
+      | (?P<other>\S+)
+    )""",
+    re.VERBOSE,
+)
+_COMPARE: dict[str, Callable[[datetime, datetime], bool]] = {
+    "": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+@dataclass(frozen=True)
+class _Term:
+    field: str
+    op: str
+    value: datetime
+    negate: bool
+
+    def matches(self, values: Mapping[str, datetime]) -> bool:
+        return _COMPARE[self.op](values[self.field], self.value) != self.negate
+
+
+@dataclass
+class _Search:
+    """A parsed `query:` argument: date comparisons joined by AND (explicit or implied).
+
+    As on Shopify, a term on a field the resource cannot be searched by is ignored and
+    reported under `extensions.search`. Syntax the simulator does not implement (OR,
+    parentheses, free text) is refused rather than silently answered wrong.
+    """
+
+    text: str | None
+    terms: list[_Term] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str | None, fields: Collection[str], tz: ZoneInfo) -> _Search:
+        search = cls(text)
+        for match in _TOKEN.finditer(text or ""):
+            if match["connective"] == "AND":
+                continue
+            if match["connective"] or match["other"]:
+                unsupported = match.group(0).strip()
+                raise GraphQLError(
+                    f"The simulator's search takes field comparisons joined by AND, not {unsupported!r}."
+                )
+            name = match["field"]
+            if name not in fields:
+                search.warnings.append({"field": name, "message": "Invalid search field for this query."})
+                continue
+            search.terms.append(_Term(name, match["op"] or "", _search_date(match["value"], tz), bool(match["negate"])))
+        return search
+
+    def matches(self, values: Mapping[str, datetime]) -> bool:
+        return all(term.matches(values) for term in self.terms)
+
+    def lower_bound(self, name: str) -> datetime | None:
+        """The latest `name >= x` (or `> x`) bound: where an index walk may start."""
+        bounds = [t.value for t in self.terms if t.field == name and t.op in (">", ">=") and not t.negate]
+        return max(bounds, default=None)
+
+
+def _search_date(raw: str, tz: ZoneInfo) -> datetime:
+    """A quoted or bare ISO date or time; a date or time without an offset is the shop's local time."""
+    text = raw.strip("'\"")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise GraphQLError(f"Invalid date {text!r} in search query.") from None
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+# --- reading queries -----------------------------------------------------------------------
+
+
+class _Selections:
+    """Walks a query's selections the way execution does: through the fragments that apply
+    to a type, minus what @skip/@include leave out."""
+
+    def __init__(self, document: DocumentNode, variables: Any = None) -> None:
+        self.variables = variables
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def fields(self, type_: GraphQLObjectType, selection_set: SelectionSetNode) -> Iterator[FieldNode]:
+        """The fields selected on an object of `type_`."""
+        for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                yield selection
+                continue
+            fragment = selection if isinstance(selection, InlineFragmentNode) else self.fragments[selection.name.value]
+            condition = fragment.type_condition and SCHEMA.get_type(fragment.type_condition.name.value)
+            if (
+                not condition
+                or condition is type_
+                or (is_abstract_type(condition) and SCHEMA.is_sub_type(condition, type_))
+            ):
+                yield from self.fields(type_, fragment.selection_set)
+
+    def _included(self, node: Any) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (skip and skip["if"]) and not (include and not include["if"])
+
+
+def _is_connection_type(type_: Any) -> bool:
+    return type_.name.endswith("Connection")
+
+
+def _node_type(connection_type: GraphQLObjectType) -> Any:
+    return get_named_type(connection_type.fields["nodes"].type)
+
+
+# --- calculated query cost -----------------------------------------------------------------
+
+
+class _QueryCost:
+    """Shopify's calculated query cost for one operation.
+
+    Scalars and enums cost 0, objects 1, a connection 2 plus its page size times the cost of
+    one node, a mutation 10. The requested cost is computed from the query before it runs;
+    the actual cost walks the response, counting the nodes really returned.
+    """
+
+    def __init__(self, document: DocumentNode, operation: OperationDefinitionNode, variables: Any) -> None:
+        self.operation = operation
+        self.variables = variables
+        self.selections = _Selections(document, variables)
+
+    def requested(self) -> int:
+        """Also enforces the page-size rules (first or last given, at most 250)."""
+        if self.operation.operation == OperationType.MUTATION:
+            return MUTATION_COST * sum(
+                1 for _ in self.selections.fields(SCHEMA.mutation_type, self.operation.selection_set)
+            )
+        return self._selection(SCHEMA.query_type, self.operation.selection_set, None)
+
+    def actual(self, data: Mapping[str, Any] | None) -> int:
+        if self.operation.operation == OperationType.MUTATION:
+            return self.requested()
+        return self._selection(SCHEMA.query_type, self.operation.selection_set, data or {})
+
+    def _selection(self, type_: GraphQLObjectType, selection_set: SelectionSetNode, data: Mapping | None) -> int:
+        total = 0
+        for node in self.selections.fields(type_, selection_set):
+            name = node.name.value
+            if name.startswith("__"):
+                continue
+            field_def = type_.fields[name]
+            named = get_named_type(field_def.type)
+            if is_leaf_type(named):
+                continue
+            value = None if data is None else data.get(node.alias.value if node.alias else name)
+            if data is not None and value is None:
+                continue
+            args = get_argument_values(field_def, node, self.variables) if data is None else {}
+            if _is_connection_type(named):
+                total += 2 + self._connection(named, node, args, value)
+            elif not is_list_type(get_nullable_type(field_def.type)):
+                total += 1 + self._object(named, node.selection_set, value)
+            elif value is None:  # a list is sized by `first`, or by the ids it reads
+                size = args.get("first") or len(args.get("ids") or ()) or 1
+                total += size * (1 + self._object(named, node.selection_set, None))
+            else:
+                total += sum(1 + self._object(named, node.selection_set, item) for item in value if item)
+        return total
+
+    def _object(self, type_: Any, selection_set: SelectionSetNode, data: Mapping | None) -> int:
+        if is_abstract_type(type_):
+            return max(self._selection(t, selection_set, data) for t in SCHEMA.get_possible_types(type_))
+        return self._selection(type_, selection_set, data)
+
+    def _connection(self, type_: GraphQLObjectType, node: FieldNode, args: Mapping, value: Mapping | None) -> int:
+        node_type = _node_type(type_)
+        paths = list(self._node_paths(type_, node.selection_set))
+        if value is None:
+            size = _page_size(node, args)
+            return size + size * sum(self._object(node_type, selections, None) for _, selections in paths)
+        returned = [_path_items(value, keys) for keys, _ in paths]
+        count = max((len(items) for items in returned), default=0)
+        return count + sum(
+            self._object(node_type, selections, item)
+            for (_, selections), items in zip(paths, returned, strict=True)
+            for item in items
+        )
+
+    def _node_paths(self, type_: GraphQLObjectType, selection_set: SelectionSetNode) -> Iterator[tuple[tuple, Any]]:
+        """Where a connection's nodes are selected: `nodes {…}` and `edges { node {…} }`."""
+        edge_type = get_named_type(type_.fields["edges"].type)
+        for node in self.selections.fields(type_, selection_set):
+            key = node.alias.value if node.alias else node.name.value
+            if node.name.value == "nodes":
+                yield (key,), node.selection_set
+            elif node.name.value == "edges":
+                for inner in self.selections.fields(edge_type, node.selection_set):
+                    if inner.name.value == "node":
+                        yield (key, inner.alias.value if inner.alias else "node"), inner.selection_set
+
+
+def _page_size(node: FieldNode, args: Mapping[str, Any]) -> int:
+    size = args.get("first") if args.get("first") is not None else args.get("last")
+    if size is None:
+        raise GraphQLError("you must provide one of first or last", node)
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise GraphQLError(
+            f"The page size of {node.name.value} must be between 0 and {MAX_PAGE_SIZE}, not {size}.", node
+        )
+    return size
+
+
+def _path_items(value: Mapping, keys: tuple) -> list:
+    outer = value.get(keys[0]) or []
+    return [item for item in outer if item] if len(keys) == 1 else [e[keys[1]] for e in outer if e and e.get(keys[1])]
+
+
+class _Bucket:
+    """The leaky bucket of one (app, shop): a query needs its requested cost up front and is
+    refunded the difference to its actual cost afterwards. Real time, not the store clock."""
+
+    def __init__(self, size: float, restore_rate: float) -> None:
+        self.size, self.restore_rate = float(size), float(restore_rate)
+        self._level = self.size
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._level = min(self.size, self._level + (now - self._at) * self.restore_rate)
+        self._at = now
+
+    def take(self, cost: int) -> bool:
+        with self._lock:
+            self._refill()
+            if cost > self._level:
+                return False
+            self._level -= cost
+            return True
+
+    def give_back(self, points: int) -> None:
+        with self._lock:
+            self._level = min(self.size, self._level + points)
+
+    def drain_below(self, cost: int) -> None:
+        with self._lock:
+            self._refill()
+            self._level = min(self._level, max(0.0, cost - self.restore_rate * THROTTLE_FAULT_SECONDS))
+
+    def status(self) -> dict:
+        with self._lock:
+            self._refill()
+            return {
+                "maximumAvailable": self.size,
+                "currentlyAvailable": int(self._level),
+                "restoreRate": self.restore_rate,
+            }
+
+
+# --- bulk operations -----------------------------------------------------------------------
+
+
+@dataclass
+class _BulkOperation:
+    number: int
+    query: str
+    as_of: datetime
+    status: str = "CREATED"
+    error_code: str | None = None
+    completed_at: datetime | None = None
+    object_count: int = 0
+    root_object_count: int = 0
+    body: bytes | None = None
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/BulkOperation/{self.number}"
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("CREATED", "RUNNING")
+
+    def node(self, base_url: str) -> dict:
+        has_file = self.status == "COMPLETED" and self.object_count > 0
+        return {
+            "__typename": "BulkOperation",
+            "id": self.gid,
+            "type": "QUERY",
+            "status": self.status,
+            "errorCode": self.error_code,
+            "query": self.query,
+            "createdAt": _iso(self.as_of),
+            "completedAt": _iso(self.completed_at),
+            "objectCount": str(self.object_count),
+            "rootObjectCount": str(self.root_object_count),
+            "fileSize": str(len(self.body)) if has_file and self.body is not None else None,
+            "url": f"{base_url}/bulk/{self.number}.jsonl" if has_file else None,
+            "partialDataUrl": None,
+        }
+
+
+def _connection_nodes(connection: Mapping) -> list:
+    if "nodes" in connection:
+        return connection["nodes"]
+    return [edge["node"] for edge in connection.get("edges", [])]
+
+
+def _is_connection(value: Any) -> bool:
+    return isinstance(value, dict) and ("nodes" in value or "edges" in value)
+
+
+def _jsonl_objects(connection: Mapping, parent_id: str | None = None) -> Iterator[dict]:
+    """Bulk output: one object per connection node; the nodes of nested connections follow as
+    objects of their own, pointing at the object that holds the connection by `__parentId`."""
+    for node in _connection_nodes(connection):
+        nested: list[tuple[str | None, Mapping]] = []
+        line = _detach(node, None, nested)
+        if parent_id is not None:
+            line["__parentId"] = parent_id
+        yield line
+        for owner_id, child in nested:
+            yield from _jsonl_objects(child, owner_id)
+
+
+def _detach(value: Any, owner_id: str | None, nested: list) -> Any:
+    if isinstance(value, list):
+        return [_detach(item, owner_id, nested) for item in value]
+    if not isinstance(value, dict):
+        return value
+    own_id = value.get("id", owner_id)
+    kept = {}
+    for key, item in value.items():
+        if _is_connection(item):
+            nested.append((own_id, item))
+        else:
+            kept[key] = _detach(item, own_id, nested)
+    return kept
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+class _WebhookSender:
+    """Delivers webhooks from a background thread, so a change never waits on the receiver.
+    A failed delivery is retried a few times, then dropped (Shopify retries for hours)."""
+
+    attempts = 3
+
+    def __init__(self, url: str, secret: str, shop_domain: str, api_version: str) -> None:
+        self.url, self.secret = url, secret
+        self.shop_domain, self.api_version = shop_domain, api_version
+        self._queue: queue.Queue[tuple[dict, bytes]] = queue.Queue()
+        threading.Thread(target=self._deliver_forever, name="sim-shopify-webhooks", daemon=True).start()
+
+    def send(self, topic: str, payload: dict) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": webhook_hmac(self.secret, body),
+            "X-Shopify-Shop-Domain": self.shop_domain,
+            "X-Shopify-API-Version": self.api_version,
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        self._queue.put((headers, body))
+
+    def _deliver_forever(self) -> None:
+        while True:
+            headers, body = self._queue.get()
+            for attempt in range(1, self.attempts + 1):
+                failure = self._post(headers, body)
+                if failure is None:
+                    break
+                log.warning(
+                    "webhook failed topic=%s attempt=%d reason=%s", headers["X-Shopify-Topic"], attempt, failure
+                )
+                if attempt < self.attempts:
+                    time.sleep(attempt)
+
+    def _post(self, headers: dict, body: bytes) -> str | None:
+        """None once delivered, else why not."""
+        try:
+            response = requests.post(self.url, data=body, headers=headers, timeout=5)
+        except requests.RequestException as exc:
+            return type(exc).__name__
+        return None if response.ok else f"HTTP {response.status_code}"
+
+
+# --- the simulator -------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """Per execution: the moment the store is read at, and the bulk runner's place."""
+
+    as_of: datetime
+    base_url: str
+    bulk: bool = False
+    bulk_after: Key = None
+    bulk_next: Key = None
+    searches: list[dict] = field(default_factory=list)
+
+
+def _resolve_field(source: Any, info: Any, **args: Any) -> Any:
+    """Nodes hold their children as plain lists; a connection field pages them, a list field
+    with `first` cuts them short."""
+    value = default_field_resolver(source, info, **args)
+    if isinstance(value, list):
+        if get_named_type(info.return_type).name.endswith("Connection"):
+            return _paginate(enumerate(value), **_page_args(args)).connection()
+        if args.get("first") is not None:
+            return value[: args["first"]]
+    return value
+
+
+class ShopifySimulator:
+    """One Shopify shop over a ChannelStore; plug it into a SimulatorServer."""
+
+    name = "shopify"
+
+    def __init__(
+        self,
+        store: ChannelStore,
+        *,
+        access_token: str = DEV_ACCESS_TOKEN,
+        read_all_orders: bool = True,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        bucket_size: float = 2000.0,
+        restore_rate: float = 100.0,
+        shop_domain: str = SHOP_DOMAIN,
+        bulk_delay: float = 0.2,
+    ) -> None:
+        if webhook_url and not webhook_secret:
+            raise ValueError("a webhook URL needs a webhook secret to sign deliveries")
+        self.store = store
+        self.access_token = access_token
+        self.read_all_orders = read_all_orders
+        self.shop_domain = shop_domain
+        self.bulk_delay = bulk_delay
+        self.bucket = _Bucket(bucket_size, restore_rate)
+        self.currency = CURRENCY[SHOPIFY]
+        self._products = [self._product_node(item) for item in store.business.catalog]
+        self._products_by_id = {p["legacyResourceId"]: p for p in self._products}
+        gift_card = self._product_node(GIFT_CARD)
+        self._products_by_id.setdefault(gift_card["legacyResourceId"], gift_card)
+        self._bulk_ops: dict[int, _BulkOperation] = {}
+        self._bulk_numbers = itertools.count(1)
+        self._bulk_lock = threading.Lock()
+        self._webhooks = None
+        if webhook_url:
+            self._webhooks = _WebhookSender(webhook_url, webhook_secret, shop_domain, WEBHOOK_API_VERSION)
+            store.on_change = self._order_changed
+        self._root = {
+            "shop": self._shop,
+            "order": self._order,
+            "orders": self._orders,
+            "product": self._product,
+            "products": self._product_page,
+            "productVariants": self._variant_page,
+            "refund": self._refund,
+            "node": self._node,
+            "nodes": self._nodes,
+            "currentBulkOperation": self._current_bulk_operation,
+            "bulkOperationRunQuery": self._run_bulk_query,
+        }
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        if request.method == "POST" and _GRAPHQL_PATH.match(request.path):
+            if not self._authorized(request):
+                return SimResponse.json(401, {"errors": _INVALID_TOKEN})
+            try:
+                query, variables, operation_name = self._graphql_request(request)
+            except ValueError:
+                return SimResponse.json(400, {"errors": {"query": "Required parameter missing or invalid"}})
+            return SimResponse.json(200, self.execute(query, variables, operation_name, base_url=_base_url(request)))
+        match = _BULK_PATH.match(request.path)
+        if match and request.method == "GET":
+            op = self._bulk_ops.get(int(match.group(1)))
+            if op is not None and op.status == "COMPLETED" and op.body is not None:
+                return SimResponse(200, op.body, {"Content-Type": "application/jsonl"})
+        return SimResponse.json(404, {"errors": "Not Found"})
+
+    def rate_limited(self, request: SimRequest) -> SimResponse:
+        """Shopify's THROTTLED answer (HTTP 200), with a bucket that really is too low. What
+        Shopify refuses before throttling (bad token, invalid or too costly query) is refused."""
+        if not _GRAPHQL_PATH.match(request.path):
+            return SimResponse.json(429, {"errors": "Too Many Requests"}, {"Retry-After": "1.0"})
+        try:
+            cost = self._prepare(*self._graphql_request(request))[0].requested()
+        except (ValueError, GraphQLError, _RequestErrors):
+            return self.handle(request)
+        if not self._authorized(request) or cost > MAX_QUERY_COST:
+            return self.handle(request)
+        self.bucket.drain_below(cost)
+        return SimResponse.json(200, self._throttled(cost))
+
+    def describe(self, order_id: int) -> dict:
+        """The order as webhooks carry it (REST-shaped)."""
+        order = self.store.get(order_id)
+        if order is None:
+            raise KeyError(f"no order {order_id}")
+        return self.rest_order(order, self.store.now())
+
+    def _authorized(self, request: SimRequest) -> bool:
+        token = request.headers.get("X-Shopify-Access-Token") or ""
+        return hmac.compare_digest(token.encode(), self.access_token.encode())
+
+    @staticmethod
+    def _graphql_request(request: SimRequest) -> tuple[str, dict | None, str | None]:
+        """The query, variables and operation name of a POST (JSON, or a bare application/graphql body)."""
+        if (request.headers.get("Content-Type") or "").startswith("application/graphql"):
+            return request.body.decode(), None, None
+        payload = json.loads(request.body or b"null")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            raise ValueError("no query")
+        if not isinstance(payload.get("variables") or {}, dict):
+            raise ValueError("variables must be an object")
+        return payload["query"], payload.get("variables"), payload.get("operationName")
+
+    # --- GraphQL -------------------------------------------------------------------------
+
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        base_url: str = "",
+    ) -> dict:
+        """Run one GraphQL request as Shopify would: validate, cost, throttle, execute, refund."""
+        try:
+            cost, document = self._prepare(query, variables, operation_name)
+            requested = cost.requested()
+        except GraphQLError as exc:
+            return {"errors": [exc.formatted]}
+        except _RequestErrors as exc:
+            return {"errors": [error.formatted for error in exc.errors]}
+        if requested > MAX_QUERY_COST:
+            message = _MAX_COST_MESSAGE.format(cost=requested, limit=MAX_QUERY_COST)
+            extensions = {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST}
+            return {"errors": [{"message": message, "extensions": extensions}]}
+        if not self.bucket.take(requested):
+            return self._throttled(requested)
+        context = _Context(as_of=self.store.now(), base_url=base_url)
+        result = execute(
+            SCHEMA,
+            document,
+            root_value=self._root,
+            context_value=context,
+            variable_values=dict(variables or {}),
+            operation_name=operation_name,
+            field_resolver=_resolve_field,
+        )
+        actual = cost.actual(result.data)
+        self.bucket.give_back(max(0, requested - actual))
+        body = result.formatted
+        body["extensions"] = {"cost": self._cost(requested, actual)}
+        if context.searches:
+            body["extensions"]["search"] = context.searches
+        return body
+
+    def _prepare(
+        self, query: str, variables: Mapping[str, Any] | None, operation_name: str | None
+    ) -> tuple[_QueryCost, Any]:
+        document = _document(query)
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            raise GraphQLError("Operation name is required when a document holds several operations.")
+        coerced = get_variable_values(SCHEMA, operation.variable_definitions or (), dict(variables or {}))
+        if isinstance(coerced, list):
+            raise _RequestErrors(coerced)
+        return _QueryCost(document, operation, coerced), document
+
+    def _cost(self, requested: int, actual: int | None) -> dict:
+        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}
+
+    def _throttled(self, requested: int) -> dict:
+        error = {
+            "message": "Throttled",
+            "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+        }
+        return {"errors": [error], "extensions": {"cost": self._cost(requested, None)}}
+
+    # --- root fields ---------------------------------------------------------------------
+
+    def _shop(self, info: Any) -> dict:
+        business = self.store.business
+        return {
+            "__typename": "Shop",
+            "id": "gid://shopify/Shop/1",
+            "name": SHOP_NAME,
+            "email": f"owner@{self.shop_domain}",
+            "myshopifyDomain": self.shop_domain,
+            "currencyCode": self.currency,
+            "ianaTimezone": business.timezone,
+            "timezoneAbbreviation": info.context.as_of.astimezone(business.tz).tzname(),
+        }
+
+    def _orders(self, info: Any, **args: Any) -> dict:
+        context: _Context = info.context
+        search = _Search.parse(args.get("query"), ("created_at", "processed_at", "updated_at"), self.store.business.tz)
+        self._note_search(info, search)
+        page_args = _page_args(args)
+        if context.bulk:
+            page_args.update(first=BULK_PAGE_SIZE, after=context.bulk_after, last=None, before=None)
+        orders = self._matching_orders(context.as_of, args["sortKey"], search, page_args)
+        page = _paginate(orders, **page_args)
+        if context.bulk and page.has_next:
+            context.bulk_next = page.items[-1][0]
+        return page.connection(lambda order: self.order_node(order, context.as_of))
+
+    def _order(self, info: Any, id: str) -> dict | None:
+        order = self._find_order(id, info.context.as_of)
+        return None if order is None else self.order_node(order, info.context.as_of)
+
+    def _refund(self, info: Any, id: str) -> dict | None:
+        match = _GID.match(id)
+        if not match or match.group(1) != "Refund":
+            return None
+        # The business numbers an order's refunds order id x 10 + 1..9.
+        order = self._find_order(f"gid://shopify/Order/{int(match.group(2)) // 10}", info.context.as_of)
+        if order is None:
+            return None
+        node = self.order_node(order, info.context.as_of)
+        return next((r for r in node["refunds"] if r["id"] == id), None)
+
+    def _product(self, info: Any, id: str) -> dict | None:
+        match = _GID.match(id)
+        return self._products_by_id.get(int(match.group(2))) if match and match.group(1) == "Product" else None
+
+    def _product_page(self, info: Any, **args: Any) -> dict:
+        return self._catalog_page(info, self._products, args)
+
+    def _variant_page(self, info: Any, **args: Any) -> dict:
+        return self._catalog_page(info, [v for p in self._products for v in p["variants"]], args)
+
+    def _node(self, info: Any, id: str) -> dict | None:
+        match = _GID.match(id)
+        kind = match.group(1) if match else None
+        if kind == "BulkOperation":
+            with self._bulk_lock:
+                op = self._bulk_ops.get(int(match.group(2)))
+            return None if op is None else op.node(info.context.base_url)
+        resolver = {"Order": self._order, "Refund": self._refund, "Product": self._product}.get(kind)
+        return None if resolver is None else resolver(info, id)
+
+    def _nodes(self, info: Any, ids: list[str]) -> list[dict | None]:
+        return [self._node(info, node_id) for node_id in ids]
+
+    def _current_bulk_operation(self, info: Any, **args: Any) -> dict | None:
+        with self._bulk_lock:
+            op = self._bulk_ops[max(self._bulk_ops)] if self._bulk_ops and args["type"] == "QUERY" else None
+        return None if op is None else op.node(info.context.base_url)
+
+    def _run_bulk_query(self, info: Any, query: str, **_options: Any) -> dict:
+        with self._bulk_lock:
+            current = self._bulk_ops[max(self._bulk_ops)] if self._bulk_ops else None
+            if current is not None and current.running:
+                message = f"A bulk query operation for this app and shop is already in progress: {current.gid}."
+                return _bulk_refused([("OPERATION_IN_PROGRESS", None, message)])
+            try:
+                document = _bulk_document(query)
+            except ValueError as exc:
+                return _bulk_refused([("INVALID", ["query"], message) for message in exc.args])
+            op = _BulkOperation(next(self._bulk_numbers), query, info.context.as_of)
+            self._bulk_ops[op.number] = op
+            for number in sorted(self._bulk_ops)[:-BULK_OPERATIONS_KEPT]:
+                del self._bulk_ops[number]
+        threading.Thread(
+            target=self._run_bulk, args=(op, document), name=f"sim-shopify-bulk-{op.number}", daemon=True
+        ).start()
+        log.info("bulk operation created id=%s", op.gid)
+        return {"bulkOperation": op.node(info.context.base_url), "userErrors": []}
+
+    # --- reading the store ---------------------------------------------------------------
+
+    def _visible(self, order: SimOrder, as_of: datetime) -> bool:
+        """Without read_all_orders, an app sees the last 60 days of orders only."""
+        return self.read_all_orders or order.created_at >= as_of - VISIBLE_WITHOUT_READ_ALL_ORDERS
+
+    def _find_order(self, gid: str, as_of: datetime) -> SimOrder | None:
+        match = _GID.match(gid)
+        order = self.store.get(int(match.group(2))) if match and match.group(1) == "Order" else None
+        if order is None or order.created_at > as_of or not self._visible(order, as_of):
+            return None
+        return order
+
+    def _matching_orders(
+        self, as_of: datetime, sort_key: str, search: _Search, page_args: Mapping[str, Any]
+    ) -> Iterator[tuple[Key, SimOrder]]:
+        """Visible orders matching the search, ascending by (sort value, id)."""
+        if sort_key == "UPDATED_AT":
+            start = page_args["after"] if not page_args["reverse"] and page_args["last"] is None else None
+            since = search.lower_bound("updated_at")
+            keyed = (((m, o.order_id), o) for m, o in self.store.iter_updated(as_of, since=since, after=start))
+        elif sort_key in ("CREATED_AT", "PROCESSED_AT"):
+            keyed = (((o.created_at, o.order_id), o) for o in self.store.by_created(as_of))
+        elif sort_key == "ID":
+            keyed = iter(sorted((((o.order_id, o.order_id), o) for o in self.store.by_created(as_of)), key=_first))
+        else:
+            raise GraphQLError(f"The simulator cannot sort orders by {sort_key}.")
+        for key, order in keyed:
+            dates = {"created_at": order.created_at, "processed_at": order.created_at}
+            dates["updated_at"] = order.updated_at(as_of)
+            if self._visible(order, as_of) and search.matches(dates):
+                yield key, order
+
+    def _catalog_page(self, info: Any, nodes: list[dict], args: Mapping[str, Any]) -> dict:
+        search = _Search.parse(args.get("query"), ("created_at", "updated_at"), self.store.business.tz)
+        self._note_search(info, search)
+        field_name = _CATALOG_SORT.get(args["sortKey"])
+        if field_name is None:
+            raise GraphQLError(f"The simulator cannot sort the catalog by {args['sortKey']}.")
+        matching = (
+            node
+            for node in nodes
+            if search.matches(
+                {
+                    "created_at": datetime.fromisoformat(node["createdAt"]),
+                    "updated_at": datetime.fromisoformat(node["updatedAt"]),
+                }
+            )
+        )
+        keyed = sorted((((node[field_name], node["legacyResourceId"]), node) for node in matching), key=_first)
+        return _paginate(keyed, **_page_args(args)).connection()
+
+    @staticmethod
+    def _note_search(info: Any, search: _Search) -> None:
+        if search.warnings:
+            info.context.searches.append(
+                {"path": info.path.as_list(), "query": search.text, "warnings": search.warnings}
+            )
+
+    def _run_bulk(self, op: _BulkOperation, document: Any) -> None:
+        """The bulk runner: executes the query page by page over the root connection, as of
+        the moment the operation was created, and writes the JSONL file."""
+        try:
+            time.sleep(self.bulk_delay)  # queued
+            op.status = "RUNNING"
+            context = _Context(as_of=op.as_of, base_url="", bulk=True)
+            lines = []
+            while True:
+                result = execute(
+                    SCHEMA, document, root_value=self._root, context_value=context, field_resolver=_resolve_field
+                )
+                if result.errors:
+                    raise RuntimeError(result.errors[0].message)
+                (connection,) = result.data.values()
+                for obj in _jsonl_objects(connection):
+                    lines.append(json.dumps(obj, separators=(",", ":")))
+                    op.object_count += 1
+                op.root_object_count += len(_connection_nodes(connection))
+                if context.bulk_next is None:
+                    break
+                context.bulk_after, context.bulk_next = context.bulk_next, None
+            time.sleep(self.bulk_delay)  # real jobs take a while to write their file
+            op.body = "".join(f"{line}\n" for line in lines).encode()
+            op.completed_at = self.store.now()
+            op.status = "COMPLETED"
+            log.info("bulk operation completed id=%s objects=%d", op.gid, op.object_count)
+        except Exception:  # a background job must end in a state the client can see
+            log.exception("bulk operation failed id=%s", op.gid)
+            op.error_code, op.status = "INTERNAL_SERVER_ERROR", "FAILED"
+
+    # --- rendering -----------------------------------------------------------------------
+
+    def order_node(self, order: SimOrder, as_of: datetime) -> dict:
+        """The GraphQL Order, with its lines and refunds as plain lists (connections page them)."""
+        cur = self.currency
+        refunds = order.refunds_as_of(as_of)
+        refunded = sum((r.returns + r.shipping + r.tax for r in refunds), ZERO)
+        returned = sum((r.returns for r in refunds), ZERO)
+        lines = {li.line_id: self._line_node(order, li, refunds) for li in order.lines}
+        cancelled_at = order.cancelled_at if order.happened(order.cancelled_at, as_of) else None
+        return {
+            "__typename": "Order",
+            "id": order.external_id,
+            "legacyResourceId": str(order.order_id),
+            "name": order.name,
+            "createdAt": _iso(order.created_at),
+            "updatedAt": _iso(order.updated_at(as_of)),
+            "processedAt": _iso(order.created_at),
+            "cancelledAt": _iso(cancelled_at),
+            "cancelReason": "CUSTOMER" if cancelled_at else None,
+            "test": order.test,
+            "taxesIncluded": False,
+            "displayFinancialStatus": order.status(as_of),
+            "displayFulfillmentStatus": "FULFILLED" if order.happened(order.fulfilled_at, as_of) else "UNFULFILLED",
+            "currencyCode": cur,
+            "presentmentCurrencyCode": cur,
+            "discountCodes": [order.discount_code] if order.discount_code else [],
+            "subtotalPriceSet": _bag(order.subtotal, cur),
+            "currentSubtotalPriceSet": _bag(order.subtotal - returned, cur),
+            "totalPriceSet": _bag(order.total, cur),
+            "currentTotalPriceSet": _bag(order.total - refunded, cur),
+            "totalRefundedSet": _bag(refunded, cur),
+            "totalShippingPriceSet": _bag(order.shipping, cur),
+            "totalTaxSet": _bag(order.tax, cur),
+            "totalDiscountsSet": _bag(sum((li.discount for li in order.lines), ZERO), cur),
+            "lineItems": list(lines.values()),
+            "refunds": [self._refund_node(order, r, lines) for r in refunds],
+        }
+
+    def _line_node(self, order: SimOrder, line: SimLine, refunds: tuple[SimRefund, ...]) -> dict:
+        cur = self.currency
+        product = self._products_by_id[line.item.product_id]
+        returned = sum(rl.quantity for r in refunds for rl in r.lines if rl.line_id == line.line_id)
+        tax_lines = []
+        if line.tax_rate:
+            title = f"{order.region} State Tax"
+            rate = float(line.tax_rate)
+            tax_lines.append(
+                {"priceSet": _bag(line.tax, cur), "rate": rate, "ratePercentage": rate * 100, "title": title}
+            )
+        return {
+            "__typename": "LineItem",
+            "id": order.line_external_id(line),
+            "name": line.item.title,
+            "title": line.item.title,
+            "sku": line.item.sku,
+            "vendor": SHOP_NAME,
+            "quantity": line.quantity,
+            "currentQuantity": line.quantity - returned,
+            "isGiftCard": line.is_gift_card,
+            "originalUnitPriceSet": _bag(line.unit_price, cur),
+            "discountedUnitPriceSet": _bag(line.net / line.quantity, cur),
+            "originalTotalSet": _bag(line.unit_price * line.quantity, cur),
+            "discountedTotalSet": _bag(line.net, cur),
+            "totalDiscountSet": _bag(line.discount, cur),
+            "discountAllocations": [{"allocatedAmountSet": _bag(line.discount, cur)}] if line.discount else [],
+            "taxLines": tax_lines,
+            "product": product,
+            "variant": product["variants"][0],
+        }
+
+    def _refund_node(self, order: SimOrder, refund: SimRefund, lines: Mapping[int, dict]) -> dict:
+        cur = self.currency
+        restock = "CANCEL" if refund.kind == "cancellation" else "RETURN"
+        refund_lines = [
+            {
+                "__typename": "RefundLineItem",
+                "id": f"gid://shopify/RefundLineItem/{refund.refund_id * 100 + n}",
+                "quantity": rl.quantity,
+                "restockType": restock,
+                "lineItem": lines[rl.line_id],
+                "priceSet": lines[rl.line_id]["originalUnitPriceSet"],
+                "subtotalSet": _bag(rl.amount, cur),
+                "totalTaxSet": _bag(rl.tax, cur),
+            }
+            for n, rl in enumerate(refund.lines, start=1)
+        ]
+        shipping_lines = []
+        if refund.shipping or refund.shipping_tax:
+            shipping_lines.append(
+                {
+                    "__typename": "RefundShippingLine",
+                    "id": f"gid://shopify/RefundShippingLine/{refund.refund_id}",
+                    "subtotalAmountSet": _bag(refund.shipping, cur),
+                    "taxAmountSet": _bag(refund.shipping_tax, cur),
+                }
+            )
+        return {
+            "__typename": "Refund",
+            "id": order.refund_external_id(refund),
+            "createdAt": _iso(refund.at),
+            "note": refund.reason,
+            "totalRefundedSet": _bag(refund.returns + refund.shipping + refund.tax, cur),
+            "refundLineItems": refund_lines,
+            "refundShippingLines": shipping_lines,
+        }
+
+    def _product_node(self, item: CatalogItem) -> dict:
+        """A product with its one "Default Title" variant, rendered from the catalog truth
+        (simulators.business.product_record), so a connector can reproduce it exactly."""
+        record = product_record(SHOPIFY, item)
+        moment = _iso(record.updated_at)
+        product = {
+            "__typename": "Product",
+            "id": product_external_id(SHOPIFY, item),
+            "legacyResourceId": item.product_id,
+            "title": record.title,
+            "handle": re.sub(r"[^a-z0-9]+", "-", record.title.lower()).strip("-"),
+            "status": record.status,
+            "vendor": SHOP_NAME,
+            "productType": record.product_type,
+            "tags": [],
+            "createdAt": moment,
+            "updatedAt": moment,
+            "publishedAt": moment,
+            "totalInventory": 20 + item.product_id % 37,
+        }
+        variant = {
+            "__typename": "ProductVariant",
+            "id": record.external_id,
+            "legacyResourceId": item.product_id + 1000,
+            "title": "Default Title",
+            "displayName": f"{record.title} - Default Title",
+            "sku": record.sku,
+            "price": _amount(record.price),
+            "compareAtPrice": None,
+            "inventoryQuantity": product["totalInventory"],
+            "barcode": None,
+            "createdAt": moment,
+            "updatedAt": moment,
+            "product": product,
+        }
+        product["variants"] = [variant]
+        return product
+
+    def rest_order(self, order: SimOrder, as_of: datetime) -> dict:
+        """The REST (and webhook) shape of the order: snake_case, shop-local timestamps,
+        money as decimal strings."""
+        cur = self.currency
+        tz = self.store.business.tz
+
+        def local(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.astimezone(tz).isoformat()
+
+        node = self.order_node(order, as_of)
+        nodes = {n["id"]: n for n in node["lineItems"]}
+        refunds = order.refunds_as_of(as_of)
+        line_items = []
+        for li in order.lines:
+            gql = nodes[order.line_external_id(li)]
+            line_items.append(
+                {
+                    "id": li.line_id,
+                    "admin_graphql_api_id": gql["id"],
+                    "product_id": li.item.product_id,
+                    "variant_id": li.item.product_id + 1000,
+                    "sku": li.item.sku,
+                    "title": li.item.title,
+                    "name": li.item.title,
+                    "variant_title": None,
+                    "vendor": SHOP_NAME,
+                    "quantity": li.quantity,
+                    "current_quantity": gql["currentQuantity"],
+                    "price": _amount(li.unit_price),
+                    "price_set": _rest_bag(li.unit_price, cur),
+                    "total_discount": _amount(li.discount),
+                    "total_discount_set": _rest_bag(li.discount, cur),
+                    "gift_card": li.is_gift_card,
+                    "taxable": not li.is_gift_card,
+                    "discount_allocations": [
+                        {
+                            "amount": _amount(li.discount),
+                            "amount_set": _rest_bag(li.discount, cur),
+                            "discount_application_index": 0,
+                        }
+                    ]
+                    if li.discount
+                    else [],
+                    "tax_lines": [
+                        {
+                            "price": _amount(li.tax),
+                            "price_set": _rest_bag(li.tax, cur),
+                            "rate": t["rate"],
+                            "title": t["title"],
+                        }
+                        for t in gql["taxLines"]
+                    ],
+                }
+            )
+        rest_refunds = []
+        for refund in refunds:
+            adjustments = []
+            if refund.shipping or refund.shipping_tax:
+                adjustments.append(
+                    {
+                        "id": refund.refund_id,
+                        "order_id": order.order_id,
+                        "refund_id": refund.refund_id,
+                        "kind": "shipping_refund",
+                        "reason": "Shipping refund",
+                        "amount": _amount(-refund.shipping),
+                        "amount_set": _rest_bag(-refund.shipping, cur),
+                        "tax_amount": _amount(-refund.shipping_tax),
+                        "tax_amount_set": _rest_bag(-refund.shipping_tax, cur),
+                    }
+                )
+            rest_refunds.append(
+                {
+                    "id": refund.refund_id,
+                    "admin_graphql_api_id": order.refund_external_id(refund),
+                    "order_id": order.order_id,
+                    "created_at": local(refund.at),
+                    "processed_at": local(refund.at),
+                    "note": refund.reason,
+                    "restock": True,
+                    "refund_line_items": [
+                        {
+                            "id": refund.refund_id * 100 + n,
+                            "line_item_id": rl.line_id,
+                            "quantity": rl.quantity,
+                            "restock_type": "cancel" if refund.kind == "cancellation" else "return",
+                            "subtotal_set": _rest_bag(rl.amount, cur),
+                            "total_tax_set": _rest_bag(rl.tax, cur),
+                        }
+                        for n, rl in enumerate(refund.lines, start=1)
+                    ],
+                    "order_adjustments": adjustments,
+                }
+            )
+        shipping_lines = []
+        if order.shipping:
+            shipping_lines.append(
+                {
+                    "title": "Standard Shipping",
+                    "price": _amount(order.shipping),
+                    "price_set": _rest_bag(order.shipping, cur),
+                    "tax_lines": [{"price": _amount(order.shipping_tax), "title": f"{order.region} State Tax"}],
+                }
+            )
+        return {
+            "id": order.order_id,
+            "admin_graphql_api_id": order.external_id,
+            "name": order.name,
+            "order_number": order.order_id,
+            "created_at": local(order.created_at),
+            "updated_at": local(order.updated_at(as_of)),
+            "processed_at": local(order.created_at),
+            "cancelled_at": local(order.cancelled_at) if node["cancelledAt"] else None,
+            "cancel_reason": "customer" if node["cancelledAt"] else None,
+            "closed_at": None,
+            "test": order.test,
+            "taxes_included": False,
+            "financial_status": node["displayFinancialStatus"].lower(),
+            "fulfillment_status": "fulfilled" if node["displayFulfillmentStatus"] == "FULFILLED" else None,
+            "currency": cur,
+            "presentment_currency": cur,
+            "subtotal_price": node["subtotalPriceSet"]["shopMoney"]["amount"],
+            "total_line_items_price": _amount(sum((li.unit_price * li.quantity for li in order.lines), ZERO)),
+            "total_discounts": node["totalDiscountsSet"]["shopMoney"]["amount"],
+            "total_tax": node["totalTaxSet"]["shopMoney"]["amount"],
+            "total_price": node["totalPriceSet"]["shopMoney"]["amount"],
+            "current_total_price": node["currentTotalPriceSet"]["shopMoney"]["amount"],
+            "total_shipping_price_set": _rest_bag(order.shipping, cur),
+            "discount_codes": [{"code": order.discount_code, "type": "percentage"}] if order.discount_code else [],
+            "line_items": line_items,
+            "shipping_lines": shipping_lines,
+            "refunds": rest_refunds,
+        }
+
+    # --- webhooks ------------------------------------------------------------------------
+
+    def _order_changed(self, order: SimOrder) -> None:
+        now = self.store.now()
+        updated_at = order.updated_at(now)
+        if order.happened(order.cancelled_at, now) and order.cancelled_at == updated_at:
+            topic = "orders/cancelled"
+        elif updated_at == order.created_at:
+            topic = "orders/create"
+        else:
+            topic = "orders/updated"
+        self._webhooks.send(topic, self.rest_order(order, now))
+
+
+class _RequestErrors(Exception):
+    """A request GraphQL refuses before running it (syntax, validation, variables)."""
+
+    def __init__(self, errors: list[GraphQLError]) -> None:
+        super().__init__(errors[0].message if errors else "invalid request")
+        self.errors = errors
+
+
+@lru_cache(maxsize=256)
+def _document(query: str) -> DocumentNode:
+    """The parsed, validated query; once per distinct text, as clients repeat a few queries."""
+    document = parse(query)
+    errors = validate(SCHEMA, document)
+    if errors:
+        raise _RequestErrors(errors)
+    return document
+
+
+def _bulk_document(query: str) -> DocumentNode:
+    """Parse a bulk query and apply Shopify's rules for them; ValueError lists what breaks them."""
+    try:
+        document = _document(query)
+    except GraphQLError as exc:
+        raise ValueError(f"Invalid bulk query: {exc.message}") from None
+    except _RequestErrors as exc:
+        raise ValueError(f"Invalid bulk query: {exc.errors[0].message}") from None
+    problems = _BulkRules(document).problems()
+    if problems:
+        raise ValueError(*problems)
+    return document
+
+
+class _BulkRules:
+    """What Shopify refuses in a bulk query: every connection read through `edges { node }`,
+    at most 5 of them nested at most 2 deep, none inside a list field, an `id` on each node
+    that holds a nested connection, one top-level field (not `node`), and a query at all."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.operation = get_operation_ast(document)
+        self.selections = _Selections(document)
+        self.connections: list[str] = []
+        self.via_nodes: list[str] = []
+        self.without_id: list[str] = []
+        self.too_deep = self.in_list = False
+
+    def problems(self) -> list[str]:
+        if self.operation is None or self.operation.operation != OperationType.QUERY:
+            return ["Invalid operation type. Only `query` operations are supported."]
+        roots = list(self.selections.fields(SCHEMA.query_type, self.operation.selection_set))
+        if any(root.name.value in ("node", "nodes") for root in roots):
+            return ["Bulk queries cannot contain a top level `node` field."]
+        if len(roots) != 1:
+            return ["Bulk queries must contain exactly one top-level field."]
+        self._walk(SCHEMA.query_type, self.operation.selection_set, depth=0, in_list=False, holder_has_id=True)
+        problems = []
+        if self.via_nodes:
+            listed = "', '".join(self.via_nodes)
+            problems.append(
+                "All connection fields in a bulk query must select their contents using 'edges' > 'node', e.g: "
+                f"'{self.via_nodes[0]} {{ edges {{ node {{'. Selecting via 'nodes' is not supported. "
+                f"Invalid connection fields: '{listed}'."
+            )
+        if self.too_deep:
+            problems.append("Bulk queries cannot contain connections with a nesting depth greater than 2.")
+        if len(self.connections) > 5:
+            problems.append("Bulk queries cannot contain more than 5 connections.")
+        if self.without_id:
+            problems.append(
+                "The parent 'node' field for a nested connection must select the 'id' field without an alias and "
+                f"must be of 'ID' return type. Connection fields without 'id': {', '.join(self.without_id)}."
+            )
+        if self.in_list:
+            problems.append("Queries that contain a connection field within a list field are not currently supported.")
+        if not self.connections and not problems:
+            problems.append("Bulk queries must contain at least one connection.")
+        return problems
+
+    def _walk(
+        self, type_: Any, selection_set: SelectionSetNode, *, depth: int, in_list: bool, holder_has_id: bool
+    ) -> None:
+        if is_abstract_type(type_) or selection_set is None:
+            return
+        for node in self.selections.fields(type_, selection_set):
+            field_def = type_.fields.get(node.name.value)
+            named = field_def and get_named_type(field_def.type)
+            if named is None or is_leaf_type(named):
+                continue
+            if not _is_connection_type(named):
+                inside_list = in_list or is_list_type(get_nullable_type(field_def.type))
+                self._walk(named, node.selection_set, depth=depth, in_list=inside_list, holder_has_id=holder_has_id)
+                continue
+            name = node.name.value
+            self.connections.append(name)
+            self.too_deep |= depth >= 2
+            self.in_list |= in_list
+            if depth and not holder_has_id:
+                self.without_id.append(name)
+            edge_type = get_named_type(named.fields["edges"].type)
+            for inner in self.selections.fields(named, node.selection_set):
+                if inner.name.value == "nodes":
+                    self.via_nodes.append(name)
+                elif inner.name.value == "edges":
+                    for edge_field in self.selections.fields(edge_type, inner.selection_set):
+                        if edge_field.name.value == "node":
+                            self._walk_node(_node_type(named), edge_field.selection_set, depth + 1)
+
+    def _walk_node(self, type_: Any, selection_set: SelectionSetNode, depth: int) -> None:
+        has_id = any(f.name.value == "id" and not f.alias for f in self.selections.fields(type_, selection_set))
+        self._walk(type_, selection_set, depth=depth, in_list=False, holder_has_id=has_id)
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
+def _bulk_refused(errors: list[tuple[str, list[str] | None, str]]) -> dict:
+    user_errors = [{"code": code, "field": field_path, "message": message} for code, field_path, message in errors]
+    return {"bulkOperation": None, "userErrors": user_errors}
+
+
+def _base_url(request: SimRequest) -> str:
+    """The scheme and host the client reached us by: bulk file URLs point back there."""
+    return f"http://{request.headers.get('Host') or '127.0.0.1'}"
+
+
+def build_shopify(
+    business: Business,
+    *,
+    port: int = 0,
+    history_days: int = 730,
+    live_interval: float | None = None,
+    clock: Clock = system_clock,
+    faults: FaultPlan | None = None,
+    **options: Any,
+) -> SimulatorServer:
+    """A Shopify shop for `business` on 127.0.0.1:`port`, not yet started. `options` are
+    ShopifySimulator's keyword arguments (token, read_all_orders, webhooks, bucket)."""
+    store = ChannelStore(business, SHOPIFY, history_days=history_days, clock=clock, live_interval=live_interval)
+    return SimulatorServer(ShopifySimulator(store, **options), port=port, faults=faults)

@@ -1,0 +1,338 @@
+"""The Shopify connector against the simulator over real HTTP: backfill (bulk) and incremental
+(cursor) syncs reproduce the business's truth exactly, through every wire fault, and webhooks
+map to the same records."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from operator import attrgetter
+from pathlib import Path
+
+import pytest
+import requests
+
+from connectors.base import AccountInfo, AuthError, ConnectorError
+from connectors.shopify import (
+    BULK_ORDERS_QUERY,
+    NESTED_PAGE,
+    ShopifyConnector,
+    order_from_webhook,
+    orders_from_bulk,
+    verify_webhook,
+)
+from simulators.business import SHOPIFY, Business
+from simulators.server import FaultPlan
+from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
+from simulators.store import ManualClock
+
+NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # an incremental sync over everything
+FIXTURES = Path(__file__).with_name("fixtures") / "shopify"
+SECRET = "webhook-test-secret"
+# A client quick to give up and retry: read timeout under the timeout fault's stall.
+FAST = {"timeout": (2.0, 0.3), "backoff_base": 0.01, "max_attempts": 8}
+FAST_SHOP = {"restore_rate": 100_000.0, "bulk_delay": 0.02}
+
+
+def shopify(clock=None, business=None, *, history_days=20, faults=None, **options):
+    return build_shopify(
+        business or Business(scale=0.2),
+        history_days=history_days,
+        clock=clock or ManualClock(NOW),
+        faults=faults or FaultPlan(slow_seconds=0.1, timeout_seconds=0.6),
+        **{**FAST_SHOP, **options},
+    )
+
+
+@pytest.fixture
+def shop():
+    with shopify() as server:
+        yield server
+
+
+def connect(server, token=DEV_ACCESS_TOKEN, **http_options) -> ShopifyConnector:
+    secrets = {"access_token": token, "webhook_secret": SECRET}
+    return ShopifyConnector({"shop_domain": SHOP_DOMAIN, "base_url": server.url}, secrets, **{**FAST, **http_options})
+
+
+def fetch(connector: ShopifyConnector, since: datetime | None) -> list:
+    """Every order fetched, checking the pages come in ascending updated_at."""
+    orders = [order for page in connector.fetch_orders(since) for order in page]
+    assert [o.updated_at for o in orders] == sorted(o.updated_at for o in orders)
+    return sorted(orders, key=lambda o: o.external_id)
+
+
+def truth(server, as_of: datetime = NOW, since: datetime | None = None) -> list:
+    records = server.simulator.store.records(as_of)
+    return sorted((r for r in records if since is None or r.updated_at >= since), key=lambda o: o.external_id)
+
+
+def admin(server, path: str, **payload) -> dict:
+    response = requests.post(f"{server.url}/_sim/{path}", json=payload, timeout=10)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+def test_check_reads_the_shop(shop):
+    assert connect(shop).check() == AccountInfo(
+        name="Northwind Audio", currency="USD", extra={"timezone": "America/New_York", "domain": SHOP_DOMAIN}
+    )
+
+
+def test_the_shop_domain_is_required():
+    with pytest.raises(ConnectorError, match="shop_domain"):
+        ShopifyConnector({}, {"access_token": DEV_ACCESS_TOKEN})
+
+
+def test_a_bad_token_raises_auth_error_and_yields_nothing(shop):
+    connector = connect(shop, token="shpat_wrong")
+    with pytest.raises(AuthError, match="access token"):
+        connector.check()
+    for pages in (connector.fetch_orders(None), connector.fetch_orders(NOW - timedelta(days=1))):
+        with pytest.raises(AuthError):
+            next(pages)
+    with pytest.raises(AuthError):
+        next(connector.fetch_products())
+
+
+# --- orders: the truth ---------------------------------------------------------------------
+
+
+def test_backfill_and_incremental_reproduce_the_truth(shop):
+    created = admin(shop, "orders")
+    admin(shop, f"orders/{created['id']}/edit")
+    some = shop.simulator.store.by_created(NOW)
+    refunded = next(o for o in some if len(o.lines) > 1 and not o.refunds)
+    admin(shop, f"orders/{refunded.order_id}/refund", line_id=refunded.lines[0].line_id, quantity=1)
+    cancelled = next(o for o in some if o.cancelled_at is None and o is not refunded)
+    admin(shop, f"orders/{cancelled.order_id}/cancel")
+    expected = truth(shop)
+    assert any(o.refunds and o.refunds[0].kind == "cancellation" for o in expected)
+    assert any(r.kind == "refund" for o in expected for r in o.refunds)
+    assert any(li.is_gift_card for o in expected for li in o.line_items)
+    assert any(li.discount for o in expected for li in o.line_items)
+    assert any(o.excluded_reason == "test" for o in expected)
+
+    connector = connect(shop)
+    assert fetch(connector, None) == expected
+    assert fetch(connector, LONG_AGO) == expected
+
+
+def test_incremental_returns_what_changed_since(shop):
+    since = NOW - timedelta(days=3, hours=5)
+    assert fetch(connect(shop), since) == truth(shop, since=since)
+
+
+def test_nested_connections_beyond_the_first_page_are_fetched_in_full():
+    business = Business(scale=0.1, basket=(0, 0, 0, 0, 0, 0, 1))  # orders of 5 to 7 lines
+    with shopify(business=business, history_days=8) as server:
+        store = server.simulator.store
+        big = next(o for o in store.by_created(NOW) if len(o.lines) > NESTED_PAGE)
+        store.refund(big.order_id)  # a refund with more lines than a page holds
+        expected = truth(server)
+        assert any(len(r.lines) > NESTED_PAGE for o in expected for r in o.refunds)
+        connector = connect(server)
+        assert fetch(connector, LONG_AGO) == expected
+        assert fetch(connector, None) == expected
+
+
+def test_orders_older_than_60_days_stay_hidden_without_read_all_orders():
+    with shopify(business=Business(scale=0.1), history_days=90, read_all_orders=False) as server:
+        visible = [o for o in truth(server) if o.created_at >= NOW - timedelta(days=60)]
+        assert len(visible) < len(truth(server))
+        connector = connect(server)
+        assert fetch(connector, None) == visible
+        assert fetch(connector, LONG_AGO) == visible
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["rate_limit", "error", "slow", "timeout", "drop", "malformed"])
+@pytest.mark.parametrize("since", [None, LONG_AGO], ids=["backfill", "incremental"])
+def test_after_each_fault_nothing_is_lost_or_doubled(shop, fault, since):
+    expected = truth(shop)
+    shop.faults.configure({"queue": [fault] * 3})
+    assert fetch(connect(shop), since) == expected
+    assert shop.faults.state()["served"] == {fault: 3}
+
+
+def test_a_mix_of_faults_at_rates_loses_nothing():
+    faults = FaultPlan(seed=11, slow_seconds=0.05, timeout_seconds=1.0)
+    faults.configure(
+        {"rates": {"rate_limit": 0.08, "error": 0.08, "drop": 0.05, "malformed": 0.05, "slow": 0.05, "timeout": 0.01}}
+    )
+    with shopify(faults=faults) as server:
+        connector = connect(server, max_attempts=12)
+        assert fetch(connector, None) == truth(server)
+        assert fetch(connector, LONG_AGO) == truth(server)
+        assert sum(faults.state()["served"].values()) > 3
+
+
+def test_a_cut_short_bulk_file_is_downloaded_again(shop):
+    connector = connect(shop)
+    operation = connector._run_bulk(BULK_ORDERS_QUERY)
+    whole = [json.loads(line) for line in requests.get(operation["url"], timeout=10).text.splitlines()]
+    shop.faults.configure({"queue": ["malformed", "drop"]})
+    assert connector._download(operation["url"], int(operation["objectCount"])) == whole
+    assert shop.faults.state()["served"] == {"malformed": 1, "drop": 1}
+
+
+# --- throttling and bulk contention --------------------------------------------------------
+
+
+def test_calls_are_paced_on_the_bucket_instead_of_throttled(caplog):
+    with shopify(bucket_size=1000.0, restore_rate=4000.0) as server, caplog.at_level(logging.DEBUG):
+        assert fetch(connect(server), LONG_AGO) == truth(server)
+    assert any("shopify pacing" in r.getMessage() for r in caplog.records)
+    assert not any("THROTTLED" in r.getMessage() for r in caplog.records)
+
+
+def test_throttled_calls_wait_what_the_bucket_asks():
+    waits = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    with shopify(restore_rate=1000.0) as server:
+        server.faults.configure({"queue": ["rate_limit"]})
+        products = [p for page in connect(server, sleep=sleep).fetch_products() for p in page]
+        assert len(products) == len(server.simulator.store.business.products(SHOPIFY))
+    # The fault leaves the bucket 0.25 s of restore short of the query's cost.
+    assert any(0.25 <= wait < 0.26 for wait in waits)
+
+
+def test_a_running_bulk_operation_of_someone_else_is_waited_for(shop):
+    run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
+    other = "{ products { edges { node { id } } } }"
+    started = shop.simulator.execute(run, {"q": other})["data"]["bulkOperationRunQuery"]["bulkOperation"]
+    assert fetch(connect(shop), None) == truth(shop)
+    current = shop.simulator.execute("{ currentBulkOperation { id query } }")["data"]["currentBulkOperation"]
+    assert current["id"] != started["id"] and current["query"] == BULK_ORDERS_QUERY
+
+
+def test_our_own_running_bulk_operation_is_adopted(shop, caplog):
+    run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
+    started = shop.simulator.execute(run, {"q": BULK_ORDERS_QUERY})["data"]["bulkOperationRunQuery"]["bulkOperation"]
+    with caplog.at_level(logging.INFO):
+        assert fetch(connect(shop), None) == truth(shop)
+    assert any(f"adopted id={started['id']}" in r.getMessage() for r in caplog.records)
+
+
+def test_bulk_children_are_attached_by_parent_id_not_position():
+    lines = [json.loads(line) for line in (FIXTURES / "bulk_orders.jsonl").read_text().splitlines()]
+    children_first = sorted(lines, key=lambda obj: "__parentId" not in obj)
+    for objects in (lines, lines[::-1], children_first):
+        orders = orders_from_bulk(copy.deepcopy(objects))
+        assert {o["id"]: [li["id"] for li in o["lineItems"]["nodes"]] for o in orders} == {
+            "gid://shopify/Order/5001": ["gid://shopify/LineItem/9001"],
+            "gid://shopify/Order/5002": ["gid://shopify/LineItem/9002"],
+            "gid://shopify/Order/5003": ["gid://shopify/LineItem/9003"],
+        }
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+def test_products_are_the_catalog_one_record_per_variant(shop):
+    products = [p for page in connect(shop).fetch_products() for p in page]
+    by_id = attrgetter("external_id")
+    assert sorted(products, key=by_id) == sorted(shop.simulator.store.business.products(SHOPIFY), key=by_id)
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+def test_the_fixture_webhook_signature_verifies():
+    body = (FIXTURES / "webhook_orders_updated.body.json").read_bytes()
+    headers = json.loads((FIXTURES / "webhook_orders_updated.headers.json").read_text())
+    secret, signature = headers["_test_client_secret"], headers["X-Shopify-Hmac-Sha256"]
+    assert verify_webhook(secret, body, signature)
+    assert not verify_webhook(secret, body + b" ", signature)
+    assert not verify_webhook("another secret", body, signature)
+    assert not verify_webhook(secret, body, "")
+
+
+def test_the_fixture_webhook_maps_to_a_record():
+    payload = json.loads((FIXTURES / "webhook_orders_updated.body.json").read_bytes())
+    order = order_from_webhook(payload)
+    assert order.external_id == "gid://shopify/Order/5001"
+    assert order.updated_at == datetime(2025, 1, 15, 9, 12, 45, tzinfo=UTC)
+    assert order.processed_at == order.created_at == datetime(2025, 1, 10, 14, 3, 11, tzinfo=UTC)
+    assert order.status == "PARTIALLY_REFUNDED" and order.excluded_reason is None
+    (line,) = order.line_items
+    assert (line.external_id, line.sku, line.product_external_id) == (
+        "gid://shopify/LineItem/9001",
+        "MUG-RED",
+        "gid://shopify/Product/7001",
+    )
+    assert str(line.unit_price) == "29.99" and line.quantity == 2
+    (refund,) = order.refunds
+    assert (refund.external_id, refund.kind) == ("gid://shopify/Refund/6001", "refund")
+    assert order_from_webhook({**payload, "financial_status": "voided"}).excluded_reason == "voided"
+    assert order_from_webhook({**payload, "test": True}).excluded_reason == "test"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.deliveries.put((dict(self.headers), body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    httpd.deliveries = queue.Queue()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_simulator_webhooks_are_signed_and_map_to_the_synced_record(receiver):
+    clock = ManualClock(NOW)
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/webhooks"
+    with shopify(clock, webhook_url=url, webhook_secret=SECRET) as server:
+        connector = connect(server)
+        created = admin(server, "orders")
+        clock.advance(minutes=5)
+        admin(server, f"orders/{created['id']}/refund", line_id=created["line_items"][0]["id"], quantity=1)
+        clock.advance(minutes=5)
+        admin(server, f"orders/{created['id']}/cancel")
+
+        order = server.simulator.store.get(created["id"])
+        synced = {o.external_id: o for o in fetch(connector, NOW)}[order.external_id]
+        assert synced == order.to_record(clock())
+        moments = (NOW, NOW + timedelta(minutes=5), clock())
+        for topic, moment in zip(("orders/create", "orders/updated", "orders/cancelled"), moments, strict=True):
+            headers, body = receiver.deliveries.get(timeout=5)
+            assert headers["X-Shopify-Topic"] == topic
+            assert headers["X-Shopify-Shop-Domain"] == SHOP_DOMAIN
+            assert {
+                "X-Shopify-API-Version",
+                "X-Shopify-Webhook-Id",
+                "X-Shopify-Event-Id",
+                "X-Shopify-Triggered-At",
+            } <= set(headers)
+            assert verify_webhook(SECRET, body, headers["X-Shopify-Hmac-Sha256"])
+            assert connector.read_webhook(body, headers["X-Shopify-Hmac-Sha256"]) == order.to_record(moment)
+        assert order_from_webhook(json.loads(body)) == synced
+        with pytest.raises(AuthError):
+            connector.read_webhook(body + b" ", headers["X-Shopify-Hmac-Sha256"])
