@@ -23,7 +23,15 @@ def make_engine(url: URL | str, **kwargs: Any) -> Engine:
         engine = create_engine(engine_url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    options = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 300}
+    options = {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_recycle": 300,
+        # Plan every statement for its own parameters: a plan cached while a table was
+        # still empty (a first backfill) would otherwise keep scanning it in full.
+        "connect_args": {"prepare_threshold": None},
+    }
     options.update(kwargs)
     return create_engine(engine_url, **options)
 

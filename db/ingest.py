@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -68,10 +68,7 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     Orders whose stored `updated_at` equals the record's are skipped: sync lookback windows
     re-read recent orders on purpose, and those re-reads cost one SELECT, not a rewrite.
     """
-    if not orders:
-        return set()
     by_id = {o.external_id: o for o in orders}  # a page can repeat an order; the last one wins
-    table = Order.__table__
     existing: dict[str, tuple[int, date, datetime]] = {}
     for part in chunks(list(by_id)):
         rows = session.execute(
@@ -80,102 +77,87 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
             )
         )
         existing.update({ext: (oid, day, upd) for ext, oid, day, upd in rows})
-
     changed = [o for o in by_id.values() if o.external_id not in existing or existing[o.external_id][2] != o.updated_at]
     if not changed:
         return set()
 
-    touched: set[date] = {existing[o.external_id][1] for o in changed if o.external_id in existing}
-    rows = []
+    touched = {existing[o.external_id][1] for o in changed if o.external_id in existing}
+    order_rows = []
     for o in changed:
         day = local_day(o.processed_at, tz)
         touched.add(day)
-        rows.append(
-            {
-                "company_id": platform.company_id,
-                "platform_id": platform.id,
-                "external_id": o.external_id,
-                "name": o.name,
-                "currency": o.currency,
-                "created_at": o.created_at,
-                "processed_at": o.processed_at,
-                "updated_at": o.updated_at,
-                "cancelled_at": o.cancelled_at,
-                "order_day": day,
-                "status": o.status,
-                "excluded_reason": o.excluded_reason,
-                "gross_sales": o.gross_sales,
-                "discounts": o.discounts,
-                "shipping": o.shipping,
-                "taxes": o.tax,
-                "fees": o.fees,
-                "units": o.units,
-            }
+        order_rows.append(
+            (
+                platform.company_id,
+                platform.id,
+                o.external_id,
+                o.name[:64],
+                o.currency,
+                o.created_at,
+                o.processed_at,
+                o.updated_at,
+                o.cancelled_at,
+                day,
+                o.status[:32],
+                o.excluded_reason,
+                o.gross_sales,
+                o.discounts,
+                o.shipping,
+                o.tax,
+                o.fees,
+                o.units,
+            )
         )
-    stmt = _insert(session, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform_id", "external_id"],
-        set_={c: stmt.excluded[c] for c in rows[0] if c not in ("company_id", "platform_id", "external_id")},
-    )
-    session.execute(stmt, rows)
+    ids = _upsert_returning_ids(session, order_rows)
 
-    ids: dict[str, int] = {}
-    for part in chunks([o.external_id for o in changed]):
-        ids.update(
-            session.execute(
-                select(Order.external_id, Order.id).where(Order.platform_id == platform.id, Order.external_id.in_(part))
-            ).all()
-        )
-    order_ids = list(ids.values())
-
-    # Refund days that may disappear (a refund the platform no longer reports) are touched too.
-    for part in chunks(order_ids):
+    # Replace the children of orders we already had; refund days that disappear are touched too.
+    replaced = [existing[o.external_id][0] for o in changed if o.external_id in existing]
+    for part in chunks(replaced):
         touched.update(session.scalars(select(Refund.refund_day).where(Refund.order_id.in_(part)).distinct()))
         session.execute(delete(OrderLineItem).where(OrderLineItem.order_id.in_(part)))
         session.execute(delete(Refund).where(Refund.order_id.in_(part)))
 
-    line_rows, refund_rows, refund_lines = [], [], []
+    line_rows, refund_rows, refund_children = [], [], []
     for o in changed:
         oid = ids[o.external_id]
         line_rows.extend(
-            {
-                "order_id": oid,
-                "external_id": li.external_id,
-                "sku": li.sku,
-                "product_external_id": li.product_external_id,
-                "title": li.title[:500],
-                "quantity": li.quantity,
-                "unit_price": li.unit_price,
-                "discount": li.discount,
-                "tax": li.tax,
-                "is_gift_card": li.is_gift_card,
-            }
+            (
+                oid,
+                li.external_id,
+                li.sku,
+                li.product_external_id,
+                li.title[:500],
+                li.quantity,
+                li.unit_price,
+                li.discount,
+                li.tax,
+                li.is_gift_card,
+            )
             for li in o.line_items
         )
         for r in o.refunds:
             day = local_day(r.processed_at, tz)
             touched.add(day)
             refund_rows.append(
-                {
-                    "order_id": oid,
-                    "platform_id": platform.id,
-                    "external_id": r.external_id,
-                    "kind": r.kind,
-                    "processed_at": r.processed_at,
-                    "refund_day": day,
-                    "returns": r.returns,
-                    "shipping": r.shipping,
-                    "taxes": r.tax,
-                    "units": sum(rl.quantity for rl in r.lines),
-                }
+                (
+                    oid,
+                    platform.id,
+                    r.external_id,
+                    r.kind,
+                    r.processed_at,
+                    day,
+                    r.returns,
+                    r.shipping,
+                    r.tax,
+                    sum(rl.quantity for rl in r.lines),
+                )
             )
-            refund_lines.append((r.external_id, r.lines))
-    if line_rows:
-        session.execute(OrderLineItem.__table__.insert(), line_rows)
+            refund_children.append((r.external_id, r.lines))
+    _bulk_insert(session, OrderLineItem.__table__, LINE_COLUMNS, line_rows)
     if refund_rows:
-        session.execute(Refund.__table__.insert(), refund_rows)
+        _bulk_insert(session, Refund.__table__, REFUND_COLUMNS, refund_rows)
         refund_ids: dict[str, int] = {}
-        for part in chunks([r["external_id"] for r in refund_rows]):
+        for part in chunks([ext for ext, _ in refund_children]):
             refund_ids.update(
                 session.execute(
                     select(Refund.external_id, Refund.id).where(
@@ -183,19 +165,123 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
                     )
                 ).all()
             )
-        rl_rows = [
-            {
-                "refund_id": refund_ids[ext],
-                "line_item_external_id": rl.line_item_external_id,
-                "quantity": rl.quantity,
-                "amount": rl.amount,
-            }
-            for ext, lines in refund_lines
-            for rl in lines
-        ]
-        if rl_rows:
-            session.execute(RefundLine.__table__.insert(), rl_rows)
+        _bulk_insert(
+            session,
+            RefundLine.__table__,
+            REFUND_LINE_COLUMNS,
+            [
+                (refund_ids[ext], rl.line_item_external_id, rl.quantity, rl.amount)
+                for ext, lines in refund_children
+                for rl in lines
+            ],
+        )
     return touched
+
+
+ORDER_COLUMNS = (
+    "company_id",
+    "platform_id",
+    "external_id",
+    "name",
+    "currency",
+    "created_at",
+    "processed_at",
+    "updated_at",
+    "cancelled_at",
+    "order_day",
+    "status",
+    "excluded_reason",
+    "gross_sales",
+    "discounts",
+    "shipping",
+    "taxes",
+    "fees",
+    "units",
+)
+LINE_COLUMNS = (
+    "order_id",
+    "external_id",
+    "sku",
+    "product_external_id",
+    "title",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax",
+    "is_gift_card",
+)
+REFUND_COLUMNS = (
+    "order_id",
+    "platform_id",
+    "external_id",
+    "kind",
+    "processed_at",
+    "refund_day",
+    "returns",
+    "shipping",
+    "taxes",
+    "units",
+)
+REFUND_LINE_COLUMNS = ("refund_id", "line_item_external_id", "quantity", "amount")
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _naive_utc(value: object) -> object:
+    """COPY bypasses UtcDateTime, so datetimes are made naive UTC here, as that type stores them."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Postgres COPY FROM STDIN: several times faster than INSERT for the thousands of rows of a backfill."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([_naive_utc(v) for v in row])
+
+
+def _bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    if _is_postgres(session):
+        _copy(session, table.name, columns, rows)
+    else:
+        session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]:
+    """INSERT ... ON CONFLICT (platform_id, external_id) DO UPDATE for a page of orders; returns
+    external id -> row id. On Postgres the page is first COPied into a staging table, then
+    upserted in one statement."""
+    keep = ("company_id", "platform_id", "external_id")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in ORDER_COLUMNS if c not in keep)
+    columns = ", ".join(ORDER_COLUMNS)
+    if _is_postgres(session):
+        session.execute(
+            text(
+                f"CREATE TEMP TABLE IF NOT EXISTS stage_orders ON COMMIT DELETE ROWS AS "
+                f"SELECT {columns} FROM orders WITH NO DATA"
+            )
+        )
+        session.execute(text("TRUNCATE stage_orders"))
+        _copy(session, "stage_orders", ORDER_COLUMNS, rows)
+        result = session.execute(
+            text(
+                f"INSERT INTO orders ({columns}) SELECT {columns} FROM stage_orders "
+                f"ON CONFLICT (platform_id, external_id) DO UPDATE SET {updates} RETURNING external_id, id"
+            )
+        )
+        return dict(result.all())
+    stmt = sqlite.insert(Order.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform_id", "external_id"],
+        set_={c: stmt.excluded[c] for c in ORDER_COLUMNS if c not in keep},
+    ).returning(Order.external_id, Order.id, sort_by_parameter_order=True)
+    return dict(session.execute(stmt, [dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows]).all())
 
 
 def upsert_products(session: Session, platform: Platform, products: Sequence[records.Product]) -> int:
@@ -347,7 +433,11 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
                 func.sum(Refund.units),
             )
             .join(Order, Order.id == Refund.order_id)
-            .where(Refund.platform_id == platform.id, day_column.in_(part), Order.excluded_reason.is_(None))
+            .where(
+                Refund.platform_id == platform.id,
+                day_column.in_(part),
+                or_(Order.excluded_reason.is_(None), Order.excluded_reason == records.RETURNS_ONLY),
+            )
             .group_by(day_column, Order.order_day, Order.currency)
         )
         for day, order_day, currency, returned, shipping, taxes, units in returns:
