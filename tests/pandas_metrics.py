@@ -68,8 +68,9 @@ def expected_daily(engine: Engine, company_id: int) -> pd.DataFrame:
     rates["day"] = pd.to_datetime(rates["day"]).dt.date
     tz, target = company["timezone"], company["currency"]
 
-    orders = orders[orders["excluded_reason"].isna()].copy()
     orders["order_day"] = _local_day(orders["processed_at"], tz)
+    returns_only = orders[orders["excluded_reason"] == "returns_only"]
+    orders = orders[orders["excluded_reason"].isna()].copy()
     orders["day"] = orders["order_day"]
     for column in ("gross_sales", "discounts", "shipping", "taxes"):
         orders[column] = _decimal(orders[column])
@@ -79,7 +80,8 @@ def expected_daily(engine: Engine, company_id: int) -> pd.DataFrame:
         on=["platform_id", "day"],
     )
 
-    refunds = refunds.merge(orders[["id", "platform_id", "currency", "order_day"]], left_on="order_id", right_on="id")
+    carriers = pd.concat([orders, returns_only])[["id", "platform_id", "currency", "order_day"]]
+    refunds = refunds.merge(carriers, left_on="order_id", right_on="id")
     refunds["day"] = _local_day(refunds["processed_at"], tz)
     for column in ("returns", "shipping", "taxes"):
         refunds[column] = _decimal(refunds[column])

@@ -1,0 +1,546 @@
+"""CSV import: a seller's order export in, normalized Order records out. Pure: no database.
+
+The canonical layout is one row per order line (docs/csv_import.md); a `CsvMapping` renames
+columns and sets the date format so other layouts load too, and `PRESETS` holds the ones we
+know (UCI Online Retail). Every row is validated and every problem reported with its line,
+column, value and reason; orders are only built from a clean file, so a caller that writes
+`ParsedCsv.orders` can never write half a file.
+
+A row with a negative quantity is goods coming back on that row's date. In an order that also
+has sold lines it is a return of that order; an order with only such rows (a cancellation
+invoice that does not name its original invoice) becomes a return-only record: an order that
+is not a sale (`excluded_reason="returns_only"`) carrying one refund per return time.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import gzip
+import io
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from connectors.base import (
+    RETURNS_ONLY,
+    ZERO,
+    AccountInfo,
+    Connector,
+    ConnectorError,
+    LineItem,
+    Order,
+    Product,
+    Refund,
+    RefundLine,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+Source = str | Path | IO[bytes]  # a path, or an open binary file such as an upload
+
+REQUIRED = ("order_id", "order_date", "sku", "title", "quantity", "unit_price", "currency")
+OPTIONAL = ("discount", "tax", "shipping")
+COLUMNS = REQUIRED + OPTIONAL
+ISO = "iso"  # a date format meaning ISO 8601 (datetime.fromisoformat), with or without an offset
+PAGE_SIZE = 1000
+PROGRESS_EVERY = 10_000  # rows between progress reports
+MAX_ORDER_ID = 64  # orders.name
+MAX_SKU = 128  # order_line_items.sku
+# UTF-8 with or without BOM first; then Windows-1252, what spreadsheet exports on Windows write
+# (a superset of latin-1's printable characters), and latin-1, which decodes any byte.
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+# Current ISO 4217 currency codes (funds, metals and test codes left out).
+CURRENCIES = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD
+    TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """.split()  # noqa: SIM905 (a block of codes reads better than 160 quoted strings)
+)
+
+
+@dataclass(frozen=True)
+class CsvMapping:
+    """How a file's layout maps onto the canonical columns.
+
+    `columns` maps a canonical name to the file's header for it; a canonical column not listed
+    is looked up under its own name (headers match case-insensitively), so the canonical layout
+    is the empty mapping. `date_formats` are tried in order (strptime formats, or ISO). Order ids
+    starting with `cancellation_prefix` are cancellations (every quantity negative); those
+    starting with one of `skip_prefixes` are not sales documents and are skipped, and counted.
+    """
+
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    date_formats: tuple[str, ...] = (ISO,)
+    cancellation_prefix: str | None = None
+    skip_prefixes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.columns) - set(COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown canonical column(s): {', '.join(unknown)}; known: {', '.join(COLUMNS)}")
+        if not self.date_formats:
+            raise ValueError("at least one date format is needed")
+
+
+CANONICAL = CsvMapping()
+PRESETS: dict[str, CsvMapping] = {
+    "canonical": CANONICAL,
+    "uci_online_retail": CsvMapping(
+        columns={
+            "order_id": "InvoiceNo",
+            "order_date": "InvoiceDate",
+            "sku": "StockCode",
+            "title": "Description",
+            "quantity": "Quantity",
+            "unit_price": "UnitPrice",
+        },
+        # The shared copy writes ISO dates; the original UCI spreadsheet export writes "12/1/2010 8:26".
+        date_formats=(ISO, "%m/%d/%Y %H:%M"),
+        cancellation_prefix="C",
+        skip_prefixes=("A",),  # "Adjust bad debt" bookkeeping entries, not sales
+    ),
+}
+
+
+def mapping_for(
+    preset: str = "canonical", columns: Mapping[str, str] | None = None, date_format: str | None = None
+) -> CsvMapping:
+    """A preset with some columns remapped and/or its date format replaced (CLI and connector config)."""
+    try:
+        mapping = PRESETS[preset]
+    except KeyError:
+        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}") from None
+    return dataclasses.replace(
+        mapping,
+        columns={**mapping.columns, **(columns or {})},
+        date_formats=(date_format,) if date_format else mapping.date_formats,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem in the file: `line` is the physical line (the header is line 1)."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column!r}, value {self.value!r}: {self.reason}"
+
+
+class CsvImportError(ConnectorError):
+    """The file cannot be imported; `errors` holds every problem found, not just the first."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} error(s) in the CSV file, first: {errors[0]}")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ParsedCsv:
+    """What a parse found. `orders` is empty whenever `errors` is not: nothing half imported."""
+
+    orders: list[Order]
+    errors: list[RowError]
+    rows: int = 0  # data rows read (blank lines not counted)
+    lines: int = 0  # sold lines
+    returns: int = 0  # returned lines (negative quantity)
+    skipped: int = 0  # rows of skipped documents (CsvMapping.skip_prefixes)
+
+
+class _Row(NamedTuple):
+    line: int
+    at: datetime
+    sku: str | None
+    title: str
+    quantity: int
+    unit_price: Decimal
+    currency: str
+    discount: Decimal
+    tax: Decimal
+    shipping: Decimal
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_text(source: Source) -> str:
+    """The whole file as text: gzip recognised by its magic bytes, whatever the file name."""
+    data = Path(source).read_bytes() if isinstance(source, str | Path) else source.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    for encoding in ENCODINGS[:-1]:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode(ENCODINGS[-1])
+
+
+def resolve_columns(
+    header: list[str], mapping: CsvMapping, currency: str | None
+) -> tuple[dict[str, int], list[RowError]]:
+    """The position of each canonical column in `header`, and a line-1 error per missing one."""
+    positions = {name.strip().casefold(): i for i, name in enumerate(header)}
+    found: dict[str, int] = {}
+    errors = []
+    for name in COLUMNS:
+        wanted = mapping.columns.get(name, name)
+        if wanted.strip().casefold() in positions:
+            found[name] = positions[wanted.strip().casefold()]
+        elif name in REQUIRED and not (name == "currency" and currency):
+            hint = " (or give the currency as a parameter)" if name == "currency" else ""
+            errors.append(RowError(1, wanted, "", f"missing column{hint}"))
+        elif name in mapping.columns:
+            errors.append(RowError(1, wanted, "", "missing column (named in the mapping)"))
+    return found, errors
+
+
+def _open(source: Source, mapping: CsvMapping, currency: str | None) -> tuple[str, Any, dict[str, int], list[RowError]]:
+    """The file's text, a csv reader past the header, and the canonical columns' positions."""
+    text = read_text(source)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return text, reader, {}, [RowError(1, "", "", "the file is empty")]
+    return text, reader, *resolve_columns(header, mapping, currency)
+
+
+# --- cell converters: each returns the value or raises ValueError(reason) --------------------
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not value.is_finite():
+        raise ValueError("not a number")
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _quantity(text: str) -> int:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a whole number") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise ValueError("not a whole number")
+    if not value:
+        raise ValueError("must not be zero")
+    return int(value)
+
+
+def _currency(text: str) -> str:
+    code = text.strip().upper()
+    if code not in CURRENCIES:
+        raise ValueError("unknown currency (expected an ISO 4217 code such as USD)")
+    return code
+
+
+def _date_parser(formats: tuple[str, ...], tz: ZoneInfo) -> Callable[[str], datetime]:
+    """Text to an aware UTC datetime; times without an offset are local times in `tz`."""
+    expected = " or ".join("ISO 8601" if f == ISO else f for f in formats)
+
+    def parse(text: str) -> datetime:
+        text = text.strip()
+        for fmt in formats:
+            try:
+                moment = datetime.fromisoformat(text) if fmt == ISO else datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+            return moment.astimezone(UTC)
+        raise ValueError(f"not a date ({expected})")
+
+    return parse
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+class _RowReader:
+    """Validates rows into `_Row`s grouped by order id, collecting every error on the way.
+
+    Converters are cached per parse: a file repeats the same dates, prices and quantities
+    thousands of times, and a dict lookup is far cheaper than Decimal() or strptime().
+    """
+
+    def __init__(self, mapping: CsvMapping, columns: dict[str, int], currency: str | None, tz: ZoneInfo) -> None:
+        self.mapping = mapping
+        self.columns = columns
+        self.width = max(columns.values()) + 1
+        self.default_currency = currency
+        self.convert = {
+            "order_date": functools.cache(_date_parser(mapping.date_formats, tz)),
+            "quantity": functools.cache(_quantity),
+            "unit_price": functools.cache(_amount),
+            "currency": functools.cache(_currency),
+            "discount": functools.cache(_amount),
+            "tax": functools.cache(_amount),
+            "shipping": functools.cache(_amount),
+        }
+        self.orders: dict[str, list[_Row]] = {}
+        self.errors: list[RowError] = []
+        self.rows = self.skipped = 0
+
+    def read(self, line: int, cells: list[str]) -> None:
+        self.rows += 1
+        if len(cells) < self.width:
+            self.errors.append(RowError(line, "", ",".join(cells), f"{len(cells)} fields, expected {self.width}"))
+            return
+        errors_before = len(self.errors)
+        order_id = self.text(line, cells, "order_id", required=True, limit=MAX_ORDER_ID)
+        if order_id.startswith(self.mapping.skip_prefixes):
+            self.skipped += 1
+            return
+        sku = self.text(line, cells, "sku", required=False, limit=MAX_SKU)
+        title = cells[self.columns["title"]].strip()
+        at = self.value(line, cells, "order_date")
+        quantity = self.value(line, cells, "quantity")
+        unit_price = self.value(line, cells, "unit_price")
+        currency = self.value(line, cells, "currency", self.default_currency)
+        discount, tax, shipping = (self.value(line, cells, name, ZERO) for name in OPTIONAL)
+        if len(self.errors) > errors_before:
+            return
+
+        first = self.orders[order_id][0] if order_id in self.orders else None
+        if first and currency != first.currency:
+            self.error(line, "currency", currency, f"order {order_id} is in {first.currency} (line {first.line})")
+        if self.mapping.cancellation_prefix and order_id.startswith(self.mapping.cancellation_prefix) and quantity > 0:
+            self.error(line, "quantity", str(quantity), "a cancellation's quantities must be negative")
+        if discount > abs(quantity) * unit_price:
+            self.error(line, "discount", str(discount), "more than quantity x unit price")
+        if len(self.errors) == errors_before:
+            row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping)
+            self.orders.setdefault(order_id, []).append(row)
+
+    def text(self, line: int, cells: list[str], name: str, *, required: bool, limit: int) -> str:
+        value = cells[self.columns[name]].strip()
+        if required and not value:
+            self.error(line, name, value, "missing value")
+        elif len(value) > limit:
+            self.error(line, name, value, f"longer than {limit} characters")
+        return value
+
+    def value(self, line: int, cells: list[str], name: str, default: Any = None) -> Any:
+        """The converted cell; `default` for an empty cell or an absent optional column."""
+        if name not in self.columns:
+            return default
+        text = cells[self.columns[name]]
+        if not text.strip():
+            if default is None:
+                self.error(line, name, text, "missing value")
+            return default
+        try:
+            return self.convert[name](text)
+        except ValueError as exc:
+            self.error(line, name, text, str(exc))
+            return default
+
+    def error(self, line: int, name: str, value: str, reason: str) -> None:
+        self.errors.append(RowError(line, self.mapping.columns.get(name, name), value, reason))
+
+
+def parse_csv(
+    source: Source,
+    mapping: CsvMapping = CANONICAL,
+    *,
+    currency: str | None = None,
+    timezone: str = "UTC",
+    imported_at: datetime | None = None,
+    progress: Progress | None = None,
+) -> ParsedCsv:
+    """Read and validate a whole CSV (or .csv.gz) file into orders, or into the list of errors.
+
+    `currency` is used for rows without one (or files without the column), `timezone` for
+    dates without an offset. Every order's `updated_at` is `imported_at` (default: now): a
+    file has no change history, and this makes a re-import rewrite what it imports, so a
+    corrected file replaces what an earlier import wrote.
+    """
+    started = time.perf_counter()
+    if currency:
+        currency = _currency(currency)
+    text, reader, columns, errors = _open(source, mapping, currency)
+    if errors:
+        return ParsedCsv(orders=[], errors=errors)
+
+    validated = _RowReader(mapping, columns, currency, ZoneInfo(timezone))
+    total = text.count("\n") + (not text.endswith("\n"))
+    for cells in reader:
+        if cells:  # blank lines carry nothing
+            validated.read(reader.line_num, cells)
+        if progress and reader.line_num % PROGRESS_EVERY == 0:
+            progress(reader.line_num, total)
+    if progress:
+        progress(total, total)
+
+    imported_at = imported_at or datetime.now(UTC)
+    orders = (
+        [] if validated.errors else [_order(oid, rows, mapping, imported_at) for oid, rows in validated.orders.items()]
+    )
+    parsed = ParsedCsv(
+        orders=orders,
+        errors=validated.errors,
+        rows=validated.rows,
+        lines=sum(len(o.line_items) for o in orders),
+        returns=sum(len(r.lines) for o in orders for r in o.refunds),
+        skipped=validated.skipped,
+    )
+    log.info(
+        "csv parsed rows=%d orders=%d errors=%d skipped=%d seconds=%.2f",
+        parsed.rows,
+        len(orders),
+        len(parsed.errors),
+        parsed.skipped,
+        time.perf_counter() - started,
+    )
+    return parsed
+
+
+def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: datetime) -> Order:
+    """One order from its rows in file order; line n of the order has the id "<order id>-<n>"."""
+    numbered = list(enumerate(rows, 1))
+    sold = [(n, r) for n, r in numbered if r.quantity > 0]
+    lines = tuple(
+        LineItem(f"{order_id}-{n}", r.sku, r.title, r.quantity, r.unit_price, r.discount, r.tax) for n, r in sold
+    )
+    line_of_sku: dict[str | None, str] = {}
+    for li in lines:
+        line_of_sku.setdefault(li.sku, li.external_id)
+
+    returned: dict[datetime, list[tuple[int, _Row]]] = {}
+    for n, r in numbered:
+        if r.quantity < 0:
+            returned.setdefault(r.at, []).append((n, r))
+    cancelled = bool(mapping.cancellation_prefix) and order_id.startswith(mapping.cancellation_prefix)
+    refunds = tuple(
+        _refund(f"{order_id}-R{k}", at, "cancellation" if cancelled else "refund", group, order_id, line_of_sku)
+        for k, (at, group) in enumerate(returned.items(), 1)
+    )
+    placed = min(r.at for _, r in (sold or numbered))
+    return Order(
+        external_id=order_id,
+        name=order_id,
+        currency=rows[0].currency,
+        created_at=placed,
+        processed_at=placed,
+        updated_at=imported_at,
+        status="cancelled" if cancelled else "imported",
+        shipping=sum((r.shipping for _, r in sold), ZERO),
+        tax=sum((r.tax for _, r in sold), ZERO),
+        line_items=lines,
+        refunds=refunds,
+        cancelled_at=placed if cancelled else None,
+        excluded_reason=None if lines else RETURNS_ONLY,
+    )
+
+
+def _refund(
+    external_id: str,
+    at: datetime,
+    kind: str,
+    group: list[tuple[int, _Row]],
+    order_id: str,
+    line_of_sku: dict[str | None, str],
+) -> Refund:
+    """Returned rows of one time: each refers to the order's sold line of its SKU, if any."""
+    lines = tuple(
+        RefundLine(line_of_sku.get(r.sku, f"{order_id}-{n}"), -r.quantity, -r.quantity * r.unit_price - r.discount)
+        for n, r in group
+    )
+    return Refund(
+        external_id=external_id,
+        processed_at=at,
+        kind=kind,
+        returns=sum((rl.amount for rl in lines), ZERO),
+        shipping=sum((r.shipping for _, r in group), ZERO),
+        tax=sum((r.tax for _, r in group), ZERO),
+        lines=lines,
+    )
+
+
+def products(orders: list[Order]) -> list[Product]:
+    """One Product per distinct SKU of the sold lines, titled and priced as on its last line."""
+    latest: dict[str, tuple[LineItem, str]] = {}
+    for order in orders:
+        for li in order.line_items:
+            if li.sku:
+                latest[li.sku] = (li, order.currency)
+    return [
+        Product(external_id=sku, title=li.title, sku=sku, currency=currency, price=li.unit_price)
+        for sku, (li, currency) in latest.items()
+    ]
+
+
+# --- the connector -------------------------------------------------------------------------
+
+
+class CsvImportConnector(Connector):
+    """A CSV file as a channel, for the connector registry.
+
+    config: `path`, and optionally `preset` (default "canonical"), `columns` (canonical name ->
+    header), `date_format`, `currency` and `timezone` (of times without an offset, default UTC).
+    The file is parsed once per connector; any error raises CsvImportError with all of them.
+    """
+
+    kind = "csv"
+    config_fields = ("path",)
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str] | None = None) -> None:
+        super().__init__(config, secrets or {})
+        self.path = Path(self.config["path"])
+        self.mapping = mapping_for(
+            self.config.get("preset", "canonical"), self.config.get("columns"), self.config.get("date_format")
+        )
+        self.currency = self.config.get("currency")
+        self._parsed: ParsedCsv | None = None
+
+    def check(self) -> AccountInfo:
+        """Validate the header against the mapping; the currency is the parameter's or the first row's."""
+        _, reader, columns, errors = _open(self.path, self.mapping, self.currency)
+        if errors:
+            raise CsvImportError(errors)
+        currency = self.currency
+        if not currency:
+            first = next(reader, [])
+            currency = first[columns["currency"]].strip().upper() if len(first) > columns["currency"] else ""
+        return AccountInfo(name=self.path.name, currency=currency)
+
+    def parse(self) -> ParsedCsv:
+        if self._parsed is None:
+            self._parsed = parse_csv(
+                self.path, self.mapping, currency=self.currency, timezone=self.config.get("timezone", "UTC")
+            )
+        if self._parsed.errors:
+            raise CsvImportError(self._parsed.errors)
+        return self._parsed
+
+    def fetch_orders(self, since: datetime | None) -> Iterator[list[Order]]:
+        orders = [o for o in self.parse().orders if since is None or o.updated_at >= since]
+        for start in range(0, len(orders), PAGE_SIZE):
+            yield orders[start : start + PAGE_SIZE]
+
+    def fetch_products(self) -> Iterator[list[Product]]:
+        found = products(self.parse().orders)
+        for start in range(0, len(found), PAGE_SIZE):
+            yield found[start : start + PAGE_SIZE]
