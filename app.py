@@ -11,20 +11,31 @@ import argparse
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfoNotFoundError
 
 import click
 from flask import Flask, g, jsonify, request
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
+import jobs
+import worker
 from api import init_api
+from connectors.csv_import import mapping_for
 from dashboard import init_dashboard
 from dashboard.auth import init_auth
 from db import migrate
-from db.engine import make_engine, make_session_factory
+from db.credentials import CredentialBox
+from db.engine import make_engine, make_session_factory, transaction
+from db.ingest import MissingFxRate
+from db.models import Company
 from extensions import AppState, init_state, state
 from settings import PROJECT_ROOT, Settings, SettingsError
+from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, available_port, build_demo_stores, demo_connections
 
 log = logging.getLogger("channelpulse")
 request_log = logging.getLogger("channelpulse.request")
@@ -65,6 +76,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.cli.add_command(db_upgrade_command)
     server.cli.add_command(seed_demo_command)
     server.cli.add_command(create_user_command)
+    server.cli.add_command(import_csv_command)
+    server.cli.add_command(sync_command)
     init_dashboard(server)
     return server
 
@@ -130,12 +143,6 @@ def seed_demo_command() -> None:
 @with_appcontext
 def create_user_command(email: str, company_name: str, timezone: str, currency: str, role: str, password: str) -> None:
     """Create a user (and their company if it does not exist yet)."""
-    from sqlalchemy import select
-
-    import jobs
-    from db.engine import transaction
-    from db.models import Company
-
     with transaction(state().sessions) as session:
         company = session.scalar(select(Company).where(Company.name == company_name))
         if company is None:
@@ -144,9 +151,80 @@ def create_user_command(email: str, company_name: str, timezone: str, currency: 
     click.echo(f"created {role} {email.lower()} in {company_name}")
 
 
-def seed_demo_once(app_state: AppState) -> None:
-    import jobs
+@click.command("sync")
+@click.option("--platform-id", type=int, required=True)
+@click.option(
+    "--lookback-minutes",
+    type=float,
+    default=jobs.LOOKBACK.total_seconds() / 60,
+    show_default=True,
+    help="How far before the cursor to re-read.",
+)
+@with_appcontext
+def sync_command(platform_id: int, lookback_minutes: float) -> None:
+    """Sync one platform now, with a progress line; exits 1 if it fails."""
+    progress = jobs.ProgressLine(f"syncing platform {platform_id}")
+    result = jobs.sync_platform(
+        state().sessions,
+        platform_id,
+        CredentialBox(state().settings.credentials_keys),
+        lookback=timedelta(minutes=lookback_minutes),
+        progress=progress,
+    )
+    if result.status != "succeeded":
+        raise click.ClickException(f"sync {result.status}: {result.error or 'another sync of it is running'}")
+    progress.finish(f"{result.rows:,} orders in {result.pages} pages")
 
+
+@click.command("import-csv")
+@click.option("--platform-id", type=int, required=True, help="A platform of kind csv.")
+@click.option("--preset", default="canonical", show_default=True, help="A known layout (docs/csv_import.md).")
+@click.option("--column", "columns", multiple=True, metavar="NAME=HEADER", help="Map a canonical column (repeatable).")
+@click.option("--date-format", help="strptime format of the file's dates, instead of the preset's.")
+@click.option("--currency", help="Currency of rows without one (default: the platform's).")
+@click.option("--timezone", help="Time zone of times without an offset (default: the company's).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_csv_command(
+    platform_id: int,
+    preset: str,
+    columns: tuple[str, ...],
+    date_format: str | None,
+    currency: str | None,
+    timezone: str | None,
+    file: str,
+) -> None:
+    """Import orders from a CSV file: every row, or nothing if any row is wrong."""
+    if any("=" not in c for c in columns):
+        raise click.BadParameter("expected NAME=HEADER", param_hint="--column")
+    name = click.format_filename(file, shorten=True)
+    parse_line, write_line = jobs.ProgressLine(f"parsing {name}"), jobs.ProgressLine(f"writing {name}")
+    try:
+        mapping = mapping_for(preset, dict(c.split("=", 1) for c in columns), date_format)
+        result = jobs.import_csv(
+            state().sessions,
+            platform_id,
+            file,
+            mapping,
+            currency=currency,
+            timezone=timezone,
+            parse_progress=parse_line,
+            write_progress=write_line,
+        )
+    except (ValueError, ZoneInfoNotFoundError, MissingFxRate) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.errors:
+        parse_line.finish(f"{len(result.errors):,} errors")
+        for error in result.errors[:50]:
+            click.echo(str(error), err=True)
+        raise click.ClickException(f"{len(result.errors):,} errors in {name} (the first 50 above); nothing imported")
+    write_line.finish(
+        f"{result.rows:,} rows: {result.orders:,} orders, {result.lines:,} lines, {result.returns:,} returned lines, "
+        f"{result.skipped:,} skipped (parse {result.parse_s:.1f} s, write {result.write_s:.1f} s)"
+    )
+
+
+def seed_demo_once(app_state: AppState) -> None:
     if not app_state.settings.demo_enabled:
         raise click.ClickException("the demo company is not created in production")
     progress = jobs.ProgressLine("loading demo orders")
@@ -173,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="ChannelPulse, embedded single-process mode")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8050)
-    parser.add_argument("--no-demo", action="store_true", help="do not create or top up the demo company")
+    parser.add_argument("--no-demo", action="store_true", help="no demo company and no store simulators")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -183,16 +261,37 @@ def main(argv: list[str] | None = None) -> int:
     server = create_app(settings)
     app_state = server.extensions["channelpulse"]
     migrate.upgrade(app_state.engine)
-    if settings.demo_enabled and not args.no_demo:
-        seed_demo_once(app_state)
     url = f"http://{args.host}:{args.port}"
+    demo = settings.demo_enabled and not args.no_demo
+    demo_ports = connect_demo_company(app_state) if demo else None
+    threading.Thread(
+        target=start_background, args=(app_state, demo_ports, f"{url}/webhooks/shopify"), name="embedded", daemon=True
+    ).start()
     print(f"\nChannelPulse is running at {url}", flush=True)
-    if settings.demo_enabled:
-        print("Demo login: demo@example.com / demo\n", flush=True)
+    if demo:
+        print("Demo login: demo@example.com / demo", flush=True)
+        print("The demo stores' two-year history syncs in the background: see the Channels page.\n", flush=True)
     from werkzeug.serving import run_simple
 
     run_simple(args.host, args.port, server, threaded=True, use_reloader=False)
     return 0
+
+
+def connect_demo_company(app_state: AppState) -> tuple[int, int]:
+    """Create the demo company (once) connected to the demo stores' ports; returns the ports."""
+    ports = available_port(SHOPIFY_PORT), available_port(MIRAKL_PORT)
+    connections = demo_connections(*(f"http://127.0.0.1:{port}" for port in ports))
+    jobs.seed_demo(app_state.sessions, connections=connections, box=CredentialBox(app_state.settings.credentials_keys))
+    return ports
+
+
+def start_background(app_state: AppState, demo_ports: tuple[int, int] | None, webhook_url: str) -> None:
+    """Serve the demo stores (generating their history takes a few seconds), then schedule syncs."""
+    if demo_ports:
+        stores = build_demo_stores(shopify_port=demo_ports[0], mirakl_port=demo_ports[1], webhook_url=webhook_url)
+        stores.start()
+        log.info("demo stores shopify=%s bestbuy=%s", stores.shopify.url, stores.bestbuy.url)
+    worker.build_scheduler(app_state.settings, app_state.sessions, background=True).start()
 
 
 if __name__ == "__main__":

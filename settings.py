@@ -81,6 +81,8 @@ class Settings:
     log_level: str = "INFO"
     # The embedded single-process mode of `make run`: scheduler, simulators, demo company.
     embedded: bool = False
+    # How often each platform is synced (Mirakl asks for at most one order poll a minute).
+    sync_interval_seconds: float = 300.0
 
     @property
     def is_production(self) -> bool:
@@ -126,6 +128,13 @@ class Settings:
 
         cache_dir = Path(env.get("CACHE_DIR", "").strip() or defaults.cache_dir)
         embedded = env.get("EMBEDDED", "").strip().lower() in ("1", "true", "yes")
+        raw_interval = env.get("SYNC_INTERVAL_SECONDS", "").strip()
+        try:
+            sync_interval = float(raw_interval) if raw_interval else (15.0 if embedded else 300.0)
+        except ValueError:
+            raise SettingsError(f"SYNC_INTERVAL_SECONDS must be a number of seconds, not {raw_interval!r}") from None
+        if not 1 <= sync_interval <= 86400:
+            raise SettingsError("SYNC_INTERVAL_SECONDS must be between 1 and 86400")
 
         return cls(
             app_env=app_env,
@@ -136,4 +145,5 @@ class Settings:
             redis_url=redis_url,
             log_level=log_level,
             embedded=embedded,
+            sync_interval_seconds=sync_interval,
         )

@@ -65,7 +65,10 @@ def reject_non_api_routes() -> None:
 
 
 def init_api(app: Flask) -> None:
+    from api import platforms, webhooks  # noqa: F401  (their routes join the blueprints on import)
+
     app.register_blueprint(bp)
+    app.register_blueprint(webhooks.bp)
     app.before_request(reject_non_api_routes)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)

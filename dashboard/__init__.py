@@ -5,11 +5,11 @@ from __future__ import annotations
 from dash import Dash
 from flask import Flask
 
-from dashboard.pages import overview
+from dashboard.pages import channels, overview
 from dashboard.shell import shell
 from settings import PROJECT_ROOT
 
-PAGES = (overview,)
+PAGES = (overview, channels)
 
 
 def init_dashboard(server: Flask) -> Dash:

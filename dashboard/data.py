@@ -25,6 +25,7 @@ class Overview:
     daily: list[queries.DailyRow]
     platforms: list[Platform]
     last_sync_at: datetime | None
+    syncs: list[queries.PlatformStatus]
 
 
 def overview(session: Session, company_id: int, today: date | None = None) -> Overview:
@@ -46,4 +47,5 @@ def overview(session: Session, company_id: int, today: date | None = None) -> Ov
         daily=queries.daily_by_platform(session, company, start, end),
         platforms=platforms,
         last_sync_at=max(syncs) if syncs else None,
+        syncs=queries.sync_status(session, company_id),
     )

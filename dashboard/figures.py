@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
-from db.queries import DailyRow, Kpis
+from db.queries import DailyRow, Kpis, PlatformStatus
 
 SYMBOLS = {"USD": "$", "CAD": "CA$", "EUR": "€", "GBP": "£"}
 CHANNEL_COLOURS = {"shopify": "#5e8e3e", "bestbuy": "#0046be", "csv": "#8a5cf6"}
@@ -137,3 +137,100 @@ def trend_csv(rows: Sequence[DailyRow], currency: str, timezone: str, start: dat
     for r in rows:
         writer.writerow([r.day.isoformat(), r.platform, r.gross_sales, r.net_sales, r.total_sales, r.orders, r.units])
     return out.getvalue()
+
+
+STATUS_COLOURS = {"active": "success", "needs_attention": "danger", "disabled": "secondary"}
+KIND_LABELS = {"shopify": "Shopify", "bestbuy": "Best Buy Marketplace (Mirakl)", "csv": "CSV import"}
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "never"
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
+
+
+def sync_progress(status: PlatformStatus) -> dbc.Progress | None:
+    """A bar while a sync runs: measured when the platform said how many orders, animated otherwise."""
+    if not status.running:
+        return None
+    run = status.run
+    if status.progress is not None:
+        pct = round(status.progress * 100)
+        return dbc.Progress(
+            value=pct,
+            label=f"{run.rows:,} of {run.expected_rows:,} orders",
+            striped=True,
+            animated=True,
+            className="mb-2",
+            id=f"progress-{status.id}",
+        )
+    return dbc.Progress(
+        value=100,
+        label=f"{run.rows:,} orders so far",
+        striped=True,
+        animated=True,
+        className="mb-2",
+        id=f"progress-{status.id}",
+    )
+
+
+def channel_card(status: PlatformStatus, sync_button_type: str) -> dbc.Card:
+    if status.running:
+        state = "Syncing now"
+    elif status.queued:
+        state = "Sync queued"
+    else:
+        state = f"Last synced {ago(status.last_sync_at)}"
+    last_run = status.run
+    problem = status.status_message or (last_run.error if last_run and last_run.status == "failed" else None)
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    [
+                        html.H2(status.name, className="h5 mb-0"),
+                        dbc.Badge(
+                            status.status.replace("_", " "), color=STATUS_COLOURS.get(status.status, "secondary")
+                        ),
+                    ],
+                    className="d-flex justify-content-between align-items-center mb-1",
+                ),
+                html.Div(
+                    f"{KIND_LABELS.get(status.kind, status.kind)} · {status.currency}", className="text-secondary mb-2"
+                ),
+                sync_progress(status),
+                html.Div(state, className="mb-2", id=f"channel-state-{status.id}"),
+                dbc.Alert(problem, color="warning", className="py-2 small") if problem else None,
+                dbc.Button(
+                    "Sync now",
+                    id={"type": sync_button_type, "index": status.id},
+                    size="sm",
+                    color="primary",
+                    outline=True,
+                    disabled=status.running or status.queued or status.kind == "csv",
+                ),
+            ]
+        ),
+        className="shadow-sm h-100",
+        id=f"channel-{status.id}",
+    )
+
+
+def backfill_banner(statuses: Sequence[PlatformStatus]) -> dbc.Alert | None:
+    """While a channel's first import runs, say so above the numbers (they are still filling in)."""
+    first = [s for s in statuses if s.running and s.last_sync_at is None]
+    if not first:
+        return None
+    return dbc.Alert(
+        [
+            html.Div("Importing order history. The numbers below fill in as it arrives.", className="mb-2"),
+            *[html.Div([html.Div(s.name, className="small"), sync_progress(s)]) for s in first],
+        ],
+        color="info",
+        id="backfill-banner",
+    )

@@ -127,6 +127,8 @@ class Platform(Base):
     status: Mapped[str] = mapped_column(String(32), default="active")
     status_message: Mapped[str | None] = mapped_column(Text)
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set by "Sync now" (web process); the scheduler picks it up and clears it.
+    sync_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     company: Mapped[Company] = relationship(back_populates="platforms")
@@ -161,10 +163,25 @@ class SyncRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|succeeded|failed
     pages: Mapped[int] = mapped_column(Integer, default=0)
     rows: Mapped[int] = mapped_column(Integer, default=0)
+    expected_rows: Mapped[int | None] = mapped_column(Integer)  # when the platform says how many
     error: Mapped[str | None] = mapped_column(Text)
 
     # "Latest runs of a platform" for the status page and the API.
     __table_args__ = (Index("ix_sync_runs_platform_started", "platform_id", "started_at"),)
+
+
+class WebhookEvent(Base):
+    """Webhook deliveries already processed: platforms retry and duplicate, we apply each once."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("platform_id", "delivery_id", name="uq_webhook_events_platform_delivery"),)
 
 
 class Product(Base):

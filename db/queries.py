@@ -116,3 +116,47 @@ def latest_sync_runs(session: Session, company_id: int) -> dict[int, SyncRun]:
     )
     runs = session.scalars(select(SyncRun).join(newest, SyncRun.id == newest.c.run_id))
     return {run.platform_id: run for run in runs}
+
+
+@dataclass(frozen=True)
+class PlatformStatus:
+    """A platform and where its syncing stands, as the Channels page and the API show it."""
+
+    id: int
+    kind: str
+    name: str
+    currency: str
+    status: str
+    status_message: str | None
+    last_sync_at: datetime | None
+    queued: bool
+    run: SyncRun | None
+
+    @property
+    def running(self) -> bool:
+        return self.run is not None and self.run.status == "running"
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the expected rows written by the running sync, when the platform said how many."""
+        if not self.running or not self.run.expected_rows:
+            return None
+        return min(1.0, self.run.rows / self.run.expected_rows)
+
+
+def sync_status(session: Session, company_id: int) -> list[PlatformStatus]:
+    runs = latest_sync_runs(session, company_id)
+    return [
+        PlatformStatus(
+            p.id,
+            p.kind,
+            p.display_name,
+            p.currency,
+            p.status,
+            p.status_message,
+            p.last_sync_at,
+            p.sync_requested_at is not None,
+            runs.get(p.id),
+        )
+        for p in platforms(session, company_id)
+    ]

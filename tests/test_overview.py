@@ -90,6 +90,7 @@ def test_overview_callback_serves_the_same_numbers(client, auth, engine, session
     result = dash_callback(
         client,
         [
+            ("overview-sync-banner", "children"),
             ("overview-kpis", "children"),
             ("overview-trend", "figure"),
             ("overview-period", "children"),

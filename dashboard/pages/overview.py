@@ -17,6 +17,7 @@ PERIOD = "overview-period"
 FRESHNESS = "overview-freshness"
 EXPORT = "overview-export"
 DOWNLOAD = "overview-download"
+BANNER = "overview-sync-banner"
 # Reference rates skip weekends and holidays; older than a long weekend means rates are stale.
 STALE_RATE_DAYS = 4
 
@@ -24,6 +25,7 @@ STALE_RATE_DAYS = 4
 def layout(**_query) -> html.Div:
     return html.Div(
         [
+            html.Div(id=BANNER),
             html.Div(
                 [
                     html.H1("Overview", className="h3 mb-0"),
@@ -62,6 +64,7 @@ def update(_n_intervals: int | None):
     if view.kpis.fx_rate_age_days > STALE_RATE_DAYS:
         notes.append(f"⚠ some amounts use an exchange rate {view.kpis.fx_rate_age_days} days old: add newer rates")
     return (
+        figures.backfill_banner(view.syncs),
         figures.kpi_cards(view.kpis, view.previous),
         figures.sales_trend_figure(view.daily, kinds, view.start, view.end, view.currency),
         period,
@@ -78,6 +81,7 @@ def export(_clicks: int):
 def register(app: Dash) -> None:
     dash.register_page(__name__, path="/", name="Overview", title="Overview · ChannelPulse", layout=layout, order=0)
     app.callback(
+        Output(BANNER, "children"),
         Output(KPIS, "children"),
         Output(TREND, "figure"),
         Output(PERIOD, "children"),

@@ -1,0 +1,161 @@
+"""Connecting platforms and asking for syncs: /api/v1/platforms, /api/v1/sync/...
+
+Credentials are checked with one call to the platform before anything is stored, stored only
+encrypted, and never returned: responses name the secrets that are set, nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from api import ApiError, bp
+from connectors import CONNECTORS, make_connector
+from connectors.base import AuthError, ConnectorError
+from db import queries
+from db.credentials import CredentialBox
+from db.models import Platform, utcnow
+from extensions import db_session, state
+
+log = logging.getLogger(__name__)
+
+SYNCABLE_KINDS = ("shopify", "bestbuy")
+
+
+def platform_json(p: Platform) -> dict:
+    return {
+        "id": p.id,
+        "kind": p.kind,
+        "display_name": p.display_name,
+        "currency": p.currency,
+        "config": p.config,
+        "credentials_set": sorted(CredentialBox(state().settings.credentials_keys).open(p.credentials)),
+        "status": p.status,
+        "status_message": p.status_message,
+        "last_sync_at": p.last_sync_at.isoformat() if p.last_sync_at else None,
+        "sync_requested_at": p.sync_requested_at.isoformat() if p.sync_requested_at else None,
+    }
+
+
+def _strings(body: dict, name: str) -> dict[str, str]:
+    value = body.get(name, {})
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ApiError(400, "invalid_parameter", f"{name} must be an object of strings", field=name)
+    return {k: v.strip() for k, v in value.items()}
+
+
+@bp.post("/platforms/connect")
+def connect_platform():
+    """Validate credentials with one call, then store the platform (encrypted) and queue its first sync."""
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can connect platforms.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "Send a JSON object.")
+    kind = body.get("kind")
+    if kind not in SYNCABLE_KINDS:
+        raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(SYNCABLE_KINDS)}", field="kind")
+    name = body.get("display_name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        raise ApiError(400, "invalid_parameter", "display_name must be 1-200 characters", field="display_name")
+    config, secrets = _strings(body, "config"), _strings(body, "credentials")
+    cls = CONNECTORS[kind]
+    for field in cls.config_fields:
+        if not config.get(field):
+            raise ApiError(400, "missing_parameter", f"config.{field} is required", field=f"config.{field}")
+    for field in cls.secret_fields:
+        if not secrets.get(field):
+            raise ApiError(400, "missing_parameter", f"credentials.{field} is required", field=f"credentials.{field}")
+    try:
+        account = make_connector(kind, config, secrets).check()
+    except AuthError as exc:
+        raise ApiError(422, "credentials_refused", f"The platform refused these credentials: {exc}") from None
+    except ConnectorError as exc:
+        raise ApiError(
+            502, "platform_unreachable", f"Could not check the credentials with the platform: {exc}"
+        ) from None
+
+    session = db_session()
+    platform = session.scalar(
+        select(Platform).where(
+            Platform.company_id == current_user.company_id, Platform.kind == kind, Platform.display_name == name.strip()
+        )
+    )
+    created = platform is None
+    if created:
+        platform = Platform(company_id=current_user.company_id, kind=kind, display_name=name.strip())
+        session.add(platform)
+    platform.currency = account.currency
+    platform.config = config
+    platform.credentials = CredentialBox(state().settings.credentials_keys).seal(secrets)
+    platform.status, platform.status_message = "active", None
+    platform.sync_requested_at = utcnow()
+    session.commit()
+    log.info(
+        "platform connected id=%s kind=%s company_id=%s created=%s", platform.id, kind, platform.company_id, created
+    )
+    return jsonify(platform_json(platform)), 201 if created else 200
+
+
+@bp.get("/platforms")
+def list_platforms():
+    return jsonify(platforms=[platform_json(p) for p in queries.platforms(db_session(), current_user.company_id)])
+
+
+@bp.post("/sync/<target>")
+def request_sync(target: str):
+    """Queue a sync of one platform (by id) or of every platform of a kind (shopify, bestbuy)."""
+    session = db_session()
+    query = select(Platform).where(Platform.company_id == current_user.company_id)
+    if target.isdigit():
+        query = query.where(Platform.id == int(target))
+    elif target in SYNCABLE_KINDS:
+        query = query.where(Platform.kind == target)
+    else:
+        raise ApiError(404, "not_found", f"No platform {target!r}: use a platform id, shopify or bestbuy.")
+    platforms = [p for p in session.scalars(query) if p.kind in SYNCABLE_KINDS]
+    if not platforms:
+        raise ApiError(404, "not_found", f"No {target} platform is connected.")
+    now = utcnow()
+    for p in platforms:
+        p.sync_requested_at = p.sync_requested_at or now
+    session.commit()
+    return jsonify(queued=[p.id for p in platforms], requested_at=now.isoformat()), 202
+
+
+@bp.get("/sync/status")
+def sync_status():
+    def run_json(run):
+        if run is None:
+            return None
+        return {
+            "id": run.id,
+            "status": run.status,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "pages": run.pages,
+            "rows": run.rows,
+            "expected_rows": run.expected_rows,
+            "error": run.error,
+        }
+
+    return jsonify(
+        platforms=[
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "display_name": s.name,
+                "status": s.status,
+                "status_message": s.status_message,
+                "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
+                "queued": s.queued,
+                "running": s.running,
+                "progress": s.progress,
+                "last_run": run_json(s.run),
+            }
+            for s in queries.sync_status(db_session(), current_user.company_id)
+        ]
+    )

@@ -1,0 +1,29 @@
+"""The connector registry: one explicit dict from platform kind to connector class."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Connector, ConnectorError
+from connectors.csv_import import CsvImportConnector
+from connectors.mirakl import MiraklConnector
+from connectors.shopify import ShopifyConnector
+
+CONNECTORS: dict[str, type[Connector]] = {
+    "shopify": ShopifyConnector,
+    "bestbuy": MiraklConnector,
+    "csv": CsvImportConnector,
+}
+
+
+def make_connector(kind: str, config: Mapping[str, Any], secrets: Mapping[str, str]) -> Connector:
+    """The connector for a platform of this kind, with its settings and decrypted secrets."""
+    try:
+        cls = CONNECTORS[kind]
+    except KeyError:
+        raise ConnectorError(f"unknown platform kind {kind!r}; known: {', '.join(CONNECTORS)}") from None
+    try:
+        return cls(config, secrets)
+    except (ValueError, TypeError) as exc:  # e.g. a number setting that is not a number
+        raise ConnectorError(f"invalid {kind} settings: {exc}") from None

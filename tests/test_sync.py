@@ -1,0 +1,217 @@
+"""The sync engine over real HTTP against both simulators, on SQLite and Postgres: whatever the
+network does (and even when the process is killed mid-sync), the database ends up holding
+exactly the platform's orders, line items and refunds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+import jobs
+from connectors import make_connector
+from connectors.base import AuthError
+from db import ingest
+from db.credentials import CredentialBox
+from db.engine import transaction
+from db.models import AnalyticsDaily, Order, Platform, SyncRun, SyncState
+from settings import PROJECT_ROOT, Settings
+from simulators.business import Business
+from simulators.mirakl import build_mirakl
+from simulators.server import FAULT_KINDS, FaultPlan, SimulatorServer
+from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
+from simulators.store import ManualClock
+from tests.stored import expected, stored
+
+BUSINESS = Business(scale=0.3)
+MIRAKL_KEY = "test-mirakl-key"
+BOX = CredentialBox(Settings().credentials_keys)
+# Simulated "now" lies in the past, so connectors that look at the real clock see it all.
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+
+
+def build(kind: str, clock: ManualClock, faults: FaultPlan | None = None):
+    """A started simulator of `kind` and the (config, secrets) a platform needs to reach it."""
+    if kind == "shopify":
+        # A Shopify Plus bucket: these tests are about correctness, test_shopify_* about pacing.
+        server = build_shopify(BUSINESS, history_days=12, clock=clock, faults=faults, bucket_size=20000,
+                               restore_rate=1000).start()
+        return server, {"shop_domain": SHOP_DOMAIN, "base_url": server.url}, {"access_token": DEV_ACCESS_TOKEN}
+    server = build_mirakl(
+        BUSINESS, api_key=MIRAKL_KEY, history_days=12, clock=clock, faults=faults, min_interval_seconds=0
+    ).start()
+    backfill_start = (START - timedelta(days=20)).isoformat()
+    # Two-day windows: several calls per sync, so a sync can be interrupted between its pages.
+    config = {"base_url": server.url, "min_interval_seconds": "0", "backfill_start": backfill_start, "window_days": "2"}
+    return server, config, {"api_key": MIRAKL_KEY}
+
+
+@dataclass
+class Channel:
+    kind: str
+    server: SimulatorServer
+    clock: ManualClock
+    platform_id: int
+
+    def truth(self) -> dict:
+        return expected(self.server.simulator.store.records(self.clock()))
+
+
+@pytest.fixture(params=["shopify", "bestbuy"])
+def channel(request, sessions, company) -> Channel:
+    """A connected platform of each kind, with its simulator running."""
+    clock = ManualClock(START)
+    server, config, secrets = build(request.param, clock, FaultPlan(seed=7))
+    with transaction(sessions) as session:
+        platform = Platform(
+            company_id=company.id,
+            kind=request.param,
+            display_name=f"Test {request.param}",
+            currency="USD" if request.param == "shopify" else "CAD",
+            config=config,
+            credentials=BOX.seal(secrets),
+        )
+        session.add(platform)
+        session.flush()
+        platform_id = platform.id
+        rates = jobs.demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=60))
+        ingest.upsert_fx_rates(session, rates, source="test")
+    yield Channel(request.param, server, clock, platform_id)
+    server.stop()
+
+
+def test_full_then_incremental_sync(engine, sessions, channel):
+    result = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    assert result.status == "succeeded" and result.rows > 30
+    assert stored(engine, channel.platform_id) == channel.truth()
+
+    store = channel.server.simulator.store
+    clock = channel.clock
+    clock.advance(days=3)  # new days of orders, shipping, returns
+    some = store.by_created(clock())[:3]
+    store.refund(some[0].order_id)
+    store.cancel(some[1].order_id)
+    store.edit(some[2].order_id)
+    store.create_order()
+    again = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    assert again.status == "succeeded"
+    assert 0 < again.rows < result.rows  # only what changed (plus the lookback), not everything
+    assert stored(engine, channel.platform_id) == channel.truth()
+
+    with sessions() as session:
+        platform = session.get(Platform, channel.platform_id)
+        cursor = session.get(SyncState, (channel.platform_id, "orders")).cursor
+        assert platform.last_sync_at is not None and platform.status == "active"
+        assert cursor == max(o.updated_at for o in store.records(clock()))
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AnalyticsDaily)
+                .where(AnalyticsDaily.platform_id == channel.platform_id)
+            )
+            >= 12
+        )
+
+
+@pytest.mark.parametrize("fault", [k for k in FAULT_KINDS if k != "timeout"] + ["mixed"])
+def test_sync_under_faults_loses_and_doubles_nothing(engine, sessions, channel, fault):
+    faults = channel.server.faults
+    if fault == "mixed":
+        faults.configure(
+            {
+                "rates": {"error": 0.1, "drop": 0.05, "malformed": 0.05, "rate_limit": 0.1, "slow": 0.05},
+                "slow_seconds": 0.05,
+            }
+        )
+    else:
+        faults.configure({"queue": [fault] * 3, "slow_seconds": 0.05})
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    channel.clock.advance(days=2)
+    faults.configure({"queue": [fault] * 2} if fault != "mixed" else {})
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert stored(engine, channel.platform_id) == channel.truth()
+    assert sum(faults.state()["served"].values()) > 0
+
+
+def test_bad_credentials_flag_the_platform_and_write_nothing(engine, sessions, channel):
+    wrong = {"access_token": "shpat_wrong"} if channel.kind == "shopify" else {"api_key": "wrong"}
+    with transaction(sessions) as session:
+        session.get(Platform, channel.platform_id).credentials = BOX.seal(wrong)
+    result = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    assert result.status == "failed" and "refused" in result.error
+    with sessions() as session:
+        platform = session.get(Platform, channel.platform_id)
+        assert platform.status == "needs_attention" and "refused" in platform.status_message
+        assert (
+            session.scalar(select(func.count()).select_from(Order).where(Order.platform_id == channel.platform_id)) == 0
+        )
+        run = session.scalars(select(SyncRun).where(SyncRun.platform_id == channel.platform_id)).one()
+        assert run.status == "failed" and run.rows == 0
+
+
+def test_two_syncs_of_one_platform_never_overlap(sessions, channel):
+    channel.server.faults.configure({"rates": {"slow": 1.0}, "slow_seconds": 0.3})
+    results = []
+    first = threading.Thread(target=lambda: results.append(jobs.sync_platform(sessions, channel.platform_id, BOX)))
+    first.start()
+    time.sleep(0.2)
+    second = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    first.join()
+    assert second.status == "busy"
+    assert results[0].status == "succeeded"
+
+
+def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_url):
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    channel.clock.advance(days=20)  # a big backlog: several pages to sync
+    channel.server.faults.configure({"rates": {"slow": 1.0}, "slow_seconds": 0.4})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "sync", "--platform-id", str(channel.platform_id)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with sessions() as session:
+                pages = session.scalar(
+                    select(func.max(SyncRun.pages)).where(
+                        SyncRun.platform_id == channel.platform_id, SyncRun.status == "running"
+                    )
+                )
+            if pages and pages >= 2:
+                break
+            assert process.poll() is None, "the sync finished before it could be killed"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert stored(engine, channel.platform_id) != channel.truth()  # it really stopped half-way
+
+    channel.server.faults.configure({"rates": {}})
+    resumed = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    assert resumed.status == "succeeded"
+    assert stored(engine, channel.platform_id) == channel.truth()
+    with sessions() as session:
+        statuses = sorted(session.scalars(select(SyncRun.status).where(SyncRun.platform_id == channel.platform_id)))
+        assert statuses == ["failed", "succeeded", "succeeded"]  # the killed run is marked, not left running
+
+
+def test_auth_error_is_raised_by_check(channel):
+    url = channel.server.url
+    config = {"shop_domain": SHOP_DOMAIN, "base_url": url} if channel.kind == "shopify" else {"base_url": url}
+    secrets = {"access_token": "nope"} if channel.kind == "shopify" else {"api_key": "nope"}
+    with pytest.raises(AuthError):
+        make_connector(channel.kind, config, secrets).check()

@@ -1,0 +1,127 @@
+"""The scheduler: syncs every due platform (and later retrains the forecasts) on a schedule
+kept as data. `python -m worker` runs it as its own process; `make run` embeds it in the web
+process. With several worker processes, a leader lock lets exactly one run the schedule while
+the others wait on standby.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+import jobs
+from db import locks
+from db.credentials import CredentialBox
+from db.engine import make_engine, make_session_factory
+from settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK = "scheduler-leader"
+STANDBY_RETRY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    every: timedelta
+    run: Callable[[], object]
+    start_now: bool = False  # first run at start-up instead of one interval later
+
+
+class SyncDispatcher:
+    """Starts the sync of each due platform in a small thread pool and returns at once, so a
+    long first backfill holds up neither the schedule nor another platform's syncs."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], box: CredentialBox, interval: timedelta, workers: int = 4
+    ) -> None:
+        self.sessions, self.box, self.interval = sessions, box, interval
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync")
+        self.running: set[int] = set()
+        self._lock = threading.Lock()
+
+    def dispatch(self) -> list[int]:
+        """Start syncs of due platforms not already syncing here; returns the ids started."""
+        with self.sessions() as session:
+            due = jobs.due_platforms(session, self.interval)
+        started = []
+        with self._lock:
+            for platform_id in due:
+                if platform_id not in self.running:
+                    self.running.add(platform_id)
+                    self.pool.submit(self._sync, platform_id)
+                    started.append(platform_id)
+        return started
+
+    def _sync(self, platform_id: int) -> None:
+        try:
+            jobs.sync_platform(self.sessions, platform_id, self.box)
+        finally:
+            with self._lock:
+                self.running.discard(platform_id)
+
+
+def schedule(settings: Settings, sessions: sessionmaker[Session]) -> tuple[ScheduledJob, ...]:
+    """What runs, and how often."""
+    box = CredentialBox(settings.credentials_keys)
+    syncs = SyncDispatcher(sessions, box, timedelta(seconds=settings.sync_interval_seconds))
+    return (
+        # Checks every few seconds so "Sync now" starts promptly; each platform syncs when due.
+        ScheduledJob("sync-due", timedelta(seconds=5), syncs.dispatch, start_now=True),
+        # A daily deep re-read catches anything an incremental window could have missed.
+        ScheduledJob("rescan", timedelta(days=1), lambda: jobs.rescan_all(sessions, box)),
+    )
+
+
+def build_scheduler(settings: Settings, sessions: sessionmaker[Session], *, background: bool) -> BaseScheduler:
+    scheduler = BackgroundScheduler() if background else BlockingScheduler()
+    for job in schedule(settings, sessions):
+        first_run = {"next_run_time": datetime.now(UTC)} if job.start_now else {}
+        scheduler.add_job(
+            job.run,
+            "interval",
+            seconds=job.every.total_seconds(),
+            id=job.name,
+            name=job.name,
+            max_instances=1,
+            coalesce=True,
+            **first_run,
+        )
+    return scheduler
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"channelpulse worker: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        with locks.named_lock(engine, LEADER_LOCK) as leader:
+            if leader:
+                log.info("worker leading; schedule=%s", ",".join(j.name for j in schedule(settings, sessions)))
+                build_scheduler(settings, sessions, background=False).start()
+                return 0
+        log.info("worker on standby: another worker leads; retry_in_s=%d", STANDBY_RETRY_SECONDS)
+        time.sleep(STANDBY_RETRY_SECONDS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
