@@ -70,7 +70,11 @@ def connect_platform():
         if not secrets.get(field):
             raise ApiError(400, "missing_parameter", f"credentials.{field} is required", field=f"credentials.{field}")
     try:
-        account = make_connector(kind, config, secrets).check()
+        connector = make_connector(kind, config, secrets)
+    except ConnectorError as exc:
+        raise ApiError(400, "invalid_parameter", str(exc), field="config") from None
+    try:
+        account = connector.check()
     except AuthError as exc:
         raise ApiError(422, "credentials_refused", f"The platform refused these credentials: {exc}") from None
     except ConnectorError as exc:

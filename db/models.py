@@ -340,6 +340,65 @@ class AnalyticsDaily(Base):
     __table_args__ = (Index("ix_analytics_daily_company_day", "company_id", "day"),)
 
 
+class AnalyticsProductDaily(Base):
+    """One company-local day of one product (by SKU) on one platform, in the reporting currency:
+    what top-products reads. Returns are booked like analytics_daily's."""
+
+    __tablename__ = "analytics_product_daily"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" for lines without a SKU
+    title: Mapped[str] = mapped_column(String(500))
+    gross_sales: Mapped[Decimal] = mapped_column(Money)
+    discounts: Mapped[Decimal] = mapped_column(Money)
+    returns: Mapped[Decimal] = mapped_column(Money)
+    net_sales: Mapped[Decimal] = mapped_column(Money)
+    units: Mapped[int] = mapped_column(Integer)
+    units_returned: Mapped[int] = mapped_column(Integer, default=0)
+
+    # Top products sums one company's date range by SKU: the leading columns select the range.
+    __table_args__ = (Index("ix_analytics_product_daily_company_day", "company_id", "day"),)
+
+
+class PlatformReportDay(Base):
+    """A platform's own daily totals (its sales report), to reconcile ours against. In the
+    platform's currency and on its own calendar days."""
+
+    __tablename__ = "platform_report_days"
+
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # "simulator" | "upload"
+    currency: Mapped[str] = mapped_column(String(3))
+    orders: Mapped[int] = mapped_column(Integer)
+    gross_sales: Mapped[Decimal] = mapped_column(Money)
+    discounts: Mapped[Decimal] = mapped_column(Money)
+    returns: Mapped[Decimal] = mapped_column(Money)
+    net_sales: Mapped[Decimal] = mapped_column(Money)
+    shipping: Mapped[Decimal] = mapped_column(Money)
+    taxes: Mapped[Decimal] = mapped_column(Money)
+    total_sales: Mapped[Decimal] = mapped_column(Money)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A per-company API token. Only its SHA-256 is stored; the token is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a token in lists
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class ModelRun(Base):
     __tablename__ = "model_runs"
 

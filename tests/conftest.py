@@ -31,6 +31,8 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.models import Base, Company
 from settings import Settings, normalize_database_url
 
+pytest_plugins = ["tests.sims"]  # the `channel` fixture: a platform connected to a running simulator
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_PASSWORD = "correct horse battery staple"

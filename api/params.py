@@ -1,0 +1,104 @@
+"""Query-parameter parsing for the API: every bad value is a 400 naming the parameter, never a 500."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+
+from flask import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import ApiError
+from db.models import PLATFORM_KINDS, Company, Platform
+from db.queries import company_today
+
+MAX_SPAN_DAYS = 3 * 366  # "spans over 3 years" are refused
+DEFAULT_SPAN_DAYS = 30
+
+
+def bad(field: str, message: str) -> ApiError:
+    return ApiError(400, "invalid_parameter", message, field=field)
+
+
+def parse_date(args: Mapping[str, str], name: str) -> date | None:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise bad(name, f"{name} must be a date like 2026-01-31, not {raw!r}") from None
+
+
+def date_range(args: Mapping[str, str], company: Company) -> tuple[date, date]:
+    """start_date..end_date inclusive (company-local days); by default the last 30 days."""
+    end = parse_date(args, "end_date") or company_today(company)
+    start = parse_date(args, "start_date") or end - timedelta(days=DEFAULT_SPAN_DAYS - 1)
+    if end < start:
+        raise bad("end_date", "end_date is before start_date")
+    if (end - start).days + 1 > MAX_SPAN_DAYS:
+        raise bad("start_date", "the range spans more than 3 years")
+    return start, end
+
+
+def platform_filter(
+    args: Mapping[str, str], session: Session, company_id: int, required: bool = False
+) -> list[int] | None:
+    """`platform` as a platform id or a kind (shopify, bestbuy, csv): the company's matching
+    platform ids, or None for all. Another company's id is unknown here, like a missing one."""
+    raw = (args.get("platform") or "").strip()
+    if not raw:
+        if required:
+            raise bad("platform", "platform is required (a platform id, shopify, bestbuy or csv)")
+        return None
+    query = select(Platform.id).where(Platform.company_id == company_id)
+    if raw.isdigit():
+        query = query.where(Platform.id == int(raw))
+    elif raw in PLATFORM_KINDS:
+        query = query.where(Platform.kind == raw)
+    else:
+        raise bad("platform", f"platform must be a platform id or one of {', '.join(PLATFORM_KINDS)}, not {raw!r}")
+    ids = list(session.scalars(query.order_by(Platform.id)))
+    if not ids:
+        raise bad("platform", f"no platform {raw!r} is connected")
+    return ids
+
+
+def integer(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad(name, f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise bad(name, f"{name} must be between {low} and {high}")
+    return value
+
+
+def choice(args: Mapping[str, str], name: str, options: Sequence[str], default: str) -> str:
+    value = args.get(name) or default
+    if value not in options:
+        raise bad(name, f"{name} must be one of {', '.join(options)}, not {value!r}")
+    return value
+
+
+def wants_csv(args: Mapping[str, str]) -> bool:
+    return choice(args, "format", ("json", "csv"), "json") == "csv"
+
+
+def csv_response(filename: str, header: Iterable[str], columns: Sequence[str], rows: Iterable[Sequence]) -> Response:
+    """A CSV download whose first lines (starting with #) say what the numbers are."""
+    out = io.StringIO()
+    for line in header:
+        out.write(f"# {line}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return Response(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -1,0 +1,118 @@
+"""Backfill a simulated Shopify store of N orders (about 3 line items each) into DATABASE_URL
+through the real connector and sync engine, then sync incrementally after 1,000 orders change.
+
+    python -m benchmarks.sync --orders 100000 --json [--database-url URL] [--repeat 3]
+
+Prints {"orders", "line_items", "backfill_s", "backfill_orders_per_s", "incremental_1000_s"}
+(medians over --repeat runs, each into a fresh company). The store answers like a Shopify Plus
+shop; its simulated clock is a month in the past so the connector sees all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import jobs
+from db import ingest, migrate
+from db.credentials import CredentialBox
+from db.engine import make_engine, make_session_factory, transaction
+from db.models import Company, Platform
+from settings import Settings
+from simulators.business import SHOPIFY, Business, expected_orders
+from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
+from simulators.store import ManualClock
+
+BASKET = (0.05, 0.2, 0.35, 0.4)  # 1-4 lines per order: about 3 on average
+HISTORY_DAYS = 365
+CHANGED = 1000
+
+
+def business_of(orders: int, end: date) -> Business:
+    """A business whose Shopify channel places about `orders` orders in the year before `end`."""
+    days = [end - timedelta(days=i) for i in range(HISTORY_DAYS)]
+    per_scale = sum(expected_orders(SHOPIFY, d) for d in days)
+    return Business(scale=orders / per_scale, basket=BASKET)
+
+
+def run_once(sessions, business: Business, start: datetime, box: CredentialBox) -> dict:
+    clock = ManualClock(start)
+    server = build_shopify(
+        business, history_days=HISTORY_DAYS, clock=clock, bucket_size=20000, restore_rate=1000
+    ).start()
+    try:
+        with transaction(sessions) as session:
+            company = Company(name=f"bench-{time.time_ns()}", timezone=business.timezone, currency="USD")
+            platform = Platform(
+                company=company,
+                kind="shopify",
+                display_name="bench",
+                currency="USD",
+                config={"shop_domain": SHOP_DOMAIN, "base_url": server.url},
+                credentials=box.seal({"access_token": DEV_ACCESS_TOKEN}),
+            )
+            session.add(platform)
+            session.flush()
+            platform_id = platform.id
+        store = server.simulator.store
+        orders = store.by_created(clock())
+
+        began = time.perf_counter()
+        backfill = jobs.sync_platform(sessions, platform_id, box)
+        backfill_s = time.perf_counter() - began
+        assert backfill.status == "succeeded", backfill.error
+
+        clock.advance(minutes=30)  # past the lookback window: the incremental reads only the changes
+        for order in orders[-CHANGED:]:
+            store.edit(order.order_id)
+        began = time.perf_counter()
+        incremental = jobs.sync_platform(sessions, platform_id, box)
+        incremental_s = time.perf_counter() - began
+        assert incremental.status == "succeeded" and incremental.rows >= CHANGED, incremental
+        return {
+            "orders": len(orders),
+            "line_items": sum(len(o.lines) for o in orders),
+            "backfill_s": backfill_s,
+            "incremental_1000_s": incremental_s,
+        }
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    settings = Settings.from_env({"DATABASE_URL": args.database_url} if args.database_url else {})
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    box = CredentialBox(settings.credentials_keys)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    business = business_of(args.orders, start.astimezone(Business().tz).date())
+    with transaction(sessions) as session:
+        first = start.date() - timedelta(days=HISTORY_DAYS + 7)
+        ingest.upsert_fx_rates(session, jobs.demo_fx_rates(first, start.date()), "benchmark")
+    runs = [run_once(sessions, business, start, box) for _ in range(args.repeat)]
+    backfill_s = statistics.median(r["backfill_s"] for r in runs)
+    result = {
+        "orders": runs[0]["orders"],
+        "line_items": runs[0]["line_items"],
+        "backfill_s": round(backfill_s, 2),
+        "backfill_orders_per_s": round(runs[0]["orders"] / backfill_s),
+        "incremental_1000_s": round(statistics.median(r["incremental_1000_s"] for r in runs), 2),
+        "database": engine.dialect.name,
+        "runs": len(runs),
+    }
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()

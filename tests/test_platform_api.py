@@ -1,0 +1,232 @@
+"""Connecting platforms, asking for syncs and receiving Shopify webhooks, the way a client does:
+over HTTP, against the running simulators, with the credentials never coming back out."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+import jobs
+from db.engine import transaction
+from db.models import Company, Order, Platform, Refund, WebhookEvent
+from simulators.business import Business
+from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify, webhook_hmac
+from simulators.store import ManualClock
+from tests.conftest import TEST_PASSWORD
+from tests.sims import BOX, START
+from worker import SyncDispatcher
+
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+@pytest.fixture
+def shop():
+    """A Shopify simulator a platform can be connected to (a Plus bucket: fast tests)."""
+    clock = ManualClock(START)
+    server = build_shopify(
+        Business(scale=0.3), history_days=10, clock=clock, bucket_size=20000, restore_rate=1000
+    ).start()
+    yield server
+    server.stop()
+
+
+def connect_body(shop, token=DEV_ACCESS_TOKEN, **extra) -> dict:
+    return {
+        "kind": "shopify",
+        "display_name": "My Shopify",
+        "config": {"shop_domain": SHOP_DOMAIN, "base_url": shop.url},
+        "credentials": {"access_token": token, "webhook_secret": WEBHOOK_SECRET},
+        **extra,
+    }
+
+
+@pytest.mark.usefixtures("company")
+def test_connect_checks_stores_encrypted_and_never_echoes_secrets(client, auth, sessions, shop):
+    auth.login()
+    response = client.post("/api/v1/platforms/connect", json=connect_body(shop))
+    assert response.status_code == 201, response.json
+    body = response.get_data(as_text=True)
+    assert DEV_ACCESS_TOKEN not in body and WEBHOOK_SECRET not in body
+    platform = response.json
+    assert platform["credentials_set"] == ["access_token", "webhook_secret"]
+    assert platform["currency"] == "USD" and platform["status"] == "active"
+    assert platform["sync_requested_at"] is not None  # the first backfill is queued
+
+    with sessions() as session:
+        stored = session.get(Platform, platform["id"])
+        assert DEV_ACCESS_TOKEN.encode() not in stored.credentials
+        assert BOX.open(stored.credentials)["access_token"] == DEV_ACCESS_TOKEN
+    listed = client.get("/api/v1/platforms").json["platforms"]
+    assert [p["id"] for p in listed] == [platform["id"]]
+    assert DEV_ACCESS_TOKEN not in client.get("/api/v1/platforms").get_data(as_text=True)
+
+    again = client.post("/api/v1/platforms/connect", json=connect_body(shop))
+    assert again.status_code == 200 and again.json["id"] == platform["id"]  # reconnecting updates it
+
+
+@pytest.mark.usefixtures("company")
+def test_refused_credentials_store_nothing(client, auth, sessions, shop):
+    auth.login()
+    response = client.post("/api/v1/platforms/connect", json=connect_body(shop, token="shpat_wrong"))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "credentials_refused"
+    assert "shpat_wrong" not in response.get_data(as_text=True)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Platform)) == 0
+
+
+@pytest.mark.usefixtures("company")
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"kind": "ebay"}, 400, "kind"),
+        ({"display_name": ""}, 400, "display_name"),
+        ({"config": {}}, 400, "config.shop_domain"),
+        ({"credentials": {"access_token": ""}}, 400, "credentials.access_token"),
+        ({"config": ["not", "an", "object"]}, 400, "config"),
+    ],
+)
+def test_connect_validates_input(client, auth, shop, change, status, field):
+    auth.login()
+    response = client.post("/api/v1/platforms/connect", json={**connect_body(shop), **change})
+    assert response.status_code == status
+    assert response.json["error"]["field"] == field
+
+
+@pytest.mark.usefixtures("company")
+def test_unreachable_platform_and_bad_settings(client, auth):
+    auth.login()
+    body = {
+        "kind": "bestbuy",
+        "display_name": "BB",
+        "config": {"base_url": "http://127.0.0.1:9", "window_days": "x"},
+        "credentials": {"api_key": "k"},
+    }
+    assert client.post("/api/v1/platforms/connect", json=body).status_code == 400
+    body["config"] = {"base_url": "http://127.0.0.1:9", "min_interval_seconds": "0"}
+    response = client.post("/api/v1/platforms/connect", json=body)
+    assert response.status_code == 502 and response.json["error"]["code"] == "platform_unreachable"
+
+
+@pytest.mark.usefixtures("company")
+def test_only_admins_connect(client, auth, shop):
+    auth.login("viewer@example.com")
+    assert client.post("/api/v1/platforms/connect", json=connect_body(shop)).status_code == 403
+
+
+def test_sync_request_runs_and_reports_status(client, auth, engine, sessions, channel):
+    auth.login()
+    kind = channel.kind
+    queued = client.post(f"/api/v1/sync/{kind}")
+    assert queued.status_code == 202 and queued.json["queued"] == [channel.platform_id]
+    status = client.get("/api/v1/sync/status").json["platforms"][0]
+    assert status["queued"] is True and status["last_run"] is None
+
+    dispatcher = SyncDispatcher(sessions, BOX, interval=timedelta(hours=1))
+    assert dispatcher.dispatch() == [channel.platform_id]
+    dispatcher.pool.shutdown(wait=True)
+    status = client.get("/api/v1/sync/status").json["platforms"][0]
+    assert status["queued"] is False and status["running"] is False
+    assert status["last_run"]["status"] == "succeeded" and status["last_run"]["rows"] > 0
+    assert dispatcher.dispatch() == []  # synced a moment ago, not due for an hour
+    assert client.post(f"/api/v1/sync/{channel.platform_id}").status_code == 202
+
+
+@pytest.mark.usefixtures("company")
+def test_sync_requests_are_scoped_to_the_company(client, auth, sessions):
+    with transaction(sessions) as session:
+        other = Company(name="Other Co", timezone="UTC", currency="EUR")
+        session.add(Platform(company=other, kind="shopify", display_name="Theirs", currency="EUR", config={}))
+        session.flush()
+        their_id = session.scalar(select(Platform.id).where(Platform.display_name == "Theirs"))
+    auth.login()
+    assert client.post(f"/api/v1/sync/{their_id}").status_code == 404
+    assert client.post("/api/v1/sync/shopify").status_code == 404  # ours has no Shopify platform
+    assert client.post("/api/v1/sync/nonsense").status_code == 404
+    assert client.get("/api/v1/platforms").json["platforms"] == []
+
+
+@pytest.fixture
+def live_app(app):
+    """The app served over real HTTP in this process, so simulators can POST webhooks to it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_simulator_webhooks_reach_the_database_without_a_sync(live_app, engine, sessions, company):
+    clock = ManualClock(START)
+    shop = build_shopify(
+        Business(scale=0.3),
+        history_days=10,
+        clock=clock,
+        bucket_size=20000,
+        restore_rate=1000,
+        webhook_url=f"{live_app}/webhooks/shopify",
+        webhook_secret=WEBHOOK_SECRET,
+    ).start()
+    try:
+        web = requests.Session()
+        page = web.get(f"{live_app}/login").text
+        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        web.post(
+            f"{live_app}/login", data={"email": "admin@example.com", "password": TEST_PASSWORD, "csrf_token": token}
+        )
+        platform_id = web.post(f"{live_app}/api/v1/platforms/connect", json=connect_body(shop)).json()["id"]
+        with transaction(sessions) as session:
+            rates = jobs.demo_fx_rates(START.date() - timedelta(days=30), START.date() + timedelta(days=30))
+            from db import ingest
+
+            ingest.upsert_fx_rates(session, rates, "test")
+        assert jobs.sync_platform(sessions, platform_id, BOX).status == "succeeded"
+
+        store = shop.simulator.store
+        order = store.by_created(clock())[0]
+        store.refund(order.order_id)  # the simulator POSTs orders/updated, signed
+        external_id = order.external_id
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with sessions() as session:
+                refunds = session.scalar(
+                    select(func.count()).select_from(Refund).join(Order).where(Order.external_id == external_id)
+                )
+            if refunds:
+                break
+            time.sleep(0.1)
+        assert refunds == 1
+        with sessions() as session:
+            assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+    finally:
+        shop.stop()
+
+
+@pytest.mark.usefixtures("company")
+def test_webhook_signature_and_duplicates(client, auth, sessions, shop):
+    auth.login()
+    client.post("/api/v1/platforms/connect", json=connect_body(shop))
+    order = shop.simulator.store.by_created(shop.simulator.store.now())[0]
+    body = json.dumps(shop.simulator.rest_order(order, shop.simulator.store.now())).encode()
+    headers = {
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+        "X-Shopify-Webhook-Id": "delivery-1",
+        "X-Shopify-Hmac-Sha256": webhook_hmac(WEBHOOK_SECRET, body),
+        "Content-Type": "application/json",
+    }
+    assert client.post("/webhooks/shopify", data=body, headers=headers).json == {"status": "ok"}
+    assert client.post("/webhooks/shopify", data=body, headers=headers).json == {"status": "duplicate"}
+    forged = {**headers, "X-Shopify-Webhook-Id": "delivery-2", "X-Shopify-Hmac-Sha256": webhook_hmac("guess", body)}
+    refused = client.post("/webhooks/shopify", data=body, headers=forged)
+    assert refused.status_code == 401 and refused.json["error"]["code"] == "invalid_signature"
+    assert client.post("/webhooks/shopify", data=body, headers={"X-Shopify-Topic": "x"}).status_code == 400
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
