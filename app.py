@@ -29,6 +29,7 @@ from connectors.csv_import import mapping_for
 from dashboard import init_dashboard
 from dashboard.auth import init_auth
 from db import migrate
+from db.cache import ReadCache
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory, transaction
 from db.ingest import MissingFxRate
@@ -65,10 +66,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=settings.is_production,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        JSON_SORT_KEYS=False,
     )
+    server.json.sort_keys = False  # answers keep the documented field order
     engine = make_engine(settings.database_url)
-    init_state(server, AppState(settings=settings, engine=engine, sessions=make_session_factory(engine)))
+    cache = ReadCache(settings.cache_dir, settings.redis_url)
+    init_state(server, AppState(settings=settings, engine=engine, sessions=make_session_factory(engine), cache=cache))
     init_request_tracing(server)
     init_auth(server)
     init_api(server)

@@ -9,6 +9,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.cache import ReadCache
 from settings import Settings
 
 KEY = "channelpulse"
@@ -19,6 +20,7 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    cache: ReadCache
 
 
 def init_state(app: Flask, state: AppState) -> None:

@@ -184,6 +184,8 @@ def write_orders(
 # Re-read this much before the cursor on every sync: platforms update an order's children a
 # moment after the order itself, and a sync may race an update (Airbyte, Singer do the same).
 LOOKBACK = timedelta(minutes=10)
+# Pages only mark the days they touch; their rollups are recomputed this often (and at the end).
+ROLLUP_EVERY_SECONDS = 3.0
 # Products change rarely; refresh the catalog at most this often.
 PRODUCTS_EVERY = timedelta(hours=1)
 
@@ -224,7 +226,11 @@ def sync_platform(
                 connector = connector or make_connector(platform.kind, platform.config, box.open(platform.credentials))
             if fetch_products:
                 _sync_products(sessions, platform_id, connector)
+            rolled_up = time.monotonic()
             for page in connector.fetch_orders(since):
+                if time.monotonic() - rolled_up >= ROLLUP_EVERY_SECONDS:  # the dashboard fills in as it goes
+                    _rollup_dirty(sessions, platform_id)
+                    rolled_up = time.monotonic()
                 if not page:
                     continue
                 with transaction(sessions) as session:
@@ -293,8 +299,7 @@ def _write_page(
     session: Session, platform_id: int, run_id: int, page: list[records.Order], tz: ZoneInfo, expected: int | None
 ) -> None:
     platform = session.get(Platform, platform_id)
-    touched = ingest.upsert_orders(session, platform, page, tz)
-    ingest.rollup_daily(session, platform, touched)
+    ingest.mark_dirty(session, platform_id, ingest.upsert_orders(session, platform, page, tz))
     newest = max(o.updated_at for o in page)
     state = session.get(SyncState, (platform_id, "orders")) or SyncState(platform_id=platform_id, stream="orders")
     if state.cursor is None or newest > state.cursor:
@@ -307,6 +312,11 @@ def _write_page(
     )
 
 
+def _rollup_dirty(sessions: sessionmaker[Session], platform_id: int) -> None:
+    with transaction(sessions) as session:
+        ingest.rollup_dirty(session, session.get(Platform, platform_id))
+
+
 def _finish(
     sessions: sessionmaker[Session],
     platform_id: int,
@@ -316,6 +326,10 @@ def _finish(
     error: str | None,
     needs_attention: bool = False,
 ) -> SyncResult:
+    try:
+        _rollup_dirty(sessions, platform_id)
+    except ingest.MissingFxRate as exc:  # the orders are in; their days stay marked for the next try
+        error = error or str(exc)
     status = "failed" if error else "succeeded"
     with transaction(sessions) as session:
         platform = session.get(Platform, platform_id)

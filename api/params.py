@@ -48,7 +48,7 @@ def platform_filter(
     args: Mapping[str, str], session: Session, company_id: int, required: bool = False
 ) -> list[int] | None:
     """`platform` as a platform id or a kind (shopify, bestbuy, csv): the company's matching
-    platform ids, or None for all. Another company's id is unknown here, like a missing one."""
+    platform ids, or None for all. Another company's id answers 404, exactly like a missing one."""
     raw = (args.get("platform") or "").strip()
     if not raw:
         if required:
@@ -63,7 +63,7 @@ def platform_filter(
         raise bad("platform", f"platform must be a platform id or one of {', '.join(PLATFORM_KINDS)}, not {raw!r}")
     ids = list(session.scalars(query.order_by(Platform.id)))
     if not ids:
-        raise bad("platform", f"no platform {raw!r} is connected")
+        raise ApiError(404, "not_found", f"No platform {raw!r} is connected to your company.", field="platform")
     return ids
 
 

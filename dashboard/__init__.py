@@ -19,6 +19,8 @@ def init_dashboard(server: Flask) -> Dash:
         use_pages=True,
         pages_folder="",
         assets_folder=str(PROJECT_ROOT / "assets"),
+        # Served for /api/docs only; Dash would otherwise load Swagger UI into every page.
+        assets_path_ignore=["^swagger-ui$"],
         title="ChannelPulse",
         update_title=None,
         suppress_callback_exceptions=True,

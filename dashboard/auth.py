@@ -1,8 +1,9 @@
 """Login: a Flask-owned form (CSRF-protected) in front of everything, Dash included.
 
 Every route needs a logged-in user except the login page itself, the health check, static
-assets, and webhooks (which carry their own signature). Unknown emails and wrong passwords get
-the same message and take the same time, so the form does not reveal who has an account.
+assets, the OpenAPI document, and webhooks (which carry their own signature). Unknown emails and
+wrong passwords get the same message and take the same time, so the form does not reveal who has
+an account. API calls may instead carry a company API token (`Authorization: Bearer cp_...`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Request, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from api import error_body
+from api import error_body, tokens
 from db.models import User, utcnow
 from extensions import db_session, state
 
@@ -33,7 +34,8 @@ hasher = PasswordHasher()
 _DUMMY_HASH = hasher.hash("not-a-real-password")
 
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/webhooks/")
-PUBLIC_PATHS = ("/login", "/health", "/_favicon.ico", "/favicon.ico")
+PUBLIC_PATHS = ("/login", "/health", "/_favicon.ico", "/favicon.ico", "/api/v1/openapi.json")
+PAGES_UNDER_API = ("/api/docs",)  # browser pages: they send a stranger to the login page like every page
 INVALID_LOGIN = "Invalid email or password."
 
 
@@ -53,6 +55,20 @@ class CurrentUser(UserMixin):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class TokenUser(UserMixin):
+    """An API call signed with a company API token. A token is not a user (no id, no email): it
+    reads its company's data as a viewer does and is never an admin, so it cannot mint tokens."""
+
+    token_id: int
+    company_id: int
+    role: str = "viewer"
+
+    @property
+    def is_admin(self) -> bool:
+        return False
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -160,8 +176,25 @@ def load_user(user_id: str) -> CurrentUser | None:
     return _current(user) if user else None
 
 
+@login_manager.request_loader
+def load_token_user(req: Request) -> TokenUser | None:
+    """`Authorization: Bearer <token>` on API calls only: a token must never open the dashboard.
+    Flask-Login asks this only when the request has no session (or remember cookie) user."""
+    if not is_api_call(req.path):
+        return None
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    found = tokens.authenticate(db_session(), token.strip())
+    return TokenUser(found.id, found.company_id) if found else None
+
+
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def is_api_call(path: str) -> bool:
+    return path.startswith("/api/") and path not in PAGES_UNDER_API
 
 
 def require_login():
@@ -169,7 +202,10 @@ def require_login():
     (or answer 401 JSON to API and Dash callback requests, which cannot follow a redirect)."""
     if is_public(request.path) or current_user.is_authenticated:
         return None
-    if request.path.startswith(("/api/", "/_dash-")):
+    if is_api_call(request.path) and "Authorization" in request.headers:
+        body = error_body(401, "invalid_token", "The API token is malformed, unknown or revoked.")
+        return jsonify(body), 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if is_api_call(request.path) or request.path.startswith("/_dash-"):
         return jsonify(error_body(401, "unauthorized", "Log in first.")), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 

@@ -20,8 +20,8 @@ class Overview:
     timezone: str
     start: date
     end: date
-    kpis: queries.Kpis
-    previous: queries.Kpis
+    totals: queries.Totals
+    previous: queries.Totals
     daily: list[queries.DailyRow]
     platforms: list[Platform]
     last_sync_at: datetime | None
@@ -42,8 +42,8 @@ def overview(session: Session, company_id: int, today: date | None = None) -> Ov
         timezone=company.timezone,
         start=start,
         end=end,
-        kpis=queries.kpis(session, company, start, end),
-        previous=queries.kpis(session, company, previous_end - timedelta(days=OVERVIEW_DAYS - 1), previous_end),
+        totals=queries.totals(session, company, start, end),
+        previous=queries.totals(session, company, previous_end - timedelta(days=OVERVIEW_DAYS - 1), previous_end),
         daily=queries.daily_by_platform(session, company, start, end),
         platforms=platforms,
         last_sync_at=max(syncs) if syncs else None,

@@ -12,20 +12,11 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
-from db.queries import DailyRow, Kpis, PlatformStatus
+from db.metrics import METRICS, change_pct
+from db.queries import DailyRow, PlatformStatus, Totals
 
 SYMBOLS = {"USD": "$", "CAD": "CA$", "EUR": "€", "GBP": "£"}
 CHANNEL_COLOURS = {"shopify": "#5e8e3e", "bestbuy": "#0046be", "csv": "#8a5cf6"}
-
-# Shown beside every KPI so nobody has to guess what a number includes.
-FORMULAS = {
-    "net_sales": "Net sales = gross sales − discounts − returns. Returns count on the day they are "
-    "processed. Excludes taxes, shipping, gift cards and test orders.",
-    "orders": "Orders placed on the day (test orders and orders the marketplace never accepted "
-    "are excluded; cancelled orders still count on the day they were placed).",
-    "aov": "Average order value = (gross sales − discounts) ÷ orders, Shopify's definition since 2023.",
-    "units": "Units ordered (gift cards excluded), before returns.",
-}
 
 
 def format_money(amount: Decimal, currency: str) -> str:
@@ -36,14 +27,12 @@ def format_money(amount: Decimal, currency: str) -> str:
 
 
 def change(current: Decimal | int, previous: Decimal | int) -> str:
-    """'+4.2% vs previous 30 days', or a plain statement when there is nothing to compare."""
-    if not previous:
-        return "no data in the previous period"
-    pct = (Decimal(current) - Decimal(previous)) / abs(Decimal(previous)) * 100
-    return f"{pct:+.1f}% vs previous period"
+    """'+4.2% vs previous period', or a plain statement when there is nothing to compare."""
+    pct = change_pct(current, previous)
+    return "no data in the previous period" if pct is None else f"{pct:+.1f}% vs previous period"
 
 
-def kpi_values(kpis: Kpis) -> dict[str, str]:
+def kpi_values(kpis: Totals) -> dict[str, str]:
     return {
         "net_sales": format_money(kpis.net_sales, kpis.currency),
         "orders": f"{kpis.orders:,}",
@@ -52,19 +41,14 @@ def kpi_values(kpis: Kpis) -> dict[str, str]:
     }
 
 
-KPI_LABELS = {"net_sales": "Net sales", "orders": "Orders", "aov": "Average order value", "units": "Units"}
+KPI_CARDS = ("net_sales", "orders", "aov", "units")
 
 
-def kpi_cards(kpis: Kpis, previous: Kpis) -> list:
+def kpi_cards(kpis: Totals, previous: Totals) -> list:
     values = kpi_values(kpis)
-    raw = {
-        "net_sales": (kpis.net_sales, previous.net_sales),
-        "orders": (kpis.orders, previous.orders),
-        "aov": (kpis.aov, previous.aov),
-        "units": (kpis.units, previous.units),
-    }
     cards = []
-    for key, label in KPI_LABELS.items():
+    for key in KPI_CARDS:
+        label = METRICS[key].label
         card_id = f"kpi-{key.replace('_', '-')}"
         cards.append(
             dbc.Col(
@@ -73,8 +57,8 @@ def kpi_cards(kpis: Kpis, previous: Kpis) -> list:
                         [
                             html.Div(label, className="kpi-label", id=f"{card_id}-label"),
                             html.Div(values[key], className="kpi-value", id=f"{card_id}-value"),
-                            html.Div(change(*raw[key]), className="kpi-note"),
-                            dbc.Tooltip(FORMULAS[key], target=f"{card_id}-label", placement="bottom"),
+                            html.Div(change(kpis.value(key), previous.value(key)), className="kpi-note"),
+                            dbc.Tooltip(METRICS[key].formula, target=f"{card_id}-label", placement="bottom"),
                         ]
                     ),
                     className="kpi-card h-100 shadow-sm",
@@ -131,7 +115,7 @@ def trend_csv(rows: Sequence[DailyRow], currency: str, timezone: str, start: dat
     """CSV of the trend chart, with a header that says what the numbers are."""
     out = io.StringIO()
     out.write(f"# ChannelPulse daily sales by channel, {start.isoformat()} to {end.isoformat()}\n")
-    out.write(f"# days: company-local ({timezone}); money: {currency}; {FORMULAS['net_sales']}\n")
+    out.write(f"# days: company-local ({timezone}); money: {currency}; Net sales = {METRICS['net_sales'].formula}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["day", "channel", "gross_sales", "net_sales", "total_sales", "orders", "units"])
     for r in rows:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, func, or_, select, text, update
@@ -22,9 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors import base as records
+from db import metrics
 from db.models import (
     AnalyticsDaily,
+    AnalyticsProductDaily,
     Company,
+    DirtyDay,
     FxRate,
     Order,
     OrderLineItem,
@@ -368,34 +371,40 @@ class FxConverter:
 # --- rollups -------------------------------------------------------------------------------
 
 
-def to_cents(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+class _Converter:
+    """Converts a platform's amounts to the company's currency at each order day's rate,
+    remembering per booked day the age of the oldest rate used."""
+
+    def __init__(self, session: Session, company: Company) -> None:
+        self.fx = FxConverter(session, company.currency)
+        self.rate_age: dict[date, int] = defaultdict(int)
+
+    def __call__(self, amount: Decimal | None, currency: str, order_day: date, day: date) -> Decimal:
+        rate, age = self.fx.rate(currency, order_day)
+        self.rate_age[day] = max(self.rate_age[day], age)
+        return metrics.cents(Decimal(amount or 0) * rate)
 
 
 def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> int:
-    """Recompute `analytics_daily` for these local days of one platform; returns rows written.
+    """Recompute `analytics_daily` and `analytics_product_daily` for these local days of one
+    platform; returns the daily rows written.
 
     Sales are booked on the order's day; returns, refunded shipping and refunded tax on the
     refund's day (or on the order's day when the company chose that). Every amount converts to
     the company's currency at the rate of the order's day, summed in the platform's currency
-    per (day, order day) first and rounded to the cent once per group.
+    per (day, order day) first and rounded to the cent once per group (per product too, so a
+    day's products can differ from its total by a few cents of rounding).
     """
     wanted = sorted(set(days))
     if not wanted:
         return 0
     company = session.get(Company, platform.company_id)
-    fx = FxConverter(session, company.currency)
-    by_order_day = company.refund_dating == "order"
-    totals: dict[date, dict] = {}
-    rate_age: dict[date, int] = defaultdict(int)
-
-    def bucket(day: date) -> dict:
-        return totals.setdefault(day, defaultdict(lambda: ZERO))
-
-    def convert(amount: Decimal | None, currency: str, order_day: date, day: date) -> Decimal:
-        rate, age = fx.rate(currency, order_day)
-        rate_age[day] = max(rate_age[day], age)
-        return to_cents(Decimal(amount or 0) * rate)
+    convert = _Converter(session, company)
+    refund_day = Order.order_day if company.refund_dating == "order" else Refund.refund_day
+    counted_refunds = or_(Order.excluded_reason.is_(None), Order.excluded_reason == records.RETURNS_ONLY)
+    totals: dict[date, dict] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    products: dict[tuple[date, str], dict] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    titles: dict[str, str] = {}
 
     for part in chunks(wanted):
         sales = session.execute(
@@ -413,7 +422,7 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
             .group_by(Order.order_day, Order.currency)
         )
         for day, currency, count, gross, discounts, shipping, taxes, units in sales:
-            b = bucket(day)
+            b = totals[day]
             b["orders"] += count
             b["units"] += units or 0
             b["gross_sales"] += convert(gross, currency, day, day)
@@ -421,10 +430,9 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
             b["shipping"] += convert(shipping, currency, day, day)
             b["taxes"] += convert(taxes, currency, day, day)
 
-        day_column = Order.order_day if by_order_day else Refund.refund_day
         returns = session.execute(
             select(
-                day_column,
+                refund_day,
                 Order.order_day,
                 Order.currency,
                 func.sum(Refund.returns),
@@ -433,50 +441,132 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
                 func.sum(Refund.units),
             )
             .join(Order, Order.id == Refund.order_id)
-            .where(
-                Refund.platform_id == platform.id,
-                day_column.in_(part),
-                or_(Order.excluded_reason.is_(None), Order.excluded_reason == records.RETURNS_ONLY),
-            )
-            .group_by(day_column, Order.order_day, Order.currency)
+            .where(Refund.platform_id == platform.id, refund_day.in_(part), counted_refunds)
+            .group_by(refund_day, Order.order_day, Order.currency)
         )
         for day, order_day, currency, returned, shipping, taxes, units in returns:
-            b = bucket(day)
+            b = totals[day]
             b["returns"] += convert(returned, currency, order_day, day)
             b["shipping"] -= convert(shipping, currency, order_day, day)
             b["taxes"] -= convert(taxes, currency, order_day, day)
             b["units_returned"] += units or 0
 
-    rows = []
-    for day, b in totals.items():
-        net = b["gross_sales"] - b["discounts"] - b["returns"]
-        rows.append(
-            {
-                "company_id": company.id,
-                "platform_id": platform.id,
-                "day": day,
-                "currency": company.currency,
-                "gross_sales": b["gross_sales"],
-                "discounts": b["discounts"],
-                "returns": b["returns"],
-                "net_sales": net,
-                "taxes": b["taxes"],
-                "shipping": b["shipping"],
-                "total_sales": net + b["taxes"] + b["shipping"],
-                "orders": int(b["orders"]),
-                "units": int(b["units"]),
-                "units_returned": int(b["units_returned"]),
-                "fx_rate_age_days": rate_age[day],
-            }
+        sku = func.coalesce(OrderLineItem.sku, "")
+        product_sales = session.execute(
+            select(
+                Order.order_day,
+                Order.currency,
+                sku,
+                func.max(OrderLineItem.title),
+                func.sum(OrderLineItem.unit_price * OrderLineItem.quantity),
+                func.sum(OrderLineItem.discount),
+                func.sum(OrderLineItem.quantity),
+            )
+            .join(Order, Order.id == OrderLineItem.order_id)
+            .where(
+                Order.platform_id == platform.id,
+                Order.order_day.in_(part),
+                Order.excluded_reason.is_(None),
+                OrderLineItem.is_gift_card.is_(False),
+            )
+            .group_by(Order.order_day, Order.currency, sku)
         )
+        for day, currency, code, title, gross, discounts, units in product_sales:
+            p = products[day, code]
+            titles.setdefault(code, title)
+            p["gross_sales"] += convert(gross, currency, day, day)
+            p["discounts"] += convert(discounts, currency, day, day)
+            p["units"] += units or 0
+
+        product_returns = session.execute(
+            select(
+                refund_day,
+                Order.order_day,
+                Order.currency,
+                sku,
+                func.max(OrderLineItem.title),
+                func.sum(RefundLine.amount),
+                func.sum(RefundLine.quantity),
+            )
+            .select_from(RefundLine)
+            .join(Refund, Refund.id == RefundLine.refund_id)
+            .join(Order, Order.id == Refund.order_id)
+            .join(
+                OrderLineItem,
+                (OrderLineItem.order_id == Order.id) & (OrderLineItem.external_id == RefundLine.line_item_external_id),
+            )
+            .where(Refund.platform_id == platform.id, refund_day.in_(part), counted_refunds)
+            .group_by(refund_day, Order.order_day, Order.currency, sku)
+        )
+        for day, order_day, currency, code, title, returned, units in product_returns:
+            p = products[day, code]
+            titles.setdefault(code, title)
+            p["returns"] += convert(returned, currency, order_day, day)
+            p["units_returned"] += units or 0
+
+    daily_rows = [
+        {
+            "company_id": company.id,
+            "platform_id": platform.id,
+            "day": day,
+            "currency": company.currency,
+            "gross_sales": b["gross_sales"],
+            "discounts": b["discounts"],
+            "returns": b["returns"],
+            "net_sales": metrics.net_sales(b["gross_sales"], b["discounts"], b["returns"]),
+            "taxes": b["taxes"],
+            "shipping": b["shipping"],
+            "total_sales": metrics.total_sales(
+                metrics.net_sales(b["gross_sales"], b["discounts"], b["returns"]), b["taxes"], b["shipping"]
+            ),
+            "orders": int(b["orders"]),
+            "units": int(b["units"]),
+            "units_returned": int(b["units_returned"]),
+            "fx_rate_age_days": convert.rate_age[day],
+        }
+        for day, b in totals.items()
+    ]
+    product_rows = [
+        {
+            "company_id": company.id,
+            "platform_id": platform.id,
+            "day": day,
+            "sku": code,
+            "title": (titles.get(code) or code or "(no SKU)")[:500],
+            "gross_sales": p["gross_sales"],
+            "discounts": p["discounts"],
+            "returns": p["returns"],
+            "net_sales": metrics.net_sales(p["gross_sales"], p["discounts"], p["returns"]),
+            "units": int(p["units"]),
+            "units_returned": int(p["units_returned"]),
+        }
+        for (day, code), p in products.items()
+    ]
     for part in chunks(wanted):
-        session.execute(
-            delete(AnalyticsDaily).where(AnalyticsDaily.platform_id == platform.id, AnalyticsDaily.day.in_(part))
-        )
-    if rows:
-        session.execute(AnalyticsDaily.__table__.insert(), rows)
+        for table in (AnalyticsDaily, AnalyticsProductDaily):
+            session.execute(delete(table).where(table.platform_id == platform.id, table.day.in_(part)))
+    if daily_rows:
+        session.execute(AnalyticsDaily.__table__.insert(), daily_rows)
+    if product_rows:
+        session.execute(AnalyticsProductDaily.__table__.insert(), product_rows)
     bump_data_version(session, company.id)
-    return len(rows)
+    return len(daily_rows)
+
+
+def mark_dirty(session: Session, platform_id: int, days: Iterable[date]) -> None:
+    """Note days whose rollups must be recomputed (see DirtyDay)."""
+    rows = [{"platform_id": platform_id, "day": d} for d in set(days)]
+    if rows:
+        session.execute(_insert(session, DirtyDay.__table__).on_conflict_do_nothing(), rows)
+
+
+def rollup_dirty(session: Session, platform: Platform) -> int:
+    """Roll up the platform's dirty days and clear them; returns how many days."""
+    days = list(session.scalars(select(DirtyDay.day).where(DirtyDay.platform_id == platform.id)))
+    if days:
+        rollup_daily(session, platform, days)
+        session.execute(delete(DirtyDay).where(DirtyDay.platform_id == platform.id))
+    return len(days)
 
 
 def rollup_all(session: Session, platform: Platform) -> int:
@@ -484,7 +574,10 @@ def rollup_all(session: Session, platform: Platform) -> int:
     days = set(session.scalars(select(Order.order_day).where(Order.platform_id == platform.id).distinct()))
     days |= set(session.scalars(select(Refund.refund_day).where(Refund.platform_id == platform.id).distinct()))
     days |= set(session.scalars(select(AnalyticsDaily.day).where(AnalyticsDaily.platform_id == platform.id)))
-    return rollup_daily(session, platform, days)
+    days |= set(session.scalars(select(DirtyDay.day).where(DirtyDay.platform_id == platform.id)))
+    written = rollup_daily(session, platform, days)
+    session.execute(delete(DirtyDay).where(DirtyDay.platform_id == platform.id))
+    return written
 
 
 def bump_data_version(session: Session, company_id: int) -> None:

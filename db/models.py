@@ -340,6 +340,17 @@ class AnalyticsDaily(Base):
     __table_args__ = (Index("ix_analytics_daily_company_day", "company_id", "day"),)
 
 
+class DirtyDay(Base):
+    """A local day whose rollups are out of date. A sync marks the days each page touches in the
+    page's own transaction and rolls them up every few seconds, not once per page; a crash leaves
+    the marks behind, so the next sync still rolls those days up."""
+
+    __tablename__ = "dirty_days"
+
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
 class AnalyticsProductDaily(Base):
     """One company-local day of one product (by SKU) on one platform, in the reporting currency:
     what top-products reads. Returns are booked like analytics_daily's."""

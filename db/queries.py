@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import AnalyticsDaily, Company, Platform, SyncRun
+from db import metrics
+from db.models import AnalyticsDaily, AnalyticsProductDaily, Company, Platform, SyncRun
 
 ZERO = Decimal("0.00")
-MONEY_FIELDS = ("gross_sales", "discounts", "returns", "net_sales", "taxes", "shipping", "total_sales")
-COUNT_FIELDS = ("orders", "units", "units_returned")
+GRANULARITIES = ("day", "week", "month")
+PRODUCT_SORTS = ("net_sales", "units")
+
+
+def _money(value: object) -> Decimal:
+    """A sum read back from the database as an exact cent amount (SQLite hands back floats)."""
+    return Decimal(str(value or 0)).quantize(metrics.CENT)
 
 
 @dataclass(frozen=True)
-class Kpis:
+class Totals:
+    """Sums over a set of rollup rows, in the company's currency."""
+
     currency: str
     gross_sales: Decimal
     discounts: Decimal
@@ -31,14 +39,25 @@ class Kpis:
     orders: int
     units: int
     units_returned: int
-    fx_rate_age_days: int  # oldest exchange rate used, in days
+    fx_rate_age_days: int  # the oldest exchange rate used, in days
 
     @property
     def aov(self) -> Decimal:
-        """Average order value as Shopify defines it since 2023: (gross sales - discounts) / orders."""
-        if not self.orders:
-            return ZERO
-        return ((self.gross_sales - self.discounts) / self.orders).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return metrics.aov(self.gross_sales, self.discounts, self.orders)
+
+    def value(self, key: str) -> Decimal | int:
+        return self.aov if key == "aov" else getattr(self, key)
+
+
+SUM_COLUMNS = [func.coalesce(func.sum(getattr(AnalyticsDaily, f)), 0) for f in metrics.MONEY_SUMS + metrics.COUNT_SUMS]
+
+
+def _totals(currency: str, row: Sequence) -> Totals:
+    """Totals from a row of SUM_COLUMNS followed by the max rate age."""
+    n = len(metrics.MONEY_SUMS)
+    money = {f: _money(row[i]) for i, f in enumerate(metrics.MONEY_SUMS)}
+    counts = {f: int(row[n + i] or 0) for i, f in enumerate(metrics.COUNT_SUMS)}
+    return Totals(currency=currency, fx_rate_age_days=int(row[-1] or 0), **money, **counts)
 
 
 def company_today(company: Company, now: datetime | None = None) -> date:
@@ -53,15 +72,84 @@ def _filters(company_id: int, start: date, end: date, platform_ids: Sequence[int
     return conditions
 
 
-def kpis(session: Session, company: Company, start: date, end: date, platform_ids: Sequence[int] | None = None) -> Kpis:
-    """Totals over local days start..end inclusive, in the company's currency."""
-    columns = [func.coalesce(func.sum(getattr(AnalyticsDaily, f)), 0) for f in MONEY_FIELDS + COUNT_FIELDS]
-    conditions = _filters(company.id, start, end, platform_ids)
-    row = session.execute(select(*columns).where(*conditions)).one()
-    rate_age = session.scalar(select(func.max(AnalyticsDaily.fx_rate_age_days)).where(*conditions))
-    money = {f: Decimal(row[i]).quantize(Decimal("0.01")) for i, f in enumerate(MONEY_FIELDS)}
-    counts = {f: int(row[len(MONEY_FIELDS) + i]) for i, f in enumerate(COUNT_FIELDS)}
-    return Kpis(currency=company.currency, fx_rate_age_days=rate_age or 0, **money, **counts)
+def totals(
+    session: Session, company: Company, start: date, end: date, platform_ids: Sequence[int] | None = None
+) -> Totals:
+    """Totals over local days start..end inclusive."""
+    row = session.execute(
+        select(*SUM_COLUMNS, func.max(AnalyticsDaily.fx_rate_age_days)).where(
+            *_filters(company.id, start, end, platform_ids)
+        )
+    ).one()
+    return _totals(company.currency, row)
+
+
+def totals_by_platform(session: Session, company: Company, start: date, end: date) -> dict[int, Totals]:
+    """Totals per platform over local days start..end (platforms with no rows are absent)."""
+    rows = session.execute(
+        select(AnalyticsDaily.platform_id, *SUM_COLUMNS, func.max(AnalyticsDaily.fx_rate_age_days))
+        .where(*_filters(company.id, start, end, None))
+        .group_by(AnalyticsDaily.platform_id)
+    )
+    return {row[0]: _totals(company.currency, row[1:]) for row in rows}
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    period_start: date
+    platform_id: int
+    platform: str
+    gross_sales: Decimal
+    discounts: Decimal
+    returns: Decimal
+    net_sales: Decimal
+    total_sales: Decimal
+    orders: int
+    units: int
+
+
+TREND_SUMS = ("gross_sales", "discounts", "returns", "net_sales", "total_sales", "orders", "units")
+
+
+def period_start(day: date, granularity: str) -> date:
+    """The first day of the day's period: itself, its ISO week's Monday, or its month's first."""
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def trend(
+    session: Session,
+    company: Company,
+    start: date,
+    end: date,
+    platform_ids: Sequence[int] | None = None,
+    granularity: str = "day",
+) -> list[TrendRow]:
+    """Sums per period and platform, oldest first; every period of the range is present for
+    every platform in scope, with zeros where nothing sold (a chart must show the gap)."""
+    scope = [p for p in platforms(session, company.id) if platform_ids is None or p.id in platform_ids]
+    names = {p.id: p.display_name for p in scope}
+    rows = session.execute(
+        select(AnalyticsDaily.day, AnalyticsDaily.platform_id, *(getattr(AnalyticsDaily, f) for f in TREND_SUMS)).where(
+            *_filters(company.id, start, end, list(names))
+        )
+    )
+    sums: dict[tuple[date, int], list] = {}
+    periods = sorted({period_start(start + timedelta(days=i), granularity) for i in range((end - start).days + 1)})
+    for period in periods:
+        for platform_id in names:
+            sums[period, platform_id] = [ZERO] * 5 + [0, 0]
+    for day, platform_id, *values in rows:
+        bucket = sums[period_start(day, granularity), platform_id]
+        for i, value in enumerate(values):
+            bucket[i] += _money(value) if i < 5 else int(value)
+    return [
+        TrendRow(period, platform_id, names[platform_id], *values)
+        for (period, platform_id), values in sorted(sums.items())
+    ]
 
 
 @dataclass(frozen=True)
@@ -96,9 +184,60 @@ def daily_by_platform(
         .order_by(AnalyticsDaily.day, Platform.id)
     )
     return [
-        DailyRow(day, pid, name, Decimal(net), Decimal(gross), Decimal(total), orders, units)
+        DailyRow(day, pid, name, _money(net), _money(gross), _money(total), orders, units)
         for day, pid, name, net, gross, total, orders, units in rows
     ]
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    sku: str
+    title: str
+    gross_sales: Decimal
+    discounts: Decimal
+    returns: Decimal
+    net_sales: Decimal
+    units: int
+    units_returned: int
+    platforms: tuple[str, ...]
+
+
+PRODUCT_SUMS = ("gross_sales", "discounts", "returns", "net_sales", "units", "units_returned")
+
+
+def top_products(
+    session: Session,
+    company: Company,
+    start: date,
+    end: date,
+    platform_ids: Sequence[int] | None = None,
+    limit: int = 10,
+    sort: str = "net_sales",
+) -> list[ProductRow]:
+    """The best products of the period, matched across channels by SKU."""
+    table = AnalyticsProductDaily
+    conditions = [table.company_id == company.id, table.day >= start, table.day <= end]
+    if platform_ids is not None:
+        conditions.append(table.platform_id.in_(platform_ids))
+    rows = session.execute(
+        select(
+            table.sku, table.platform_id, func.max(table.title), *(func.sum(getattr(table, f)) for f in PRODUCT_SUMS)
+        )
+        .where(*conditions)
+        .group_by(table.sku, table.platform_id)
+    )
+    names = {p.id: p.display_name for p in platforms(session, company.id)}
+    products: dict[str, dict] = {}
+    for sku, platform_id, title, *values in rows:
+        p = products.setdefault(sku, {"title": title, "values": [ZERO] * 4 + [0, 0], "platforms": []})
+        p["platforms"].append(names.get(platform_id, str(platform_id)))
+        for i, value in enumerate(values):
+            p["values"][i] += _money(value) if i < 4 else int(value or 0)
+    ranked = sorted(
+        (ProductRow(sku, p["title"], *p["values"], tuple(sorted(p["platforms"]))) for sku, p in products.items()),
+        key=lambda r: (-getattr(r, sort), r.sku),
+    )
+    return ranked[:limit]
 
 
 def platforms(session: Session, company_id: int) -> list[Platform]:

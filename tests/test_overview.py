@@ -31,7 +31,7 @@ def test_overview_numbers_match_pandas(engine, sessions, demo):
         view = data.overview(session, demo.id)
     daily = expected_daily(engine, demo.id)
     for kpis, start, end in (
-        (view.kpis, view.start, view.end),
+        (view.totals, view.start, view.end),
         (view.previous, view.start - timedelta(days=30), view.start - timedelta(days=1)),
     ):
         expected = expected_totals(daily, start, end)

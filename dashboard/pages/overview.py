@@ -61,11 +61,11 @@ def update(_n_intervals: int | None):
     foreign = sorted({p.currency for p in view.platforms} - {view.currency})
     if foreign:
         notes.append(f"{', '.join(foreign)} converted to {view.currency} at each order day's rate")
-    if view.kpis.fx_rate_age_days > STALE_RATE_DAYS:
-        notes.append(f"⚠ some amounts use an exchange rate {view.kpis.fx_rate_age_days} days old: add newer rates")
+    if view.totals.fx_rate_age_days > STALE_RATE_DAYS:
+        notes.append(f"⚠ some amounts use an exchange rate {view.totals.fx_rate_age_days} days old: add newer rates")
     return (
         figures.backfill_banner(view.syncs),
-        figures.kpi_cards(view.kpis, view.previous),
+        figures.kpi_cards(view.totals, view.previous),
         figures.sales_trend_figure(view.daily, kinds, view.start, view.end, view.currency),
         period,
         " · ".join(notes),

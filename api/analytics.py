@@ -1,0 +1,344 @@
+"""Analytics endpoints, /api/v1/analytics/...: read from the rollups, answered from the cache
+when the company's data has not changed since, JSON or CSV (`?format=csv`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from api import ApiError, bp, params
+from db import metrics, queries
+from db.models import Company
+from extensions import db_session, state
+
+STALE_RATE_DAYS = 4  # reference rates skip weekends and holidays; older than that means stale rates
+
+
+def money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def number(key: str, value: Decimal | int) -> str | int:
+    return money(value) if metrics.METRICS[key].kind == "money" else int(value)
+
+
+def company() -> Company:
+    found = db_session().get(Company, current_user.company_id)
+    if found is None:  # the company was deleted under a live session or token
+        raise ApiError(404, "not_found", "Your company no longer exists.")
+    return found
+
+
+def cached(session_company: Company, name: str, key: Mapping[str, Any], compute: Callable[[], dict]) -> dict:
+    """`compute()`, or its stored result for the same company, parameters and data version."""
+    return state().cache.get_or_compute(session_company.id, session_company.data_version, name, key, compute)
+
+
+def period(start: date, end: date, owner: Company) -> dict:
+    return {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "timezone": owner.timezone,
+        "currency": owner.currency,
+    }
+
+
+def metrics_block(current: queries.Totals, previous: queries.Totals) -> dict:
+    block = {}
+    for key in metrics.METRICS:
+        now, before = current.value(key), previous.value(key)
+        block[key] = {
+            "value": number(key, now),
+            "previous": number(key, before),
+            "change": number(key, now - before),
+            "change_pct": metrics.change_pct(now, before),
+        }
+    return block
+
+
+def conversion_notes(session: Session, owner: Company, totals: queries.Totals, platform_ids: list[int] | None) -> list:
+    """What a reader needs to know about currencies and refund dating to trust the numbers."""
+    notes = []
+    foreign = sorted(
+        {p.currency for p in queries.platforms(session, owner.id) if platform_ids is None or p.id in platform_ids}
+        - {owner.currency}
+    )
+    if foreign:
+        notes.append(
+            f"{', '.join(foreign)} converted to {owner.currency} at each order day's rate "
+            "(the last published rate on days without one)"
+        )
+    if totals.fx_rate_age_days > STALE_RATE_DAYS:
+        notes.append(f"Some amounts use an exchange rate {totals.fx_rate_age_days} days old: add newer rates")
+    if owner.refund_dating == "order":
+        notes.append("Returns are booked on the day of the original order (company setting), not the refund day")
+    return notes
+
+
+def build_metrics(session: Session, owner: Company, start: date, end: date, platform_ids: list[int] | None) -> dict:
+    length = (end - start).days + 1
+    previous_end = start - timedelta(days=1)
+    previous_start = previous_end - timedelta(days=length - 1)
+    current = queries.totals(session, owner, start, end, platform_ids)
+    before = queries.totals(session, owner, previous_start, previous_end, platform_ids)
+    return {
+        "period": period(start, end, owner),
+        "previous_period": {"start_date": previous_start.isoformat(), "end_date": previous_end.isoformat()},
+        "formula_version": metrics.FORMULA_VERSION,
+        "refund_dating": owner.refund_dating,
+        "metrics": metrics_block(current, before),
+        "notes": conversion_notes(session, owner, current, platform_ids),
+    }
+
+
+def header_lines(body: dict, what: str) -> list[str]:
+    p = body["period"]
+    return [
+        f"ChannelPulse {what}, {p['start_date']} to {p['end_date']}",
+        f"days: company-local ({p['timezone']}); money: {p['currency']}; formulas: version {metrics.FORMULA_VERSION} "
+        "(docs/metrics.md)",
+        *body.get("notes", []),
+    ]
+
+
+@bp.get("/analytics/metrics")
+def analytics_metrics() -> Response:
+    session, owner = db_session(), company()
+    start, end = params.date_range(request.args, owner)
+    platform_ids = params.platform_filter(request.args, session, owner.id)
+    as_csv = params.wants_csv(request.args)
+    body = cached(
+        owner,
+        "metrics",
+        {"start": start, "end": end, "platforms": platform_ids},
+        lambda: build_metrics(session, owner, start, end, platform_ids),
+    )
+    if as_csv:
+        rows = [(key, v["value"], v["previous"], v["change"], v["change_pct"]) for key, v in body["metrics"].items()]
+        return params.csv_response(
+            f"channelpulse-metrics-{start}-{end}.csv",
+            header_lines(body, "metrics"),
+            ("metric", "value", "previous", "change", "change_pct"),
+            rows,
+        )
+    return jsonify(body)
+
+
+def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
+    return [
+        {
+            "period_start": r.period_start.isoformat(),
+            "platform_id": r.platform_id,
+            "platform": r.platform,
+            "gross_sales": money(r.gross_sales),
+            "discounts": money(r.discounts),
+            "returns": money(r.returns),
+            "net_sales": money(r.net_sales),
+            "total_sales": money(r.total_sales),
+            "orders": r.orders,
+            "units": r.units,
+        }
+        for r in rows
+    ]
+
+
+TREND_COLUMNS = (
+    "period_start",
+    "platform_id",
+    "platform",
+    "gross_sales",
+    "discounts",
+    "returns",
+    "net_sales",
+    "total_sales",
+    "orders",
+    "units",
+)
+
+
+@bp.get("/analytics/sales-trend")
+def sales_trend() -> Response:
+    session, owner = db_session(), company()
+    start, end = params.date_range(request.args, owner)
+    platform_ids = params.platform_filter(request.args, session, owner.id)
+    granularity = params.choice(request.args, "granularity", queries.GRANULARITIES, "day")
+    as_csv = params.wants_csv(request.args)
+
+    def build() -> dict:
+        rows = queries.trend(session, owner, start, end, platform_ids, granularity)
+        return {
+            "period": period(start, end, owner),
+            "granularity": granularity,
+            "currency": owner.currency,
+            "series": trend_rows(rows),
+        }
+
+    body = cached(
+        owner, "sales-trend", {"start": start, "end": end, "platforms": platform_ids, "g": granularity}, build
+    )
+    if as_csv:
+        return params.csv_response(
+            f"channelpulse-sales-trend-{granularity}-{start}-{end}.csv",
+            header_lines(body, f"sales by {granularity} and channel"),
+            TREND_COLUMNS,
+            ([row[c] for c in TREND_COLUMNS] for row in body["series"]),
+        )
+    return jsonify(body)
+
+
+COMPARISON_METRICS = (
+    "gross_sales",
+    "discounts",
+    "returns",
+    "net_sales",
+    "taxes",
+    "shipping",
+    "total_sales",
+    "orders",
+    "units",
+    "aov",
+)
+
+
+def build_comparison(session: Session, owner: Company, start: date, end: date) -> dict:
+    by_platform = queries.totals_by_platform(session, owner, start, end)
+    company_net = sum((t.net_sales for t in by_platform.values()), Decimal(0))
+    platforms = []
+    for p in queries.platforms(session, owner.id):
+        t = by_platform.get(p.id) or queries.totals(session, owner, start, end, [p.id])
+        share = round(float(t.net_sales / company_net * 100), 2) if company_net else None
+        platforms.append(
+            {
+                "platform_id": p.id,
+                "platform": p.display_name,
+                "kind": p.kind,
+                "store_currency": p.currency,
+                **{k: number(k, t.value(k)) for k in COMPARISON_METRICS},
+                "share_of_net_sales": share,
+            }
+        )
+    return {"period": period(start, end, owner), "currency": owner.currency, "platforms": platforms}
+
+
+@bp.get("/analytics/platform-comparison")
+def platform_comparison() -> Response:
+    session, owner = db_session(), company()
+    start, end = params.date_range(request.args, owner)
+    as_csv = params.wants_csv(request.args)
+    body = cached(
+        owner, "platform-comparison", {"start": start, "end": end}, lambda: build_comparison(session, owner, start, end)
+    )
+    if as_csv:
+        columns = ("platform_id", "platform", "kind", "store_currency", *COMPARISON_METRICS, "share_of_net_sales")
+        return params.csv_response(
+            f"channelpulse-platforms-{start}-{end}.csv",
+            header_lines(body, "channel comparison"),
+            columns,
+            ([row[c] for c in columns] for row in body["platforms"]),
+        )
+    return jsonify(body)
+
+
+def build_top_products(
+    session: Session, owner: Company, start: date, end: date, platform_ids: list[int] | None, limit: int, sort: str
+) -> dict:
+    rows = queries.top_products(session, owner, start, end, platform_ids, limit, sort)
+    return {
+        "period": period(start, end, owner),
+        "sort": sort,
+        "products": [
+            {
+                "rank": rank,
+                "sku": r.sku,
+                "title": r.title,
+                "gross_sales": money(r.gross_sales),
+                "discounts": money(r.discounts),
+                "returns": money(r.returns),
+                "net_sales": money(r.net_sales),
+                "units": r.units,
+                "units_returned": r.units_returned,
+                "platforms": list(r.platforms),
+            }
+            for rank, r in enumerate(rows, start=1)
+        ],
+    }
+
+
+PRODUCT_COLUMNS = (
+    "rank",
+    "sku",
+    "title",
+    "gross_sales",
+    "discounts",
+    "returns",
+    "net_sales",
+    "units",
+    "units_returned",
+    "platforms",
+)
+
+
+@bp.get("/analytics/top-products")
+def top_products() -> Response:
+    session, owner = db_session(), company()
+    start, end = params.date_range(request.args, owner)
+    platform_ids = params.platform_filter(request.args, session, owner.id)
+    limit = params.integer(request.args, "limit", 10, 1, 500)
+    sort = params.choice(request.args, "sort", queries.PRODUCT_SORTS, "net_sales")
+    as_csv = params.wants_csv(request.args)
+    body = cached(
+        owner,
+        "top-products",
+        {"start": start, "end": end, "platforms": platform_ids, "limit": limit, "sort": sort},
+        lambda: build_top_products(session, owner, start, end, platform_ids, limit, sort),
+    )
+    if as_csv:
+        rows = ([*(row[c] for c in PRODUCT_COLUMNS[:-1]), "; ".join(row["platforms"])] for row in body["products"])
+        return params.csv_response(
+            f"channelpulse-top-products-{start}-{end}.csv",
+            header_lines(body, f"top products by {sort}"),
+            PRODUCT_COLUMNS,
+            rows,
+        )
+    return jsonify(body)
+
+
+def sync_json(statuses: list[queries.PlatformStatus]) -> list[dict]:
+    return [
+        {
+            "platform_id": s.id,
+            "platform": s.name,
+            "status": s.status,
+            "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
+            "running": s.running,
+            "queued": s.queued,
+            "progress": s.progress,
+        }
+        for s in statuses
+    ]
+
+
+@bp.get("/analytics/dashboard-summary")
+def dashboard_summary() -> Response:
+    """Everything the overview shows, in one call (the last 30 days)."""
+    session, owner = db_session(), company()
+    start, end = params.date_range({}, owner)
+
+    def build() -> dict:
+        return {
+            **build_metrics(session, owner, start, end, None),
+            "trend": trend_rows(queries.trend(session, owner, start, end)),
+            "platforms": build_comparison(session, owner, start, end)["platforms"],
+            "top_products": build_top_products(session, owner, start, end, None, 10, "net_sales")["products"],
+        }
+
+    body = cached(owner, "dashboard-summary", {"start": start, "end": end}, build)
+    return jsonify(
+        {**body, "sync": sync_json(queries.sync_status(session, owner.id)), "data_version": owner.data_version}
+    )

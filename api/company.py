@@ -1,0 +1,53 @@
+"""The caller's company and its reporting settings: /api/v1/company."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from flask_login import current_user
+
+from api import ApiError, bp
+from api.analytics import company
+from db import ingest, queries
+from db.models import REFUND_DATING, Company
+from extensions import db_session
+
+
+def company_json(owner: Company) -> dict:
+    return {
+        "id": owner.id,
+        "name": owner.name,
+        "timezone": owner.timezone,
+        "currency": owner.currency,
+        "refund_dating": owner.refund_dating,
+        "data_version": owner.data_version,
+    }
+
+
+@bp.get("/company")
+def get_company() -> Response:
+    return jsonify(company_json(company()))
+
+
+@bp.patch("/company")
+def update_company() -> Response:
+    """Change how returns are dated ("processed": the refund's day, as Shopify; "order": the
+    original order's day). Every rollup of the company is recomputed before answering."""
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can change company settings.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"refund_dating"}:
+        raise ApiError(400, "invalid_body", "Send a JSON object with refund_dating.")
+    dating = body.get("refund_dating")
+    if dating not in REFUND_DATING:
+        raise ApiError(
+            400, "invalid_parameter", f"refund_dating must be one of {', '.join(REFUND_DATING)}", field="refund_dating"
+        )
+    session, owner = db_session(), company()
+    if owner.refund_dating != dating:
+        owner.refund_dating = dating
+        session.flush()
+        for platform in queries.platforms(session, owner.id):
+            ingest.rollup_all(session, platform)
+        session.commit()
+        session.refresh(owner)
+    return jsonify(company_json(owner))
