@@ -283,14 +283,24 @@ def connect_demo_company(app_state: AppState) -> tuple[int, int]:
     """Create the demo company (once) connected to the demo stores' ports; returns the ports."""
     ports = available_port(SHOPIFY_PORT), available_port(MIRAKL_PORT)
     connections = demo_connections(*(f"http://127.0.0.1:{port}" for port in ports))
-    jobs.seed_demo(app_state.sessions, connections=connections, box=CredentialBox(app_state.settings.credentials_keys))
+    jobs.seed_demo(
+        app_state.sessions,
+        connections=connections,
+        box=CredentialBox(app_state.settings.credentials_keys),
+        days=app_state.settings.demo_history_days,
+    )
     return ports
 
 
 def start_background(app_state: AppState, demo_ports: tuple[int, int] | None, webhook_url: str) -> None:
     """Serve the demo stores (generating their history takes a few seconds), then schedule syncs."""
     if demo_ports:
-        stores = build_demo_stores(shopify_port=demo_ports[0], mirakl_port=demo_ports[1], webhook_url=webhook_url)
+        stores = build_demo_stores(
+            shopify_port=demo_ports[0],
+            mirakl_port=demo_ports[1],
+            webhook_url=webhook_url,
+            history_days=app_state.settings.demo_history_days,
+        )
         stores.start()
         log.info("demo stores shopify=%s bestbuy=%s", stores.shopify.url, stores.bestbuy.url)
     worker.build_scheduler(app_state.settings, app_state.sessions, background=True).start()

@@ -83,6 +83,8 @@ class Settings:
     embedded: bool = False
     # How often each platform is synced (Mirakl asks for at most one order poll a minute).
     sync_interval_seconds: float = 300.0
+    # How much history the demo stores hold (make run); smaller makes a quicker first backfill.
+    demo_history_days: int = 730
 
     @property
     def is_production(self) -> bool:
@@ -135,6 +137,9 @@ class Settings:
             raise SettingsError(f"SYNC_INTERVAL_SECONDS must be a number of seconds, not {raw_interval!r}") from None
         if not 1 <= sync_interval <= 86400:
             raise SettingsError("SYNC_INTERVAL_SECONDS must be between 1 and 86400")
+        raw_days = env.get("DEMO_HISTORY_DAYS", "").strip() or str(defaults.demo_history_days)
+        if not raw_days.isdigit() or not 1 <= int(raw_days) <= 1500:
+            raise SettingsError(f"DEMO_HISTORY_DAYS must be a whole number of days from 1 to 1500, not {raw_days!r}")
 
         return cls(
             app_env=app_env,
@@ -146,4 +151,5 @@ class Settings:
             log_level=log_level,
             embedded=embedded,
             sync_interval_seconds=sync_interval,
+            demo_history_days=int(raw_days),
         )

@@ -3,12 +3,12 @@ when the company's data has not changed since, JSON or CSV (`?format=csv`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -107,27 +107,48 @@ def header_lines(body: dict, what: str) -> list[str]:
     ]
 
 
+def answer(
+    owner: Company,
+    name: str,
+    key: Mapping[str, Any],
+    build: Callable[[], dict],
+    table: Callable[[dict], tuple[str, Sequence[str], Iterable[Sequence]]],
+    filename: str,
+) -> Response:
+    """The endpoint's answer, rendered once per company, data version, parameters and format
+    (JSON, or CSV when asked) and then served from the cache as it is."""
+    as_csv = params.wants_csv(request.args)
+
+    def render() -> tuple[bytes, str]:
+        body = build()
+        if as_csv:
+            what, columns, rows = table(body)
+            return params.csv_text(header_lines(body, what), columns, rows).encode(), "text/csv"
+        return current_app.json.dumps(body).encode(), "application/json"
+
+    content, mimetype = cached(owner, name, {**key, "csv": as_csv}, render)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if as_csv else {}
+    return Response(content, mimetype=mimetype, headers=headers)
+
+
 @bp.get("/analytics/metrics")
 def analytics_metrics() -> Response:
     session, owner = db_session(), company()
     start, end = params.date_range(request.args, owner)
     platform_ids = params.platform_filter(request.args, session, owner.id)
-    as_csv = params.wants_csv(request.args)
-    body = cached(
+    params.wants_csv(request.args)
+    return answer(
         owner,
         "metrics",
         {"start": start, "end": end, "platforms": platform_ids},
         lambda: build_metrics(session, owner, start, end, platform_ids),
-    )
-    if as_csv:
-        rows = [(key, v["value"], v["previous"], v["change"], v["change_pct"]) for key, v in body["metrics"].items()]
-        return params.csv_response(
-            f"channelpulse-metrics-{start}-{end}.csv",
-            header_lines(body, "metrics"),
+        lambda body: (
+            "metrics",
             ("metric", "value", "previous", "change", "change_pct"),
-            rows,
-        )
-    return jsonify(body)
+            [(k, v["value"], v["previous"], v["change"], v["change_pct"]) for k, v in body["metrics"].items()],
+        ),
+        f"channelpulse-metrics-{start}-{end}.csv",
+    )
 
 
 def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
@@ -168,7 +189,7 @@ def sales_trend() -> Response:
     start, end = params.date_range(request.args, owner)
     platform_ids = params.platform_filter(request.args, session, owner.id)
     granularity = params.choice(request.args, "granularity", queries.GRANULARITIES, "day")
-    as_csv = params.wants_csv(request.args)
+    params.wants_csv(request.args)
 
     def build() -> dict:
         rows = queries.trend(session, owner, start, end, platform_ids, granularity)
@@ -179,17 +200,18 @@ def sales_trend() -> Response:
             "series": trend_rows(rows),
         }
 
-    body = cached(
-        owner, "sales-trend", {"start": start, "end": end, "platforms": platform_ids, "g": granularity}, build
-    )
-    if as_csv:
-        return params.csv_response(
-            f"channelpulse-sales-trend-{granularity}-{start}-{end}.csv",
-            header_lines(body, f"sales by {granularity} and channel"),
+    return answer(
+        owner,
+        "sales-trend",
+        {"start": start, "end": end, "platforms": platform_ids, "g": granularity},
+        build,
+        lambda body: (
+            f"sales by {granularity} and channel",
             TREND_COLUMNS,
             ([row[c] for c in TREND_COLUMNS] for row in body["series"]),
-        )
-    return jsonify(body)
+        ),
+        f"channelpulse-sales-trend-{granularity}-{start}-{end}.csv",
+    )
 
 
 COMPARISON_METRICS = (
@@ -230,19 +252,16 @@ def build_comparison(session: Session, owner: Company, start: date, end: date) -
 def platform_comparison() -> Response:
     session, owner = db_session(), company()
     start, end = params.date_range(request.args, owner)
-    as_csv = params.wants_csv(request.args)
-    body = cached(
-        owner, "platform-comparison", {"start": start, "end": end}, lambda: build_comparison(session, owner, start, end)
+    params.wants_csv(request.args)
+    columns = ("platform_id", "platform", "kind", "store_currency", *COMPARISON_METRICS, "share_of_net_sales")
+    return answer(
+        owner,
+        "platform-comparison",
+        {"start": start, "end": end},
+        lambda: build_comparison(session, owner, start, end),
+        lambda body: ("channel comparison", columns, ([row[c] for c in columns] for row in body["platforms"])),
+        f"channelpulse-platforms-{start}-{end}.csv",
     )
-    if as_csv:
-        columns = ("platform_id", "platform", "kind", "store_currency", *COMPARISON_METRICS, "share_of_net_sales")
-        return params.csv_response(
-            f"channelpulse-platforms-{start}-{end}.csv",
-            header_lines(body, "channel comparison"),
-            columns,
-            ([row[c] for c in columns] for row in body["platforms"]),
-        )
-    return jsonify(body)
 
 
 def build_top_products(
@@ -291,22 +310,19 @@ def top_products() -> Response:
     platform_ids = params.platform_filter(request.args, session, owner.id)
     limit = params.integer(request.args, "limit", 10, 1, 500)
     sort = params.choice(request.args, "sort", queries.PRODUCT_SORTS, "net_sales")
-    as_csv = params.wants_csv(request.args)
-    body = cached(
+    params.wants_csv(request.args)
+    return answer(
         owner,
         "top-products",
         {"start": start, "end": end, "platforms": platform_ids, "limit": limit, "sort": sort},
         lambda: build_top_products(session, owner, start, end, platform_ids, limit, sort),
-    )
-    if as_csv:
-        rows = ([*(row[c] for c in PRODUCT_COLUMNS[:-1]), "; ".join(row["platforms"])] for row in body["products"])
-        return params.csv_response(
-            f"channelpulse-top-products-{start}-{end}.csv",
-            header_lines(body, f"top products by {sort}"),
+        lambda body: (
+            f"top products by {sort}",
             PRODUCT_COLUMNS,
-            rows,
-        )
-    return jsonify(body)
+            ([*(row[c] for c in PRODUCT_COLUMNS[:-1]), "; ".join(row["platforms"])] for row in body["products"]),
+        ),
+        f"channelpulse-top-products-{start}-{end}.csv",
+    )
 
 
 def sync_json(statuses: list[queries.PlatformStatus]) -> list[dict]:
@@ -326,9 +342,9 @@ def sync_json(statuses: list[queries.PlatformStatus]) -> list[dict]:
 
 @bp.get("/analytics/dashboard-summary")
 def dashboard_summary() -> Response:
-    """Everything the overview shows, in one call (the last 30 days)."""
+    """Everything the overview shows, in one call (by default the last 30 days)."""
     session, owner = db_session(), company()
-    start, end = params.date_range({}, owner)
+    start, end = params.date_range(request.args, owner)
 
     def build() -> dict:
         return {
@@ -338,7 +354,15 @@ def dashboard_summary() -> Response:
             "top_products": build_top_products(session, owner, start, end, None, 10, "net_sales")["products"],
         }
 
-    body = cached(owner, "dashboard-summary", {"start": start, "end": end}, build)
-    return jsonify(
-        {**body, "sync": sync_json(queries.sync_status(session, owner.id)), "data_version": owner.data_version}
+    # The rollup part is cached as rendered JSON; sync status changes on its own clock, so it is
+    # read fresh and spliced into the cached object's closing brace.
+    cached_json, _ = cached(
+        owner,
+        "dashboard-summary",
+        {"start": start, "end": end},
+        lambda: (current_app.json.dumps(build()).encode(), "application/json"),
     )
+    live = current_app.json.dumps(
+        {"sync": sync_json(queries.sync_status(session, owner.id)), "data_version": owner.data_version}
+    ).encode()
+    return Response(cached_json[:-1] + b"," + live[1:], mimetype="application/json")

@@ -7,7 +7,6 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
-from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -91,14 +90,12 @@ def wants_csv(args: Mapping[str, str]) -> bool:
     return choice(args, "format", ("json", "csv"), "json") == "csv"
 
 
-def csv_response(filename: str, header: Iterable[str], columns: Sequence[str], rows: Iterable[Sequence]) -> Response:
-    """A CSV download whose first lines (starting with #) say what the numbers are."""
+def csv_text(header: Iterable[str], columns: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """CSV whose first lines (starting with #) say what the numbers are."""
     out = io.StringIO()
     for line in header:
         out.write(f"# {line}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(rows)
-    return Response(
-        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    return out.getvalue()

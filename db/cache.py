@@ -28,7 +28,9 @@ DISK_LIMIT_BYTES = 512 * 1024 * 1024
 
 class ReadCache:
     def __init__(self, cache_dir: Path, redis_url: str | None = None) -> None:
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5) if redis_url else None
+        self._redis = (
+            redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5) if redis_url else None
+        )
         self._disk = None if redis_url else diskcache.Cache(str(cache_dir), size_limit=DISK_LIMIT_BYTES)
 
     @property

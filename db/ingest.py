@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from db import metrics
 from db.models import (
     AnalyticsDaily,
     AnalyticsProductDaily,
+    AnalyticsProductMonthly,
     Company,
     DirtyDay,
     FxRate,
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 CHUNK = 500  # rows per IN (...) list: well under SQLite's and Postgres' parameter limits
+ANALYZE_AFTER_DAYS = 28
 
 
 class MissingFxRate(Exception):
@@ -549,8 +551,48 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
         session.execute(AnalyticsDaily.__table__.insert(), daily_rows)
     if product_rows:
         session.execute(AnalyticsProductDaily.__table__.insert(), product_rows)
+    rollup_product_months(session, company.id, platform.id, {d.replace(day=1) for d in wanted})
+    if len(wanted) >= ANALYZE_AFTER_DAYS and _is_postgres(session):
+        # A backfill changes the rollups' size by orders of magnitude: refresh the planner's
+        # statistics now rather than whenever autovacuum gets round to it.
+        session.execute(text("ANALYZE analytics_daily, analytics_product_daily, analytics_product_monthly"))
     bump_data_version(session, company.id)
     return len(daily_rows)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def rollup_product_months(session: Session, company_id: int, platform_id: int, months: Iterable[date]) -> None:
+    """Re-sum `analytics_product_monthly` for these months from the daily product rows."""
+    daily = AnalyticsProductDaily
+    sums = ("gross_sales", "discounts", "returns", "net_sales", "units", "units_returned")
+    rows = []
+    for month in sorted(set(months)):
+        result = session.execute(
+            select(daily.sku, func.max(daily.title), *(func.sum(getattr(daily, f)) for f in sums))
+            .where(daily.platform_id == platform_id, daily.day >= month, daily.day < next_month(month))
+            .group_by(daily.sku)
+        )
+        rows += [
+            {
+                "company_id": company_id,
+                "platform_id": platform_id,
+                "month": month,
+                "sku": sku,
+                "title": title,
+                **{f: v for f, v in zip(sums, values, strict=True)},
+            }
+            for sku, title, *values in result
+        ]
+        session.execute(
+            delete(AnalyticsProductMonthly).where(
+                AnalyticsProductMonthly.platform_id == platform_id, AnalyticsProductMonthly.month == month
+            )
+        )
+    if rows:
+        session.execute(AnalyticsProductMonthly.__table__.insert(), rows)
 
 
 def mark_dirty(session: Session, platform_id: int, days: Iterable[date]) -> None:

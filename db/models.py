@@ -373,6 +373,27 @@ class AnalyticsProductDaily(Base):
     __table_args__ = (Index("ix_analytics_product_daily_company_day", "company_id", "day"),)
 
 
+class AnalyticsProductMonthly(Base):
+    """analytics_product_daily summed per calendar month: a two-year top-products query reads
+    24 months and at most two partial months of days instead of 730 days of every product."""
+
+    __tablename__ = "analytics_product_monthly"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    gross_sales: Mapped[Decimal] = mapped_column(Money)
+    discounts: Mapped[Decimal] = mapped_column(Money)
+    returns: Mapped[Decimal] = mapped_column(Money)
+    net_sales: Mapped[Decimal] = mapped_column(Money)
+    units: Mapped[int] = mapped_column(Integer)
+    units_returned: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_analytics_product_monthly_company_month", "company_id", "month"),)
+
+
 class PlatformReportDay(Base):
     """A platform's own daily totals (its sales report), to reconcile ours against. In the
     platform's currency and on its own calendar days."""

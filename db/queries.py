@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from db import metrics
-from db.models import AnalyticsDaily, AnalyticsProductDaily, Company, Platform, SyncRun
+from db.ingest import next_month
+from db.models import AnalyticsDaily, AnalyticsProductDaily, AnalyticsProductMonthly, Company, Platform, SyncRun
 
 ZERO = Decimal("0.00")
 GRANULARITIES = ("day", "week", "month")
@@ -21,7 +22,8 @@ PRODUCT_SORTS = ("net_sales", "units")
 
 def _money(value: object) -> Decimal:
     """A sum read back from the database as an exact cent amount (SQLite hands back floats)."""
-    return Decimal(str(value or 0)).quantize(metrics.CENT)
+    exact = value if isinstance(value, Decimal) else Decimal(str(value or 0))
+    return exact.quantize(metrics.CENT)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,24 @@ class ProductRow:
 PRODUCT_SUMS = ("gross_sales", "discounts", "returns", "net_sales", "units", "units_returned")
 
 
+def split_months(start: date, end: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """The whole calendar months inside start..end (their first days), and the day ranges left
+    over before and after them."""
+    first = start if start.day == 1 else next_month(start.replace(day=1))
+    months = []
+    while next_month(first) - timedelta(days=1) <= end:
+        months.append(first)
+        first = next_month(first)
+    if not months:
+        return [], [(start, end)]
+    edges = []
+    if start < months[0]:
+        edges.append((start, months[0] - timedelta(days=1)))
+    if next_month(months[-1]) <= end:
+        edges.append((next_month(months[-1]), end))
+    return months, edges
+
+
 def top_products(
     session: Session,
     company: Company,
@@ -214,17 +234,30 @@ def top_products(
     limit: int = 10,
     sort: str = "net_sales",
 ) -> list[ProductRow]:
-    """The best products of the period, matched across channels by SKU."""
-    table = AnalyticsProductDaily
-    conditions = [table.company_id == company.id, table.day >= start, table.day <= end]
-    if platform_ids is not None:
-        conditions.append(table.platform_id.in_(platform_ids))
+    """The best products of the period, matched across channels by SKU. Whole months are read
+    from the monthly rollup, the days before and after them from the daily one."""
+    months, edges = split_months(start, end)
+    parts = []
+    for table, column, ranges in (
+        (AnalyticsProductMonthly, AnalyticsProductMonthly.month, [(months[0], months[-1])] if months else []),
+        (AnalyticsProductDaily, AnalyticsProductDaily.day, edges),
+    ):
+        for low, high in ranges:
+            conditions = [table.company_id == company.id, column >= low, column <= high]
+            if platform_ids is not None:
+                conditions.append(table.platform_id.in_(platform_ids))
+            parts.append(
+                select(table.sku, table.platform_id, table.title, *(getattr(table, f) for f in PRODUCT_SUMS)).where(
+                    *conditions
+                )
+            )
+    if not parts:
+        return []
+    every = union_all(*parts).subquery()
     rows = session.execute(
         select(
-            table.sku, table.platform_id, func.max(table.title), *(func.sum(getattr(table, f)) for f in PRODUCT_SUMS)
-        )
-        .where(*conditions)
-        .group_by(table.sku, table.platform_id)
+            every.c.sku, every.c.platform_id, func.max(every.c.title), *(func.sum(every.c[f]) for f in PRODUCT_SUMS)
+        ).group_by(every.c.sku, every.c.platform_id)
     )
     names = {p.id: p.display_name for p in platforms(session, company.id)}
     products: dict[str, dict] = {}

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 import jobs
-from connectors import make_connector
+from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError
 from db.engine import transaction
 from db.models import AnalyticsDaily, Order, Platform, SyncRun, SyncState
 from settings import PROJECT_ROOT
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
-from tests.sims import BOX
+from tests.sims import BOX, Channel
 from tests.stored import stored
 
 
@@ -59,22 +59,32 @@ def test_full_then_incremental_sync(engine, sessions, channel):
         )
 
 
-@pytest.mark.parametrize("fault", [k for k in FAULT_KINDS if k != "timeout"] + ["mixed"])
+def quick_connector(channel: Channel, sessions):
+    """The platform's connector with a 1-second read timeout, so a timeout fault costs a second."""
+    with sessions() as session:
+        platform = session.get(Platform, channel.platform_id)
+        config, secrets = platform.config, BOX.open(platform.credentials)
+    return CONNECTORS[channel.kind](config, secrets, timeout=(1.0, 1.0))
+
+
+@pytest.mark.parametrize("fault", [*FAULT_KINDS, "mixed"])
 def test_sync_under_faults_loses_and_doubles_nothing(engine, sessions, channel, fault):
     faults = channel.server.faults
     if fault == "mixed":
-        faults.configure(
-            {
-                "rates": {"error": 0.1, "drop": 0.05, "malformed": 0.05, "rate_limit": 0.1, "slow": 0.05},
-                "slow_seconds": 0.05,
-            }
-        )
+        rates = {"error": 0.1, "drop": 0.05, "malformed": 0.05, "rate_limit": 0.1, "slow": 0.05, "timeout": 0.02}
+        faults.configure({"rates": rates, "slow_seconds": 0.05, "timeout_seconds": 1.5})
     else:
-        faults.configure({"queue": [fault] * 3, "slow_seconds": 0.05})
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+        faults.configure({"queue": [fault] * 3, "slow_seconds": 0.05, "timeout_seconds": 1.5})
+    assert (
+        jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
+        == "succeeded"
+    )
     channel.clock.advance(days=2)
     faults.configure({"queue": [fault] * 2} if fault != "mixed" else {})
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert (
+        jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
+        == "succeeded"
+    )
     assert stored(engine, channel.platform_id) == channel.truth()
     assert sum(faults.state()["served"].values()) > 0
 
