@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import base as records
 from connectors import csv_import, make_connector
-from db import ingest, locks
+from db import ingest, locks, reconciliation
 from db.credentials import CredentialBox, CredentialsError
 from db.engine import transaction
 from db.models import Company, Order, Platform, SyncRun, SyncState, User, utcnow
@@ -123,7 +123,8 @@ def seed_demo(
                 platform.status, platform.status_message = "disabled", "Demo data loaded directly: no store connected."
         newest = session.scalar(select(func.max(Order.order_day)).where(Order.company_id == company.id))
         start = today - timedelta(days=days - 1)
-        ingest.upsert_fx_rates(session, demo_fx_rates(start - timedelta(days=7), today + timedelta(days=7)), "demo")
+        rates = demo_fx_rates(start - timedelta(days=7), today + timedelta(days=7))
+        ingest.upsert_fx_rates(session, company.id, rates, "demo")
         for kind in CHANNELS:
             ingest.upsert_products(session, platforms[kind], business.products(kind))
     if connections:
@@ -457,3 +458,28 @@ def import_csv(
         parse_s=parse_s,
         write_s=write_s,
     )
+
+
+# --- platform reports (reconciliation) -----------------------------------------------------
+
+
+def fetch_platform_reports(
+    sessions: sessionmaker[Session], platform_id: int, box: CredentialBox, start: date, end: date
+) -> int:
+    """Download the platform's own daily sales report for its days start..end and store it in
+    place of those days, for reconciliation; returns the days stored (0 when another process is
+    fetching it right now). Connector errors are the caller's: it decides whether the report
+    already stored will do."""
+    with locks.named_lock(sessions.kw["bind"], f"report:{platform_id}") as held:
+        if not held:
+            return 0
+        with sessions() as session:
+            platform = session.get(Platform, platform_id)
+            if platform is None:
+                raise LookupError(f"no platform {platform_id}")
+            connector = make_connector(platform.kind, platform.config, box.open(platform.credentials))
+        days = connector.fetch_daily_report(start, end)
+        with transaction(sessions) as session:
+            stored = reconciliation.store_report(session, platform_id, days, source="platform")
+    log.info("platform report stored platform_id=%s start=%s end=%s days=%d", platform_id, start, end, stored)
+    return stored

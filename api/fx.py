@@ -53,7 +53,7 @@ def store_rates(session: Session, company: Company, source: fx.FxSource, rows: l
     recompute the company's rollups they change; returns the upload's summary."""
     if source.base:
         rows = rows + fx.cross_rates(rows, needed_pairs(session, company), via=source.base)
-    ingest.upsert_fx_rates(session, rows, source.label)
+    ingest.upsert_fx_rates(session, company.id, rows, source.label)
     pairs = Counter((r.base, r.quote) for r in rows)
     # The converter uses a currency's direct rate to the reporting currency, or the inverse one.
     currencies = {b for b, q in pairs if q == company.currency} | {q for b, q in pairs if b == company.currency}
@@ -150,12 +150,12 @@ def list_fx_rates():
     session = db_session()
     company = session.get(Company, current_user.company_id)
     start, end = date_range(request.args, company)
-    query = select(FxRate).where(FxRate.day >= start, FxRate.day <= end)
+    query = select(FxRate).where(FxRate.company_id == company.id, FxRate.day >= start, FxRate.day <= end)
     for column, value in ((FxRate.base, _currency("base")), (FxRate.quote, _currency("quote"))):
         if value:
             query = query.where(column == value)
     rates = session.scalars(query.order_by(FxRate.base, FxRate.quote, FxRate.day))
-    converter = ingest.FxConverter(session, company.currency)
+    converter = ingest.FxConverter(session, company.id, company.currency)
     return jsonify(
         period={"start_date": start.isoformat(), "end_date": end.isoformat(), "currency": company.currency},
         rates=[

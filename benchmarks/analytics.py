@@ -75,7 +75,9 @@ def load(sessions, orders: int) -> Company:
             for kind in CHANNELS
         }
         session.add_all(platforms.values())
-        ingest.upsert_fx_rates(session, jobs.demo_fx_rates(today - timedelta(days=DAYS + 7), today), "benchmark")
+        session.flush()
+        rates = jobs.demo_fx_rates(today - timedelta(days=DAYS + 7), today)
+        ingest.upsert_fx_rates(session, company.id, rates, "benchmark")
     started, written = time.perf_counter(), 0
     for kind in (SHOPIFY, BESTBUY):
         day = today - timedelta(days=DAYS - 1)

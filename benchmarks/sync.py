@@ -18,7 +18,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import jobs
-from db import ingest, migrate
+from db import migrate
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Platform
@@ -97,9 +97,6 @@ def main() -> None:
     box = CredentialBox(settings.credentials_keys)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
     business = business_of(args.orders, start.astimezone(Business().tz).date())
-    with transaction(sessions) as session:
-        first = start.date() - timedelta(days=HISTORY_DAYS + 7)
-        ingest.upsert_fx_rates(session, jobs.demo_fx_rates(first, start.date()), "benchmark")
     runs = [run_once(sessions, business, start, box) for _ in range(args.repeat)]
     backfill_s = statistics.median(r["backfill_s"] for r in runs)
     result = {

@@ -319,14 +319,19 @@ def upsert_products(session: Session, platform: Platform, products: Sequence[rec
 # --- exchange rates ------------------------------------------------------------------------
 
 
-def upsert_fx_rates(session: Session, rates: Iterable[tuple[date, str, str, Decimal]], source: str) -> int:
-    """Insert or replace (day, base, quote, rate) rows; returns how many were written."""
-    rows = [{"day": d, "base": b.upper(), "quote": q.upper(), "rate": r, "source": source} for d, b, q, r in rates]
+def upsert_fx_rates(
+    session: Session, company_id: int, rates: Iterable[tuple[date, str, str, Decimal]], source: str
+) -> int:
+    """Insert or replace a company's (day, base, quote, rate) rows; returns how many were written."""
+    rows = [
+        {"company_id": company_id, "day": d, "base": b.upper(), "quote": q.upper(), "rate": r, "source": source}
+        for d, b, q, r in rates
+    ]
     for part in chunks(rows, 2000):
         stmt = _insert(session, FxRate.__table__)
         session.execute(
             stmt.on_conflict_do_update(
-                index_elements=["base", "quote", "day"],
+                index_elements=["company_id", "base", "quote", "day"],
                 set_={"rate": stmt.excluded.rate, "source": stmt.excluded.source},
             ),
             list(part),
@@ -336,10 +341,12 @@ def upsert_fx_rates(session: Session, rates: Iterable[tuple[date, str, str, Deci
 
 @dataclass
 class FxConverter:
-    """Converts amounts to one reporting currency at a given day's rate, falling back to the
-    last known rate before that day (and saying so), never to a silent 1:1."""
+    """Converts amounts to a company's reporting currency at a given day's rate from the
+    company's rates, falling back to the last known rate before that day (and saying so), never
+    to a silent 1:1."""
 
     session: Session
+    company_id: int
     target: str
 
     def __post_init__(self) -> None:
@@ -358,10 +365,14 @@ class FxConverter:
     def _table(self, currency: str) -> tuple[list[date], list[Decimal]]:
         if currency not in self._tables:
             direct = self.session.execute(
-                select(FxRate.day, FxRate.rate).where(FxRate.base == currency, FxRate.quote == self.target)
+                select(FxRate.day, FxRate.rate).where(
+                    FxRate.company_id == self.company_id, FxRate.base == currency, FxRate.quote == self.target
+                )
             ).all()
             inverse = self.session.execute(
-                select(FxRate.day, FxRate.rate).where(FxRate.base == self.target, FxRate.quote == currency)
+                select(FxRate.day, FxRate.rate).where(
+                    FxRate.company_id == self.company_id, FxRate.base == self.target, FxRate.quote == currency
+                )
             ).all()
             merged = {d: Decimal(1) / Decimal(r) for d, r in inverse}
             merged.update({d: Decimal(r) for d, r in direct})  # a published direct rate wins
@@ -378,7 +389,7 @@ class _Converter:
     remembering per booked day the age of the oldest rate used."""
 
     def __init__(self, session: Session, company: Company) -> None:
-        self.fx = FxConverter(session, company.currency)
+        self.fx = FxConverter(session, company.id, company.currency)
         self.rate_age: dict[date, int] = defaultdict(int)
 
     def __call__(self, amount: Decimal | None, currency: str, order_day: date, day: date) -> Decimal:

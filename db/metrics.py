@@ -27,26 +27,41 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
-        Metric("gross_sales", "Gross sales", "money",
-               "Price × quantity of the items ordered, before discounts, taxes, shipping and returns. "
-               "Gift cards are not sales."),
-        Metric("discounts", "Discounts", "money",
-               "Line discounts plus each line's share of order-level discounts."),
-        Metric("returns", "Returns", "money",
-               "Value of returned and cancelled goods, after their discounts, booked on the day the "
-               "refund or cancellation is processed."),
+        Metric(
+            "gross_sales",
+            "Gross sales",
+            "money",
+            "Price × quantity of the items ordered, before discounts, taxes, shipping and returns. "
+            "Gift cards are not sales.",
+        ),
+        Metric("discounts", "Discounts", "money", "Line discounts plus each line's share of order-level discounts."),
+        Metric(
+            "returns",
+            "Returns",
+            "money",
+            "Value of returned and cancelled goods, after their discounts, booked on the day the "
+            "refund or cancellation is processed.",
+        ),
         Metric("net_sales", "Net sales", "money", "Gross sales − discounts − returns."),
         Metric("shipping", "Shipping", "money", "Shipping charged − shipping refunded."),
         Metric("taxes", "Taxes", "money", "Taxes charged − taxes refunded."),
         Metric("total_sales", "Total sales", "money", "Net sales + taxes + shipping."),
-        Metric("orders", "Orders", "count",
-               "Orders placed on the day. Test orders and marketplace orders never accepted are excluded; "
-               "a cancelled order still counts on the day it was placed."),
+        Metric(
+            "orders",
+            "Orders",
+            "count",
+            "Orders placed on the day. Test orders and marketplace orders never accepted are excluded; "
+            "a cancelled order still counts on the day it was placed.",
+        ),
         Metric("units", "Units", "count", "Items ordered (gift cards excluded), before returns."),
         Metric("units_returned", "Units returned", "count", "Items returned or cancelled, on the return's day."),
-        Metric("aov", "Average order value", "money",
-               "(Gross sales − discounts) ÷ orders: Shopify's definition since 2023, which ignores later "
-               "returns, taxes and shipping."),
+        Metric(
+            "aov",
+            "Average order value",
+            "money",
+            "(Gross sales − discounts) ÷ orders: Shopify's definition since 2023, which ignores later "
+            "returns, taxes and shipping.",
+        ),
     )
 }
 MONEY_SUMS = ("gross_sales", "discounts", "returns", "net_sales", "taxes", "shipping", "total_sales")

@@ -295,11 +295,14 @@ class RefundLine(Base):
 
 
 class FxRate(Base):
-    """`rate` units of `quote` for one unit of `base` on `day` (e.g. CAD->USD 0.7312)."""
+    """`rate` units of `quote` for one unit of `base` on `day` (e.g. CAD->USD 0.7312), as one
+    company's reports use it: rates are per company, so one company's upload never changes
+    another's numbers."""
 
     __tablename__ = "fx_rates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     base: Mapped[str] = mapped_column(String(3))
     quote: Mapped[str] = mapped_column(String(3))
@@ -307,7 +310,7 @@ class FxRate(Base):
     source: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (
-        UniqueConstraint("base", "quote", "day", name="uq_fx_rates_pair_day"),
+        UniqueConstraint("company_id", "base", "quote", "day", name="uq_fx_rates_company_pair_day"),
         CheckConstraint("rate > 0", name="positive"),
     )
 

@@ -75,7 +75,7 @@ def expected_daily(engine: Engine, company_id: int) -> pd.DataFrame:
             f"JOIN orders o ON o.id = r.order_id WHERE o.company_id = {company_id}",
             conn,
         )
-        rates = pd.read_sql("SELECT day, base, quote, rate FROM fx_rates", conn)
+        rates = pd.read_sql(f"SELECT day, base, quote, rate FROM fx_rates WHERE company_id = {company_id}", conn)
     rates["day"] = pd.to_datetime(rates["day"]).dt.date
     tz, target = company["timezone"], company["currency"]
 
@@ -148,7 +148,7 @@ def expected_products(engine: Engine, company_id: int, start, end) -> dict[str, 
             f"WHERE o.company_id = {company_id}",
             conn,
         )
-        rates = pd.read_sql("SELECT day, base, quote, rate FROM fx_rates", conn)
+        rates = pd.read_sql(f"SELECT day, base, quote, rate FROM fx_rates WHERE company_id = {company_id}", conn)
     rates["day"] = pd.to_datetime(rates["day"]).dt.date
     tz, target = company["timezone"], company["currency"]
     lines["order_day"] = _local_day(lines["processed_at"], tz)

@@ -73,6 +73,6 @@ def channel(request, sessions, company) -> Channel:
         session.flush()
         platform_id = platform.id
         rates = jobs.demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=60))
-        ingest.upsert_fx_rates(session, rates, source="test")
+        ingest.upsert_fx_rates(session, company.id, rates, source="test")
     yield Channel(request.param, server, clock, platform_id)
     server.stop()

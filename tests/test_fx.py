@@ -297,7 +297,7 @@ def add_channel(sessions, company_id: int, currency: str = "CAD", rollup: bool =
         platform = Platform(company_id=company_id, kind="bestbuy", display_name=f"BB {currency}", currency=currency)
         session.add(platform)
         session.flush()
-        ingest.upsert_fx_rates(session, [(FEB29, "CAD", "USD", Decimal("0.70000000"))], "test")
+        ingest.upsert_fx_rates(session, company_id, [(FEB29, "CAD", "USD", Decimal("0.70000000"))], "test")
         orders = [dataclasses.replace(o, currency=currency) for o in ORDERS]
         days = ingest.upsert_orders(session, platform, orders, NEW_YORK)
         if rollup:
@@ -430,6 +430,12 @@ def test_another_companys_rollups_are_left_alone(client, auth, sessions, company
     assert daily(sessions, theirs) == before
     with sessions() as session:
         assert session.get(Company, other.id).data_version == their_version
+        # Rates are per company: a later rollup of theirs still converts at their own rates.
+        ingest.rollup_daily(session, session.get(Platform, theirs), [MAR1])
+        assert ingest.FxConverter(session, other.id, "USD").rate("CAD", MAR1) != ingest.FxConverter(
+            session, company.id, "USD"
+        ).rate("CAD", MAR1)
+    assert daily(sessions, theirs) == before
 
 
 def test_no_rate_at_all_is_an_error_not_a_mix(client, auth, sessions, company):

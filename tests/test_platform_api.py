@@ -186,7 +186,8 @@ def test_simulator_webhooks_reach_the_database_without_a_sync(live_app, engine, 
             rates = jobs.demo_fx_rates(START.date() - timedelta(days=30), START.date() + timedelta(days=30))
             from db import ingest
 
-            ingest.upsert_fx_rates(session, rates, "test")
+            company_id = session.scalar(select(Company.id).where(Company.name == "Acme Audio"))
+            ingest.upsert_fx_rates(session, company_id, rates, "test")
         assert jobs.sync_platform(sessions, platform_id, BOX).status == "succeeded"
 
         store = shop.simulator.store
