@@ -65,10 +65,12 @@ def reject_non_api_routes() -> None:
 
 
 def init_api(app: Flask) -> None:
-    from api import platforms, webhooks  # noqa: F401  (their routes join the blueprints on import)
+    import api.reconciliation  # noqa: F401  (its routes join the blueprint on import)
+    from api import analytics, company, fx, openapi, platforms, tokens, webhooks  # noqa: F401  (routes join on import)
 
     app.register_blueprint(bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(openapi.docs_bp)
     app.before_request(reject_non_api_routes)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from api import ApiError, bp, params
+from api.platforms import sync_status_json
 from db import metrics, queries
 from db.models import Company
 from extensions import db_session, state
@@ -325,21 +326,6 @@ def top_products() -> Response:
     )
 
 
-def sync_json(statuses: list[queries.PlatformStatus]) -> list[dict]:
-    return [
-        {
-            "platform_id": s.id,
-            "platform": s.name,
-            "status": s.status,
-            "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
-            "running": s.running,
-            "queued": s.queued,
-            "progress": s.progress,
-        }
-        for s in statuses
-    ]
-
-
 @bp.get("/analytics/dashboard-summary")
 def dashboard_summary() -> Response:
     """Everything the overview shows, in one call (by default the last 30 days)."""
@@ -363,6 +349,6 @@ def dashboard_summary() -> Response:
         lambda: (current_app.json.dumps(build()).encode(), "application/json"),
     )
     live = current_app.json.dumps(
-        {"sync": sync_json(queries.sync_status(session, owner.id)), "data_version": owner.data_version}
+        {"sync": sync_status_json(queries.sync_status(session, owner.id)), "data_version": owner.data_version}
     ).encode()
     return Response(cached_json[:-1] + b"," + live[1:], mimetype="application/json")

@@ -22,14 +22,29 @@ def bad(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", message, field=field)
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+# Dates outside these years name no sales; refusing them also keeps "the period before" and
+# "30 days before" arithmetic far from the calendar's ends.
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
+
+
+def row_id(raw: str) -> int | None:
+    """An id from a path or parameter, or None when it cannot name a row (not ASCII digits, or
+    beyond an INTEGER), so callers answer 404 as for any unknown id."""
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID else None
+
+
 def parse_date(args: Mapping[str, str], name: str) -> date | None:
     raw = args.get(name)
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise bad(name, f"{name} must be a date like 2026-01-31, not {raw!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise bad(name, f"{name} must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 def date_range(args: Mapping[str, str], company: Company) -> tuple[date, date]:
@@ -55,7 +70,7 @@ def platform_filter(
         return None
     query = select(Platform.id).where(Platform.company_id == company_id)
     if raw.isdigit():
-        query = query.where(Platform.id == int(raw))
+        query = query.where(Platform.id == row_id(raw))
     elif raw in PLATFORM_KINDS:
         query = query.where(Platform.kind == raw)
     else:

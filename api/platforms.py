@@ -12,12 +12,12 @@ from flask import jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from api import ApiError, bp
+from api import ApiError, bp, params
 from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError, ConnectorError
 from db import queries
 from db.credentials import CredentialBox
-from db.models import Platform, utcnow
+from db.models import Platform, SyncRun, utcnow
 from extensions import db_session, state
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def request_sync(target: str):
     session = db_session()
     query = select(Platform).where(Platform.company_id == current_user.company_id)
     if target.isdigit():
-        query = query.where(Platform.id == int(target))
+        query = query.where(Platform.id == params.row_id(target))
     elif target in SYNCABLE_KINDS:
         query = query.where(Platform.kind == target)
     else:
@@ -130,36 +130,40 @@ def request_sync(target: str):
     return jsonify(queued=[p.id for p in platforms], requested_at=now.isoformat()), 202
 
 
+def run_json(run: SyncRun | None) -> dict | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "pages": run.pages,
+        "rows": run.rows,
+        "expected_rows": run.expected_rows,
+        "error": run.error,
+    }
+
+
+def sync_status_json(statuses: list[queries.PlatformStatus]) -> list[dict]:
+    """Where each platform's syncing stands (/sync/status, and the dashboard summary's `sync`)."""
+    return [
+        {
+            "id": s.id,
+            "kind": s.kind,
+            "display_name": s.name,
+            "status": s.status,
+            "status_message": s.status_message,
+            "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
+            "queued": s.queued,
+            "running": s.running,
+            "progress": s.progress,
+            "last_run": run_json(s.run),
+        }
+        for s in statuses
+    ]
+
+
 @bp.get("/sync/status")
 def sync_status():
-    def run_json(run):
-        if run is None:
-            return None
-        return {
-            "id": run.id,
-            "status": run.status,
-            "started_at": run.started_at.isoformat(),
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-            "pages": run.pages,
-            "rows": run.rows,
-            "expected_rows": run.expected_rows,
-            "error": run.error,
-        }
-
-    return jsonify(
-        platforms=[
-            {
-                "id": s.id,
-                "kind": s.kind,
-                "display_name": s.name,
-                "status": s.status,
-                "status_message": s.status_message,
-                "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
-                "queued": s.queued,
-                "running": s.running,
-                "progress": s.progress,
-                "last_run": run_json(s.run),
-            }
-            for s in queries.sync_status(db_session(), current_user.company_id)
-        ]
-    )
+    return jsonify(platforms=sync_status_json(queries.sync_status(db_session(), current_user.company_id)))

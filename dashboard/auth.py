@@ -59,11 +59,12 @@ class CurrentUser(UserMixin):
 
 @dataclass(frozen=True)
 class TokenUser(UserMixin):
-    """An API call signed with a company API token. A token is not a user (no id, no email): it
+    """An API call signed with a company API token. A token is not a user (it has no user id): it
     reads its company's data as a viewer does and is never an admin, so it cannot mint tokens."""
 
     token_id: int
     company_id: int
+    email: str  # not an address but a label ("API token cp_AbCdE"), so code showing who calls works
     role: str = "viewer"
 
     @property
@@ -186,7 +187,7 @@ def load_token_user(req: Request) -> TokenUser | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     found = tokens.authenticate(db_session(), token.strip())
-    return TokenUser(found.id, found.company_id) if found else None
+    return TokenUser(found.id, found.company_id, f"API token {found.prefix}") if found else None
 
 
 def is_public(path: str) -> bool:

@@ -1,0 +1,110 @@
+"""Company API tokens: /api/v1/tokens.
+
+A token is shown once, when it is created; only its SHA-256 is stored, so a leaked database does
+not leak usable tokens. The first characters (`prefix`) are kept to recognise a token in lists.
+Tokens read their company's data like a viewer (dashboard/auth.py turns one into a TokenUser).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import Response, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import ApiError, bp, params
+from db.models import ApiToken, utcnow
+from extensions import db_session
+
+log = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "cp_"
+PREFIX_LENGTH = 8
+# last_used_at is written at most this often: a busy client must not cost a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate(session: Session, token: str) -> ApiToken | None:
+    """The live (not revoked) token with this value, its last use noted."""
+    found = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if found is None:
+        return None
+    now = utcnow()
+    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
+        found.last_used_at = now
+        session.commit()
+    return found
+
+
+def token_json(token: ApiToken) -> dict:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat(),
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+def _require_admin(action: str) -> None:
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", f"Only an admin can {action} API tokens.")
+
+
+@bp.post("/tokens")
+def create_token() -> tuple[Response, int]:
+    """A new token for the caller's company. The answer is the only place the token ever appears."""
+    _require_admin("create")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "Send a JSON object with a name.")
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        raise ApiError(400, "invalid_parameter", "name must be 1-200 characters", field="name")
+    value = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        company_id=current_user.company_id,
+        name=name.strip(),
+        prefix=value[:PREFIX_LENGTH],
+        token_hash=hash_token(value),
+        created_by=current_user.id,
+    )
+    session = db_session()
+    session.add(token)
+    session.commit()
+    log.info("api token created id=%s company_id=%s prefix=%s", token.id, token.company_id, token.prefix)
+    return jsonify({**token_json(token), "token": value}), 201
+
+
+@bp.get("/tokens")
+def list_tokens() -> Response:
+    query = select(ApiToken).where(ApiToken.company_id == current_user.company_id).order_by(ApiToken.id)
+    return jsonify(tokens=[token_json(t) for t in db_session().scalars(query)])
+
+
+@bp.delete("/tokens/<token_id>")  # any text: what is not one of the company's token ids is a 404
+def revoke_token(token_id: str) -> Response:
+    """Revoke at once (the next request with it is refused). Revoking twice changes nothing."""
+    _require_admin("revoke")
+    session = db_session()
+    found = params.row_id(token_id)
+    token = session.get(ApiToken, found) if found is not None else None
+    if token is None or token.company_id != current_user.company_id:
+        raise ApiError(404, "not_found", f"No API token {token_id!r}.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.commit()
+        log.info("api token revoked id=%s company_id=%s", token.id, token.company_id)
+    return jsonify(token_json(token))
