@@ -52,6 +52,10 @@ def _rate(rates: pd.DataFrame, base: str, quote: str, day) -> Decimal:
     return Decimal(str(pair.sort_values("day")["rate"].iloc[-1]))
 
 
+def _company(conn, company_id: int) -> pd.Series:
+    return pd.read_sql(f"SELECT timezone, currency, refund_dating FROM companies WHERE id = {company_id}", conn).iloc[0]
+
+
 def _returns_day(refunds: pd.DataFrame, company: pd.Series) -> pd.Series:
     """The refund's own local day, or its order's when the company books returns by order date."""
     if company["refund_dating"] == "order":
@@ -62,9 +66,7 @@ def _returns_day(refunds: pd.DataFrame, company: pd.Series) -> pd.Series:
 def expected_daily(engine: Engine, company_id: int) -> pd.DataFrame:
     """One row per (platform_id, day) with every metric, in the company's currency."""
     with engine.connect() as conn:
-        company = pd.read_sql(
-            f"SELECT timezone, currency, refund_dating FROM companies WHERE id = {company_id}", conn
-        ).iloc[0]
+        company = _company(conn, company_id)
         orders = pd.read_sql(
             "SELECT id, platform_id, currency, processed_at, excluded_reason, gross_sales, discounts, shipping, "
             f"taxes, units FROM orders WHERE company_id = {company_id}",
@@ -133,9 +135,7 @@ def expected_products(engine: Engine, company_id: int, start, end) -> dict[str, 
     """Per SKU over start..end: gross sales, discounts, returns, net sales, units, units returned,
     converted per (platform, day, order day, SKU) like the product rollup."""
     with engine.connect() as conn:
-        company = pd.read_sql(
-            f"SELECT timezone, currency, refund_dating FROM companies WHERE id = {company_id}", conn
-        ).iloc[0]
+        company = _company(conn, company_id)
         lines = pd.read_sql(
             "SELECT o.id AS order_id, o.platform_id, o.currency, o.processed_at, o.excluded_reason, li.external_id, "
             "li.sku, li.quantity, li.unit_price, li.discount, li.is_gift_card FROM order_line_items li "

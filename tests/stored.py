@@ -9,7 +9,9 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from connectors.base import LineItem, RefundLine
 from connectors.base import Order as OrderRecord
+from connectors.base import Refund as RefundRecord
 from db.models import Order, Refund
 
 
@@ -78,53 +80,55 @@ def stored(engine: Engine, platform_id: int) -> dict[str, tuple]:
             .where(Order.platform_id == platform_id)
             .options(selectinload(Order.line_items), selectinload(Order.refunds).selectinload(Refund.lines))
         )
-        result = {}
+        snapshots = {}
         for o in orders:
-            lines = tuple(
-                sorted(
-                    (
-                        li.external_id,
-                        li.sku,
-                        li.quantity,
-                        _money(li.unit_price),
-                        _money(li.discount),
-                        _money(li.tax),
-                        li.is_gift_card,
-                    )
-                    for li in o.line_items
-                )
+            record = as_record(o)
+            # The order's pre-summed columns (what rollups read) must agree with its own lines.
+            sums = (_money(o.gross_sales), _money(o.discounts), o.units)
+            assert sums == (_money(record.gross_sales), _money(record.discounts), record.units), o.external_id
+            snapshots[o.external_id] = order_snapshot(record)
+        return snapshots
+
+
+def as_record(o: Order) -> OrderRecord:
+    """A stored order back in the connectors' record shape (only what the snapshot compares)."""
+    return OrderRecord(
+        external_id=o.external_id,
+        name=o.name,
+        currency=o.currency,
+        created_at=o.created_at,
+        processed_at=o.processed_at,
+        updated_at=o.updated_at,
+        status=o.status,
+        shipping=o.shipping,
+        tax=o.taxes,
+        cancelled_at=o.cancelled_at,
+        excluded_reason=o.excluded_reason,
+        fees=o.fees,
+        line_items=tuple(
+            LineItem(
+                li.external_id,
+                li.sku,
+                li.title,
+                li.quantity,
+                li.unit_price,
+                li.discount,
+                li.tax,
+                li.product_external_id,
+                li.is_gift_card,
             )
-            refunds = tuple(
-                sorted(
-                    (
-                        r.external_id,
-                        r.kind,
-                        r.processed_at,
-                        _money(r.returns),
-                        _money(r.shipping),
-                        _money(r.taxes),
-                        tuple(sorted((rl.line_item_external_id, rl.quantity, _money(rl.amount)) for rl in r.lines)),
-                    )
-                    for r in o.refunds
-                )
+            for li in o.line_items
+        ),
+        refunds=tuple(
+            RefundRecord(
+                r.external_id,
+                r.processed_at,
+                r.kind,
+                r.returns,
+                r.shipping,
+                r.taxes,
+                tuple(RefundLine(rl.line_item_external_id, rl.quantity, rl.amount) for rl in r.lines),
             )
-            result[o.external_id] = (
-                o.external_id,
-                o.name,
-                o.currency,
-                o.created_at,
-                o.processed_at,
-                o.updated_at,
-                o.cancelled_at,
-                o.status,
-                o.excluded_reason,
-                _money(o.gross_sales),
-                _money(o.discounts),
-                _money(o.shipping),
-                _money(o.taxes),
-                _money(o.fees),
-                o.units,
-                lines,
-                refunds,
-            )
-        return result
+            for r in o.refunds
+        ),
+    )
