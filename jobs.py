@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors import CONNECTORS, csv_import, make_connector
 from connectors import base as records
-from connectors import csv_import, make_connector
 from db import ingest, locks, reconciliation
 from db.credentials import CredentialBox, CredentialsError
 from db.engine import transaction
@@ -483,3 +483,22 @@ def fetch_platform_reports(
             stored = reconciliation.store_report(session, platform_id, days, source="platform")
     log.info("platform report stored platform_id=%s start=%s end=%s days=%d", platform_id, start, end, stored)
     return stored
+
+
+def refresh_platform_report(
+    sessions: sessionmaker[Session], platform_id: int, box: CredentialBox, start: date, end: date
+) -> str | None:
+    """Fetch the platform's report for start..end when the stored one is missing or old and the
+    platform has one; returns why it could not be fetched (the stored one is then used), if so."""
+    with sessions() as session:
+        platform = session.get(Platform, platform_id)
+        if not CONNECTORS[platform.kind].has_daily_report:
+            return None
+        if not reconciliation.report_needs_refresh(session, platform_id, start, end):
+            return None
+    try:
+        fetch_platform_reports(sessions, platform_id, box, start, end)
+    except (records.ConnectorError, CredentialsError) as exc:
+        log.warning("platform report not fetched platform_id=%s error=%s", platform_id, exc)
+        return f"The platform's report could not be fetched ({exc}); the one stored before, if any, is used."
+    return None

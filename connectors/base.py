@@ -12,9 +12,9 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -125,6 +125,32 @@ class Product:
     status: str = "ACTIVE"
     updated_at: datetime | None = None
     product_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDay:
+    """One day of a platform's own sales report, to reconcile ours against: on the report's
+    calendar (`timezone`) and in its currency, with our sign conventions (discounts and returns
+    are positive amounts that net sales subtracts), and net and total sales as the report shows them."""
+
+    day: date
+    timezone: str
+    currency: str
+    orders: int = 0
+    gross_sales: Decimal = ZERO
+    discounts: Decimal = ZERO
+    returns: Decimal = ZERO
+    net_sales: Decimal = ZERO
+    shipping: Decimal = ZERO
+    taxes: Decimal = ZERO
+    total_sales: Decimal = ZERO
+
+
+def every_day(days: Iterable[ReportDay], start: date, end: date, timezone: str, currency: str) -> list[ReportDay]:
+    """The report's days start..end in order; a day the report does not list sold nothing."""
+    listed = {d.day: d for d in days}
+    span = range((end - start).days + 1)
+    return [listed.get(day) or ReportDay(day, timezone, currency) for day in (start + timedelta(n) for n in span)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +321,8 @@ class Connector(ABC):
     kind: ClassVar[str]
     config_fields: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Whether fetch_daily_report works for this platform (reconciliation fetches it when it does).
+    has_daily_report: ClassVar[bool] = False
     # How many orders the running fetch_orders will yield, once the platform has said (for
     # progress bars); None while unknown.
     expected_total: int | None = None
@@ -318,3 +346,7 @@ class Connector(ABC):
     @abstractmethod
     def fetch_products(self) -> Iterator[list[Product]]:
         """Yield pages of the store's products."""
+
+    def fetch_daily_report(self, start: date, end: date) -> list[ReportDay]:
+        """The platform's own daily sales totals for its days start..end, one ReportDay each."""
+        raise NotImplementedError(f"{self.kind} offers no daily sales report")

@@ -9,15 +9,21 @@ again; the last window is left open-ended, so an order updated while we page sta
 Mirakl keeps a line's price and quantity as sold and lists refunds and cancellations inside the
 lines, each with its own id and date: they become one Refund per entry, booked on that date.
 Amounts are JSON numbers, parsed straight to Decimal.
+
+Mirakl has no public API for a seller's daily sales totals; `fetch_daily_report` downloads a CSV
+export like the back office's (`GET /api/reports/daily-sales`): its path, its columns and its
+calendar (UTC days) are assumptions, mirrored by the simulator (docs/reconciliation.md).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -26,13 +32,16 @@ from connectors.base import (
     ZERO,
     AccountInfo,
     Connector,
+    ConnectorError,
     HttpClient,
     LineItem,
     Order,
     Product,
     Refund,
     RefundLine,
+    ReportDay,
     TransientError,
+    every_day,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,9 @@ DEFAULT_MIN_INTERVAL = 1.0
 WINDOW_READS = 3  # tries at reading a window while orders keep leaving it
 # Order states before the seller accepted (or after refusing): not a sale.
 NOT_ACCEPTED_STATES = frozenset({"STAGING", "WAITING_ACCEPTANCE", "WAITING_DEBIT", "WAITING_DEBIT_PAYMENT", "REFUSED"})
+REPORT_PATH = "/api/reports/daily-sales"
+REPORT_TIMEZONE = "UTC"  # the export's days (an assumption, see the module docstring)
+REPORT_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "total_sales")
 
 
 def _utcnow() -> datetime:
@@ -65,6 +77,7 @@ class MiraklConnector(Connector):
     kind = "bestbuy"
     config_fields = ("base_url",)
     secret_fields = ("api_key",)
+    has_daily_report = True
 
     def __init__(
         self,
@@ -106,6 +119,19 @@ class MiraklConnector(Connector):
         for offers, _total in self._pages("/api/offers", "offers", {}):
             if offers:
                 yield [offer_record(raw) for raw in offers]
+
+    def fetch_daily_report(self, start: date, end: date) -> list[ReportDay]:
+        """The shop's daily sales export: accepted orders only, refunds and cancellations on
+        their own dates, UTC days, the shop's currency."""
+        params = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+        rows = self._get(REPORT_PATH, params, parse=_csv_rows)
+        try:
+            days = [report_day(row) for row in rows]
+        except (KeyError, ValueError, ArithmeticError) as exc:
+            raise ConnectorError(f"the daily sales export is not in the expected format ({exc!r})") from None
+        if not days:
+            raise ConnectorError("the daily sales export lists no days")
+        return every_day(days, start, end, REPORT_TIMEZONE, days[0].currency)
 
     # --- internals -----------------------------------------------------------------------
 
@@ -160,15 +186,15 @@ class MiraklConnector(Connector):
                 return
             offset += len(data[key])
 
-    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One API call, spaced from the previous one by the minimum interval."""
+    def _get(self, path: str, params: dict[str, Any], parse: Callable[[bytes], Any] | None = None) -> Any:
+        """One API call, spaced from the previous one by the minimum interval; JSON unless `parse` says."""
         delay = self._next_call - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         if self.config.get("shop_id"):
             params = {**params, "shop_id": self.config["shop_id"]}
         try:
-            data, _ = self.http.request_json("GET", path, params=params, parse=_decode)
+            data, _ = self.http.request_json("GET", path, params=params, parse=parse or _decode)
         finally:
             self._next_call = time.monotonic() + self.min_interval
         return data
@@ -260,6 +286,21 @@ def _returns(line: Mapping[str, Any]) -> Iterator[Refund]:
                 tax=_tax(entry.get("taxes")) + _tax(entry.get("shipping_taxes")),
                 lines=(RefundLine(line["order_line_id"], int(entry.get("quantity") or 0), amount),),
             )
+
+
+def report_day(row: dict[str, str]) -> ReportDay:
+    """One row of the daily sales export (amounts positive, as our metrics hold them)."""
+    return ReportDay(
+        day=date.fromisoformat(row["date"]),
+        timezone=REPORT_TIMEZONE,
+        currency=row["currency"],
+        orders=int(row["orders"]),
+        **{field: Decimal(row[field]) for field in REPORT_MONEY},
+    )
+
+
+def _csv_rows(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
 
 
 def _decode(body: bytes) -> Any:

@@ -1,15 +1,17 @@
 """Shopify: the GraphQL Admin API in, normalized records out.
 
 A backfill (`since=None`) runs one bulk operation and reads its JSONL file: no page-by-page
-cost limits, one consistent snapshot; the refund lines a bulk query cannot reach are read by
-refund id afterwards. Incremental syncs page `orders` by `updated_at` with a cursor. Both paths
-map the same node shape, so they produce identical records. Queries are sized to Shopify's
-single-query cost limit, every call is paced on its leaky bucket
-(`extensions.cost.throttleStatus`), and a THROTTLED answer is retried after exactly the wait
-the bucket asks for.
+cost limits, one consistent snapshot. An incremental sync first counts the orders changed
+since its cursor: a few are paged through `orders` by `updated_at`, many are read by a bulk
+operation filtered the same way. Every path reads the same order node, whose refunds are only
+named (a bulk query cannot reach their lines), then reads those refunds' lines by id, so all
+produce identical records. Queries are sized to Shopify's single-query cost limit, every call
+is paced on its leaky bucket (`extensions.cost.throttleStatus`), and a THROTTLED answer is
+retried after exactly the wait the bucket asks for.
 
 Webhooks (REST-shaped, HMAC-signed) map to the same records: `verify_webhook` and
-`order_from_webhook`.
+`order_from_webhook`. The shop's own sales report by day, which reconciliation compares ours
+with, is one ShopifyQL query (`fetch_daily_report`; connectors/shopify_report.py reads it).
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import requests
 
 from connectors import base as records
+from connectors import shopify_report
 from connectors.base import (
     ZERO,
     AccountInfo,
@@ -45,17 +49,35 @@ API_VERSION = "2025-10"
 PAGE_SIZE = 250  # Shopify's maximum page (and id list); queries shrink it to fit the cost limit
 MAX_QUERY_COST = 1000
 NESTED_PAGE = 5  # lines and refund lines read with their order or refund; more in follow-up calls
+SHIPPING_PAGE = 1  # refunded shipping lines: an order has one shipping line, rarely more
 FOLLOW_UP_PAGE = 50
-RECORDS_PER_PAGE = 250  # backfill records are yielded in pages of this size
-BULK_POLL_FIRST = 0.2  # seconds; doubles up to BULK_POLL_MAX
-BULK_POLL_MAX = 10.0
+RECORDS_PER_PAGE = 250  # records are yielded in pages of this size
+# Changed orders above which an incremental sync runs as a bulk operation. 250 orders page in 15
+# calls charged ~4,500 points (about 18 an order): a fifth of a Plus shop's bucket, but twice a
+# standard shop's (2,000 points restoring 100/s). A bulk operation costs ~10 points whatever its
+# size, but queues for seconds on Shopify and keeps the app from running another meanwhile.
+BULK_ABOVE = 250
+# Polling a bulk operation costs 1 point (of a bucket restoring 100-2,000 per second), so poll
+# often while the job is young: small jobs (an incremental sync) end within a second or two.
+# Growing the delay by a quarter keeps the wait past completion under a quarter of the job's
+# run time, and the cap bounds it for long jobs (a large backfill runs for minutes).
+BULK_POLL_FIRST = 0.1  # seconds
+BULK_POLL_GROWTH = 1.25
+BULK_POLL_MAX = 2.0
 BULK_TIMEOUT = 6 * 3600.0
 BULK_START_ATTEMPTS = 3
 
 # --- queries -------------------------------------------------------------------------------
-# The paged queries and the bulk query select the same fields, so both paths map one node
-# shape. A bulk query cannot reach refund lines (a connection inside the `refunds` list), so
-# the backfill reads them afterwards by refund id, with the same selection.
+# The paged query and the bulk query select the same fields, so every path maps one node shape.
+# A bulk query cannot reach refund lines (a connection inside the `refunds` list), so both name
+# the refunds only, and their lines are read afterwards by refund id.
+#
+# Requested cost, which sizes pages (an object 1, a MoneyBag 2, a connection 2 + page size x
+# (1 + its node's objects), a list of unknown size one item; scalars and pageInfo free): an order
+# of the paged query is 1 + 2 MoneyBags 4 + lineItems (2 + 5 x (1 + 3 MoneyBags 6 + 2 list items
+# 2 + product 1)) 52 + refunds 1 = 58, so a page holds 17 orders. Reading the refunds' lines
+# with each order, as pages did, added 59 (pages of 8) although few orders have a refund. Every
+# field read is one a record needs. The bucket is charged the actual cost, ~18 for 3 lines.
 
 _MONEY = "shopMoney { amount }"
 _PAGE_INFO = "pageInfo { hasNextPage endCursor }"
@@ -78,17 +100,26 @@ def _paged(connection: str, arguments: str = f"first: {NESTED_PAGE}") -> str:
     return f"{connection}({arguments}) {{ {_PAGE_INFO} nodes {{ {_NESTED_FIELDS[connection]} }} }}"
 
 
-_REFUND_FIELDS = f"id createdAt {_paged('refundLineItems')} {_paged('refundShippingLines')}"
+def bulk_orders_query(search: str | None = None) -> str:
+    """The bulk query for every order (or those matching `search`), oldest update first."""
+    arguments = "sortKey: UPDATED_AT" if search is None else f"sortKey: UPDATED_AT, query: {json.dumps(search)}"
+    return (
+        f"{{ orders({arguments}) {{ edges {{ node {{ {_ORDER_FIELDS}"
+        f" lineItems {{ edges {{ node {{ {_NESTED_FIELDS['lineItems']} }} }} }} refunds {{ id createdAt }} }} }} }} }}"
+    )
+
+
+# A refund read by id costs 1 + refundLineItems (2 + 5 x 6) 32 + refundShippingLines (2 + 1 x 5) 7
+# = 40, so a call reads 25 (the bucket is charged ~18 a refund, for 2 lines).
+_REFUND_FIELDS = f"id createdAt {_paged('refundLineItems')} {_paged('refundShippingLines', f'first: {SHIPPING_PAGE}')}"
 ORDERS_QUERY = f"""query Orders($first: Int!, $after: String, $search: String) {{
   orders(first: $first, after: $after, query: $search, sortKey: UPDATED_AT) {{
     {_PAGE_INFO}
-    nodes {{ {_ORDER_FIELDS} {_paged("lineItems")} refunds {{ {_REFUND_FIELDS} }} }}
+    nodes {{ {_ORDER_FIELDS} {_paged("lineItems")} refunds {{ id createdAt }} }}
   }}
 }}"""
-BULK_ORDERS_QUERY = (
-    f"{{ orders(sortKey: UPDATED_AT) {{ edges {{ node {{ {_ORDER_FIELDS}"
-    f" lineItems {{ edges {{ node {{ {_NESTED_FIELDS['lineItems']} }} }} }} refunds {{ id createdAt }} }} }} }} }}"
-)
+COUNT_QUERY = "query Count($search: String) { ordersCount(query: $search) { count precision } }"
+BULK_ORDERS_QUERY = bulk_orders_query()
 REFUNDS_QUERY = f"query Refunds($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Refund {{ {_REFUND_FIELDS} }} }} }}"
 BULK_RUN_MUTATION = """mutation RunBulk($query: String!) {
   bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { code field message } }
@@ -97,6 +128,10 @@ _BULK_FIELDS = "id status errorCode objectCount url query"
 BULK_NODE_QUERY = f"query Bulk($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }} }}"
 BULK_CURRENT_QUERY = f"{{ currentBulkOperation {{ {_BULK_FIELDS} }} }}"
 SHOP_QUERY = "{ shop { name currencyCode ianaTimezone myshopifyDomain } }"
+SALES_REPORT_QUERY = """query SalesReport($query: String!) {
+  shop { currencyCode ianaTimezone }
+  shopifyqlQuery(query: $query) { parseErrors tableData { columns { name dataType } rows } }
+}"""
 VARIANTS_QUERY = f"""query Variants($first: Int!, $after: String) {{
   shop {{ currencyCode }}
   productVariants(first: $first, after: $after) {{
@@ -104,6 +139,10 @@ VARIANTS_QUERY = f"""query Variants($first: Int!, $after: String) {{
     nodes {{ id sku title price updatedAt product {{ id title status productType }} }}
   }}
 }}"""
+
+
+# An Order node as read (its refunds named, then filled in by id) and its lines, as records.
+OrderParts = tuple[dict, list[records.LineItem]]
 
 
 class _QueryTooCostly(ConnectorError):
@@ -126,6 +165,7 @@ class ShopifyConnector(Connector):
     kind = "shopify"
     config_fields = ("shop_domain",)
     secret_fields = ("access_token",)
+    has_daily_report = True
 
     def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str], **http_options: Any) -> None:
         super().__init__(config, secrets)
@@ -148,18 +188,18 @@ class ShopifyConnector(Connector):
         return AccountInfo(name=shop["name"], currency=shop["currencyCode"], extra=extra)
 
     def fetch_orders(self, since: datetime | None) -> Iterator[list[records.Order]]:
-        if since is None:
-            yield from self._backfill()
-            return
-        search = f"updated_at:>='{_iso(since)}'"
-        after = None
-        while True:
-            connection = self._sized_graphql(ORDERS_QUERY, {"after": after, "search": search})["orders"]
-            if connection["nodes"]:
-                yield [order_record(self._complete(node)) for node in connection["nodes"]]
-            if not connection["pageInfo"]["hasNextPage"]:
-                return
-            after = connection["pageInfo"]["endCursor"]
+        """A backfill is one bulk operation; an incremental sync counts the changed orders first
+        and pages through a few (no bulk job to wait for) but runs a bulk operation for many."""
+        search = None if since is None else f"updated_at:>='{_iso(since)}'"
+        if search is None or self._graphql(COUNT_QUERY, {"search": search})["ordersCount"]["count"] > BULK_ABOVE:
+            parts = self._bulk_orders(bulk_orders_query(search))
+        else:
+            parts = self._paged_orders(search)
+        self._read_refunds([refund for node, _ in parts for refund in node["refunds"]])
+        orders = sorted(itertools.starmap(order_record, parts), key=lambda o: (o.updated_at, o.external_id))
+        self.expected_total = len(orders)
+        for start in range(0, len(orders), RECORDS_PER_PAGE):
+            yield orders[start : start + RECORDS_PER_PAGE]
 
     def fetch_products(self) -> Iterator[list[records.Product]]:
         """One record per variant: the variant is what is sold and what carries the SKU."""
@@ -171,6 +211,25 @@ class ShopifyConnector(Connector):
             if not connection["pageInfo"]["hasNextPage"]:
                 return
             after = connection["pageInfo"]["endCursor"]
+
+    def fetch_daily_report(self, start: date, end: date) -> list[records.ReportDay]:
+        """Shopify's sales report by day (ShopifyQL; the token needs the read_reports scope), on
+        the shop's days and in its currency."""
+        shopifyql = shopify_report.SHOPIFYQL.format(start=start.isoformat(), end=end.isoformat())
+        try:
+            data = self._graphql(SALES_REPORT_QUERY, {"query": shopifyql})
+        except AuthError as exc:
+            raise AuthError(f"{exc}; the sales report also needs the read_reports scope") from exc
+        answer, shop = data["shopifyqlQuery"], data["shop"]
+        if answer is None or answer["tableData"] is None or answer["parseErrors"]:
+            problems = "; ".join((answer or {}).get("parseErrors") or ["no table"])
+            raise ConnectorError(f"Shopify did not answer the sales report query: {problems}")
+        timezone, currency = shop["ianaTimezone"], shop["currencyCode"]
+        try:
+            days = shopify_report.from_shopifyql(answer["tableData"], timezone, currency)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ConnectorError(f"Shopify's sales report is not in the expected shape ({exc!r})") from None
+        return records.every_day(days, start, end, timezone, currency)
 
     def read_webhook(self, body: bytes, hmac_header: str | None) -> records.Order:
         """A verified orders/* webhook as a record; AuthError if the signature is wrong."""
@@ -197,14 +256,21 @@ class ShopifyConnector(Connector):
                 self._sizes[query] = max(1, size * MAX_QUERY_COST // exc.cost)
                 log.info("shopify query shrunk size=%d cost=%d", self._sizes[query], exc.cost)
 
-    def _complete(self, order: dict) -> dict:
-        """Fetch the rest of any nested connection that did not fit in the page."""
-        order["lineItems"]["nodes"] = self._rest_of("order", order["id"], "lineItems", order["lineItems"])
-        for refund in order["refunds"]:
-            self._complete_refund(refund)
-        return order
+    def _paged_orders(self, search: str) -> list[OrderParts]:
+        """The orders matching `search`, page by page, each with all of its lines."""
+        parts: list[OrderParts] = []
+        after = None
+        while True:
+            connection = self._sized_graphql(ORDERS_QUERY, {"after": after, "search": search})["orders"]
+            for node in connection["nodes"]:
+                lines = self._rest_of("order", node["id"], "lineItems", node.pop("lineItems"))
+                parts.append((node, [_line_record(line) for line in lines]))
+            if not connection["pageInfo"]["hasNextPage"]:
+                return parts
+            after = connection["pageInfo"]["endCursor"]
 
     def _complete_refund(self, refund: dict) -> dict:
+        """Fetch the rest of a refund's lines that did not fit in its first page."""
         for connection in ("refundLineItems", "refundShippingLines"):
             refund[connection]["nodes"] = self._rest_of("refund", refund["id"], connection, refund[connection])
         return refund
@@ -221,18 +287,13 @@ class ShopifyConnector(Connector):
             nodes += page["nodes"]
         return nodes
 
-    def _backfill(self) -> Iterator[list[records.Order]]:
-        operation = self._run_bulk(BULK_ORDERS_QUERY)
-        objects = self._download(operation["url"], int(operation["objectCount"])) if operation["url"] else []
-        nodes = orders_from_bulk(objects)
-        self._read_refunds([refund for node in nodes for refund in node["refunds"]])
-        orders = sorted(map(order_record, nodes), key=lambda o: (o.updated_at, o.external_id))
-        self.expected_total = len(orders)
-        for start in range(0, len(orders), RECORDS_PER_PAGE):
-            yield orders[start : start + RECORDS_PER_PAGE]
+    def _bulk_orders(self, query: str) -> list[OrderParts]:
+        """The orders a bulk query reads, from its file."""
+        operation = self._run_bulk(query)
+        return self._download(operation["url"], int(operation["objectCount"])) if operation["url"] else []
 
     def _read_refunds(self, refunds: list[dict]) -> None:
-        """Fill in the lines of refunds the bulk file only names, reading them by id."""
+        """Fill in the lines of refunds the order nodes only name, reading them by id."""
         pending = [refund["id"] for refund in refunds]
         by_id = {refund["id"]: refund for refund in refunds}
         while pending:
@@ -273,7 +334,7 @@ class ShopifyConnector(Connector):
         raise ConnectorError("another bulk operation kept Shopify busy; try the backfill again later")
 
     def _await_bulk(self, query: str, variables: Mapping[str, Any]) -> dict | None:
-        """Poll a bulk operation, backing off, until it is no longer created or running."""
+        """Poll a bulk operation, backing off gently, until it is no longer created or running."""
         delay, deadline = BULK_POLL_FIRST, time.monotonic() + BULK_TIMEOUT
         while True:
             (operation,) = self._graphql(query, variables).values()
@@ -282,20 +343,20 @@ class ShopifyConnector(Connector):
             if time.monotonic() > deadline:
                 raise ConnectorError(f"Shopify bulk operation {operation['id']} did not finish in time")
             self.http.sleep(delay)
-            delay = min(2 * delay, BULK_POLL_MAX)
+            delay = min(delay * BULK_POLL_GROWTH, BULK_POLL_MAX)
 
-    def _download(self, url: str, expected: int) -> list[dict]:
-        """The bulk file's objects; a file cut short (fewer objects than the operation
+    def _download(self, url: str, expected: int) -> list[OrderParts]:
+        """The orders of a bulk file; a file cut short (fewer objects than the operation
         counted, or a broken last line) is downloaded again."""
 
-        def parse(body: bytes) -> list[dict]:
-            objects = [json.loads(line) for line in body.splitlines() if line.strip()]
-            if len(objects) != expected:
-                raise ValueError(f"bulk file holds {len(objects)} objects, not {expected}")
-            return objects
+        def parse(body: bytes) -> list[OrderParts]:
+            lines = [line for line in body.splitlines() if line.strip()]
+            if len(lines) != expected:
+                raise ValueError(f"bulk file holds {len(lines)} objects, not {expected}")
+            return orders_from_bulk(map(json.loads, lines))
 
-        objects, _ = self.files.request_json("GET", url, parse=parse)
-        return objects
+        orders, _ = self.files.request_json("GET", url, parse=parse)
+        return orders
 
     # --- GraphQL -------------------------------------------------------------------------
 
@@ -364,8 +425,8 @@ class ShopifyConnector(Connector):
 # --- GraphQL nodes -> records --------------------------------------------------------------
 
 
-def order_record(node: Mapping[str, Any]) -> records.Order:
-    """The record for one Order node (from a page or a reassembled bulk file)."""
+def order_record(node: Mapping[str, Any], line_items: Iterable[records.LineItem]) -> records.Order:
+    """The record for one Order node (from a page or a bulk file) and its lines."""
     cancelled_at = _time(node.get("cancelledAt"))
     status = node.get("displayFinancialStatus") or ""
     return records.Order(
@@ -378,7 +439,7 @@ def order_record(node: Mapping[str, Any]) -> records.Order:
         status=status,
         shipping=_money(node.get("totalShippingPriceSet")),
         tax=_money(node.get("totalTaxSet")),
-        line_items=tuple(_line_record(line) for line in _nodes(node, "lineItems")),
+        line_items=tuple(line_items),
         refunds=tuple(_refund_record(refund, cancelled_at) for refund in node.get("refunds") or ()),
         cancelled_at=cancelled_at,
         excluded_reason=_excluded_reason(node.get("test", False), status),
@@ -431,18 +492,24 @@ def _product_record(node: Mapping[str, Any], currency: str) -> records.Product:
     )
 
 
-def orders_from_bulk(objects: Sequence[dict]) -> list[dict]:
-    """Rebuild Order nodes from a bulk file's objects: each line item points at its order by
+def orders_from_bulk(objects: Iterable[dict]) -> list[OrderParts]:
+    """Rebuild orders from a bulk file's objects: each line item points at its order by
     `__parentId`, and is attached by that, never by its place in the file, which Shopify does
-    not promise."""
-    orders = [obj for obj in objects if "__parentId" not in obj]
-    by_id = {order["id"]: order for order in orders}
-    for line in (obj for obj in objects if "__parentId" in obj):
-        order = by_id.get(line.pop("__parentId"))
-        if order is None:
+    not promise. Line items become records as they are read, so a large shop's millions of
+    small dicts never pile up (CPython's cycle collector would rescan them again and again)."""
+    orders: dict[str, OrderParts] = {}
+    lines: list[tuple[str, records.LineItem]] = []
+    for obj in objects:
+        parent_id = obj.pop("__parentId", None)
+        if parent_id is None:
+            orders[obj["id"]] = (obj, [])
+        else:
+            lines.append((parent_id, _line_record(obj)))
+    for parent_id, line in lines:
+        if parent_id not in orders:
             raise ConnectorError("the bulk file holds a line item whose order is missing")
-        order.setdefault("lineItems", {"nodes": []})["nodes"].append(line)
-    return orders
+        orders[parent_id][1].append(line)
+    return list(orders.values())
 
 
 # --- webhooks ------------------------------------------------------------------------------

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dash import Dash
 from flask import Flask
 
-from dashboard.pages import channels, overview
+from dashboard.pages import channels, overview, reconciliation
 from dashboard.shell import shell
 from settings import PROJECT_ROOT
 
-PAGES = (overview, channels)
+PAGES = (overview, channels, reconciliation)
 
 
 def init_dashboard(server: Flask) -> Dash:

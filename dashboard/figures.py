@@ -218,3 +218,88 @@ def backfill_banner(statuses: Sequence[PlatformStatus]) -> dbc.Alert | None:
         color="info",
         id="backfill-banner",
     )
+
+
+REASON_LABELS = {
+    "currency": "Currency",
+    "refund_dating": "Refund dating",
+    "time_zone": "Time zone",
+    "inclusion": "Orders counted",
+    "sync_lag": "Not synced yet",
+}
+
+
+def days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+def reconciliation_summary(body: dict) -> html.Div:
+    """How many days match, are fully explained, or are not; where the platform's figures came from."""
+    summary, report = body["summary"], body["report"]
+    badges = [
+        dbc.Badge(f"{days(summary['days_matching'])} match exactly", color="success", className="me-2"),
+        dbc.Badge(
+            f"{days(summary['days_explained'])} differ, every difference explained", color="info", className="me-2"
+        ),
+        dbc.Badge(
+            f"{days(summary['days_unexplained'])} with an unexplained difference",
+            color="danger" if summary["days_unexplained"] else "secondary",
+            id="recon-unexplained",
+        ),
+    ]
+    source = (
+        f"Platform figures: its own report ({body['currency']}, {report['timezone']} days), "
+        f"fetched {report['fetched_at'][:16].replace('T', ' ')} UTC"
+        if report["fetched_at"]
+        else "No report from the platform for this range yet."
+    )
+    ours = f"Ours: what the dashboard shows ({body['reporting_currency']}, {body['timezone']} days)."
+    parts = [html.Div(badges, className="mb-2"), html.Div(f"{ours} {source}", className="small text-secondary")]
+    if report["error"]:
+        parts.append(dbc.Alert(report["error"], color="warning", className="py-2 small mt-2"))
+    return html.Div(parts, className="mb-3", id="recon-summary-body")
+
+
+def reconciliation_table(body: dict) -> dbc.Table:
+    """One row per day: total sales and orders, ours and the platform's, and why they differ."""
+    header = html.Thead(
+        html.Tr(
+            [
+                html.Th(h)
+                for h in (
+                    "Day",
+                    f"Our total sales ({body['reporting_currency']})",
+                    f"Platform total sales ({body['currency']})",
+                    "Orders (ours / platform)",
+                    "Why they differ",
+                    "Unexplained",
+                )
+            ]
+        )
+    )
+    rows = []
+    for day in body["days"]:
+        chips = [
+            html.Span(
+                f"{REASON_LABELS.get(e['reason'], e['reason'])}: {e['effect'].get('total_sales', '0.00')}",
+                title=e["detail"],
+                className="badge text-bg-light border me-1",
+            )
+            for e in day["explained"]
+        ] or [html.Span("identical", className="text-success")]
+        unexplained = day["unexplained"]
+        left = [f"{k} {v}" for k, v in unexplained.items() if v not in (0, "0.00")]
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(day["day"]),
+                    html.Td(day["ours"]["total_sales"], className="text-end"),
+                    html.Td(day["platform"]["total_sales"], className="text-end"),
+                    html.Td(f"{day['ours']['orders']} / {day['platform']['orders']}", className="text-end"),
+                    html.Td(chips),
+                    html.Td(", ".join(left) or "—", className="text-danger" if left else "text-secondary"),
+                ],
+                className="table-danger" if left else None,
+            )
+        )
+    return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="recon-days")

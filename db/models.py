@@ -354,15 +354,12 @@ class DirtyDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
-class AnalyticsProductDaily(Base):
-    """One company-local day of one product (by SKU) on one platform, in the reporting currency:
-    what top-products reads. Returns are booked like analytics_daily's."""
-
-    __tablename__ = "analytics_product_daily"
+class ProductSums:
+    """The columns both product rollups share: one product (by SKU) of one platform over a period,
+    in the company's reporting currency."""
 
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     sku: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" for lines without a SKU
     title: Mapped[str] = mapped_column(String(500))
     gross_sales: Mapped[Decimal] = mapped_column(Money)
@@ -372,27 +369,26 @@ class AnalyticsProductDaily(Base):
     units: Mapped[int] = mapped_column(Integer)
     units_returned: Mapped[int] = mapped_column(Integer, default=0)
 
+
+class AnalyticsProductDaily(ProductSums, Base):
+    """One company-local day of one product (by SKU) on one platform, in the reporting currency:
+    what top-products reads. Returns are booked like analytics_daily's."""
+
+    __tablename__ = "analytics_product_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
     # Top products sums one company's date range by SKU: the leading columns select the range.
     __table_args__ = (Index("ix_analytics_product_daily_company_day", "company_id", "day"),)
 
 
-class AnalyticsProductMonthly(Base):
+class AnalyticsProductMonthly(ProductSums, Base):
     """analytics_product_daily summed per calendar month: a two-year top-products query reads
     24 months and at most two partial months of days instead of 730 days of every product."""
 
     __tablename__ = "analytics_product_monthly"
 
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
-    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
-    title: Mapped[str] = mapped_column(String(500))
-    gross_sales: Mapped[Decimal] = mapped_column(Money)
-    discounts: Mapped[Decimal] = mapped_column(Money)
-    returns: Mapped[Decimal] = mapped_column(Money)
-    net_sales: Mapped[Decimal] = mapped_column(Money)
-    units: Mapped[int] = mapped_column(Integer)
-    units_returned: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_analytics_product_monthly_company_month", "company_id", "month"),)
 
@@ -405,7 +401,7 @@ class PlatformReportDay(Base):
 
     platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))  # "simulator" | "upload"
+    source: Mapped[str] = mapped_column(String(32))  # "platform" (fetched from it) | "upload"
     currency: Mapped[str] = mapped_column(String(3))
     orders: Mapped[int] = mapped_column(Integer)
     gross_sales: Mapped[Decimal] = mapped_column(Money)

@@ -20,14 +20,15 @@ jobs.fetch_platform_reports (or uploaded); nothing here calls a platform.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import BigInteger, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import RETURNS_ONLY, ReportDay
@@ -222,7 +223,8 @@ class Rules:
 
 class Ledger:
     """Our sales (one row per order) and returns (one row per refund or cancellation) around a
-    range of days, in the store's currency, ready to be tallied by day under any Rules."""
+    range of days, in the store's currency, ready to be tallied by day under any Rules. Money is
+    held in whole cents (int64), so pandas sums it exactly."""
 
     def __init__(self, sales: pd.DataFrame, refunds: pd.DataFrame, also_counted: frozenset[str]) -> None:
         self.sales, self.refunds, self.also_counted = sales, refunds, also_counted
@@ -235,10 +237,7 @@ class Ledger:
                 Order.order_day,
                 Order.processed_at,
                 Order.excluded_reason,
-                Order.gross_sales,
-                Order.discounts,
-                Order.shipping,
-                Order.taxes,
+                *map(_cents, (Order.gross_sales, Order.discounts, Order.shipping, Order.taxes)),
             ).where(Order.platform_id == platform.id, Order.order_day.between(first, last))
         )
         refunds = session.execute(
@@ -248,9 +247,7 @@ class Ledger:
                 Order.order_day,
                 Order.processed_at.label("order_processed_at"),
                 Order.excluded_reason,
-                Refund.returns,
-                Refund.shipping,
-                Refund.taxes,
+                *map(_cents, (Refund.returns, Refund.shipping, Refund.taxes)),
             )
             .join(Order, Order.id == Refund.order_id)
             .where(
@@ -280,19 +277,24 @@ class Ledger:
         )
         sold = sales.groupby("day").agg(
             orders=("gross_sales", "size"),
-            gross_sales=("gross_sales", _total),
-            discounts=("discounts", _total),
-            shipping=("shipping", _total),
-            taxes=("taxes", _total),
+            gross_sales=("gross_sales", "sum"),
+            discounts=("discounts", "sum"),
+            shipping=("shipping", "sum"),
+            taxes=("taxes", "sum"),
         )
-        returned = refunds.groupby("day").agg(
-            returns=("returns", _total), shipping=("shipping", _total), taxes=("taxes", _total)
-        )
+        returned = refunds.groupby("day")[["returns", "shipping", "taxes"]].sum()
         tallied: defaultdict[date, Figures] = defaultdict(_zero)
         for day, s in sold.to_dict("index").items():
-            tallied[day] = _figures(int(s["orders"]), s["gross_sales"], s["discounts"], ZERO, s["shipping"], s["taxes"])
+            tallied[day] = _figures(
+                orders=int(s["orders"]),
+                gross_sales=_money(s["gross_sales"]),
+                discounts=_money(s["discounts"]),
+                returns=ZERO,
+                shipping=_money(s["shipping"]),
+                taxes=_money(s["taxes"]),
+            )
         for day, r in returned.to_dict("index").items():
-            back = _figures(0, ZERO, ZERO, r["returns"], ZERO - r["shipping"], ZERO - r["taxes"])
+            back = _figures(0, ZERO, ZERO, _money(r["returns"]), _money(-r["shipping"]), _money(-r["taxes"]))
             tallied[day] = _plus(tallied[day], back)
         return tallied
 
@@ -336,8 +338,13 @@ def _days(frame: pd.DataFrame, day_column: str, moment_column: str, timezone: st
     return pd.to_datetime(frame[moment_column], utc=True).dt.tz_convert(timezone).dt.date
 
 
-def _total(values: Iterable[Decimal]) -> Decimal:
-    return sum(values, ZERO)
+def _cents(column: Any) -> Any:
+    """An amount column as whole cents, rounded in SQL: exact on SQLite (REAL) and Postgres."""
+    return cast(func.round(column * 100), BigInteger).label(column.key)
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(int(cents)).scaleb(-2)
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -420,7 +427,7 @@ class _Details:
 
     def _time_zone(self, row: PlatformReportDay) -> str:
         ours, theirs = self.company.timezone, self.timezone
-        noon = datetime.combine(row.day, datetime.min.time()).replace(hour=12)
+        noon = datetime.combine(row.day, time(12))
         shift = noon.replace(tzinfo=ZoneInfo(theirs)).utcoffset() - noon.replace(tzinfo=ZoneInfo(ours)).utcoffset()
         days = f"the report counts {theirs} days, the dashboard {ours} days"
         if shift > timedelta(0):
@@ -440,7 +447,7 @@ class _Details:
             ("us", "we count what the report leaves out"),
         ):
             listed = [
-                f"{n} {kind}(s) of {reason} orders"
+                f"{n} {reason} order{_plural(n)}" if kind == "order" else f"{n} return{_plural(n)} of {reason} orders"
                 for (side, kind, reason), n in sorted(changes.items())
                 if side == who
             ]
@@ -462,6 +469,10 @@ class _Details:
             f"{taken}, before our last sync ({_moment(synced)}): what changed since is in our numbers but not in "
             "the report, which is fetched again once an hour old"
         )
+
+
+def _plural(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 def _clock(offset: timedelta) -> str:

@@ -1,5 +1,6 @@
 """A local Best Buy Marketplace: the Mirakl seller API (OR11 orders, OF21 offers, A01 account,
-V01 version) over the Bestbuy channel of the synthetic business.
+V01 version) over the Bestbuy channel of the synthetic business, and a daily sales export like
+the seller back office's (Mirakl publishes no API for it: its path and columns are assumed).
 
 Orders are rendered at the simulator clock the way Mirakl shows them: CAD, tax excluded, taxes
 per province, the order's shipping on its first line, commission per line, and refunds and
@@ -11,12 +12,14 @@ Retry-After.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -35,6 +38,7 @@ from simulators.business import (
     money,
     product_record,
 )
+from simulators.sales_report import METRICS, daily_totals
 from simulators.server import FaultPlan, SimRequest, SimResponse, SimulatorServer
 from simulators.store import ChannelStore, Clock, system_clock
 
@@ -47,6 +51,7 @@ UPDATE_DATE_DELTA = timedelta(minutes=5)
 # Mirakl documents OR11 as "maximum once per minute"; a second keeps the demo's syncs quick.
 DEFAULT_MIN_INTERVAL = 1.0
 API_VERSION = "3.210.0-sim"
+MAX_REPORT_DAYS = 3 * 366
 
 # Best Buy Canada charges the buyer's provincial sales taxes, which Mirakl lists one by one
 # (rates in percent). They add up to the business's rate for each province.
@@ -240,6 +245,14 @@ def _date_arg(request: SimRequest, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _day_arg(request: SimRequest, name: str) -> date:
+    raw = request.arg(name)
+    try:
+        return date.fromisoformat(raw or "")
+    except ValueError:
+        raise BadRequest(f"parameter {name} must be a date like 2026-01-31, not {raw!r}") from None
+
+
 def _list_arg(request: SimRequest, name: str) -> set[str]:
     values = {v for v in (request.arg(name) or "").split(",") if v}
     if len(values) > MAX_LIST_ARG:
@@ -301,6 +314,7 @@ class MiraklSimulator:
             "/api/orders": self.list_orders,
             "/api/offers": self.list_offers,
             "/api/account": self.account,
+            "/api/reports/daily-sales": self.daily_sales,
         }
 
     def handle(self, request: SimRequest) -> SimResponse:
@@ -396,6 +410,20 @@ class MiraklSimulator:
                 "offers_count": len(self.offered_items()),
             }
         )
+
+    def daily_sales(self, request: SimRequest) -> SimResponse:
+        """The back office's daily sales export, as CSV: UTC days, the shop's currency, accepted
+        orders only, refunds and cancellations on their own dates; every day of the range listed."""
+        start, end = _day_arg(request, "start_date"), _day_arg(request, "end_date")
+        if not 0 <= (end - start).days < MAX_REPORT_DAYS:
+            raise BadRequest(f"end_date must be on or after start_date, at most {MAX_REPORT_DAYS} days later")
+        now = self.store.now()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("date", "currency", *METRICS))
+        for day, totals in daily_totals(self.store.by_created(now), now, UTC, start, end).items():
+            writer.writerow((day.isoformat(), CURRENCY[BESTBUY], *(getattr(totals, m) for m in METRICS)))
+        return SimResponse(200, out.getvalue().encode(), {"Content-Type": "text/csv; charset=utf-8"})
 
     def offered_items(self) -> list[CatalogItem]:
         return [item for item in self.store.business.catalog if item.on_bestbuy]

@@ -37,7 +37,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,6 +72,7 @@ from graphql import (
 )
 
 from connectors.base import CENT, ZERO
+from simulators import shopifyql
 from simulators.business import (
     CURRENCY,
     GIFT_CARD,
@@ -101,7 +102,6 @@ VISIBLE_WITHOUT_READ_ALL_ORDERS = timedelta(days=60)
 # The rate-limit fault empties the bucket this far (in seconds of restore) below the query's
 # cost, so the THROTTLED answer is consistent: the client has to wait that long.
 THROTTLE_FAULT_SECONDS = 0.25
-BULK_PAGE_SIZE = 250
 BULK_OPERATIONS_KEPT = 5
 # Catalog sort keys the simulator implements, and the node field each sorts by (ties by id).
 _CATALOG_SORT = {
@@ -358,6 +358,21 @@ class _Selections:
             ):
                 yield from self.fields(type_, fragment.selection_set)
 
+    def node_paths(
+        self, connection_type: GraphQLObjectType, selection_set: SelectionSetNode
+    ) -> Iterator[tuple[tuple[str, ...], SelectionSetNode]]:
+        """Where a connection's nodes are selected: `nodes {…}` and `edges { node {…} }`, with
+        the response keys leading there."""
+        edge_type = get_named_type(connection_type.fields["edges"].type)
+        for node in self.fields(connection_type, selection_set):
+            key = node.alias.value if node.alias else node.name.value
+            if node.name.value == "nodes":
+                yield (key,), node.selection_set
+            elif node.name.value == "edges":
+                for inner in self.fields(edge_type, node.selection_set):
+                    if inner.name.value == "node":
+                        yield (key, inner.alias.value if inner.alias else "node"), inner.selection_set
+
     def _included(self, node: Any) -> bool:
         skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
         include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
@@ -433,7 +448,7 @@ class _QueryCost:
 
     def _connection(self, type_: GraphQLObjectType, node: FieldNode, args: Mapping, value: Mapping | None) -> int:
         node_type = _node_type(type_)
-        paths = list(self._node_paths(type_, node.selection_set))
+        paths = list(self.selections.node_paths(type_, node.selection_set))
         if value is None:
             size = _page_size(node, args)
             return size + size * sum(self._object(node_type, selections, None) for _, selections in paths)
@@ -444,18 +459,6 @@ class _QueryCost:
             for (_, selections), items in zip(paths, returned, strict=True)
             for item in items
         )
-
-    def _node_paths(self, type_: GraphQLObjectType, selection_set: SelectionSetNode) -> Iterator[tuple[tuple, Any]]:
-        """Where a connection's nodes are selected: `nodes {…}` and `edges { node {…} }`."""
-        edge_type = get_named_type(type_.fields["edges"].type)
-        for node in self.selections.fields(type_, selection_set):
-            key = node.alias.value if node.alias else node.name.value
-            if node.name.value == "nodes":
-                yield (key,), node.selection_set
-            elif node.name.value == "edges":
-                for inner in self.selections.fields(edge_type, node.selection_set):
-                    if inner.name.value == "node":
-                        yield (key, inner.alias.value if inner.alias else "node"), inner.selection_set
 
 
 def _page_size(node: FieldNode, args: Mapping[str, Any]) -> int:
@@ -558,42 +561,118 @@ class _BulkOperation:
         }
 
 
-def _connection_nodes(connection: Mapping) -> list:
-    if "nodes" in connection:
-        return connection["nodes"]
-    return [edge["node"] for edge in connection.get("edges", [])]
+_LINE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=...) without an encoder a call
 
 
-def _is_connection(value: Any) -> bool:
-    return isinstance(value, dict) and ("nodes" in value or "edges" in value)
+@dataclass
+class _BulkField:
+    """One response key of a bulk plan: what it reads from the node dict, and how."""
+
+    key: str
+    name: str
+    typename: str | None = None  # for __typename
+    serialize: Callable[[Any], Any] | None = None  # for a leaf
+    plan: _BulkPlan | None = None  # for an object, or a connection's nodes
+    listed: bool = False
+    first: int | None = None  # a list field cut short
+    page: dict | None = None  # a connection's paging arguments
+
+    def one(self, value: Any, owner_id: Any, nested: list) -> Any:
+        """One value of the field: a leaf serialized by its type, an object projected by its plan."""
+        if value is None:
+            return None
+        if self.plan is None:
+            return self.serialize(value)
+        return self.plan.line(value, owner_id, nested)
 
 
-def _jsonl_objects(connection: Mapping, parent_id: str | None = None) -> Iterator[dict]:
-    """Bulk output: one object per connection node; the nodes of nested connections follow as
-    objects of their own, pointing at the object that holds the connection by `__parentId`."""
-    for node in _connection_nodes(connection):
-        nested: list[tuple[str | None, Mapping]] = []
-        line = _detach(node, None, nested)
+class _BulkPlan:
+    """A bulk query's selection on one object type, compiled once per operation, so the file is
+    projected straight from the node dicts (order_node and friends) rather than resolved field by
+    field by graphql-core, which is far too slow for 100,000 orders. It answers what execution
+    would (aliases, fragments, __typename, `first` on lists, paging arguments on connections,
+    leaves serialized by their type) and lays it out as Shopify's bulk files do: a nested
+    connection's nodes become lines of their own after their holder's, pointing back by
+    `__parentId` to the id of the object holding the connection. Only `edges { node }` of a
+    connection is read: cursors and pageInfo never appear in a bulk file.
+    """
+
+    def __init__(
+        self, selections: _Selections, type_: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
+    ) -> None:
+        if is_abstract_type(type_):
+            raise ValueError(f"the simulator's bulk runner cannot read fields of abstract type {type_.name}")
+        grouped: dict[str, list[FieldNode]] = {}  # as execution merges the fields of one response key
+        for selection_set in selection_sets:
+            for node in selections.fields(type_, selection_set):
+                grouped.setdefault(node.alias.value if node.alias else node.name.value, []).append(node)
+        self.fields = [self._field(selections, type_, key, nodes) for key, nodes in grouped.items()]
+        self.id = next((f for f in self.fields if f.key == "id" and f.serialize and not f.listed), None)
+
+    @classmethod
+    def of(cls, document: DocumentNode) -> tuple[FieldNode, _BulkPlan]:
+        """The root connection field of a (valid) bulk query, and the plan for its nodes."""
+        selections = _Selections(document)
+        (root,) = selections.fields(SCHEMA.query_type, get_operation_ast(document).selection_set)
+        return root, cls._nodes(selections, get_named_type(SCHEMA.query_type.fields[root.name.value].type), [root])
+
+    @classmethod
+    def _nodes(cls, selections: _Selections, connection_type: Any, nodes: list[FieldNode]) -> _BulkPlan:
+        """The plan for the nodes a connection selects through `edges { node }`."""
+        node_sets = [
+            selection_set
+            for node in nodes
+            for keys, selection_set in selections.node_paths(connection_type, node.selection_set)
+            if len(keys) == 2
+        ]
+        return cls(selections, _node_type(connection_type), node_sets)
+
+    @classmethod
+    def _field(cls, selections: _Selections, type_: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> _BulkField:
+        name = nodes[0].name.value
+        if name == "__typename":
+            return _BulkField(key, name, typename=type_.name)
+        field_def = type_.fields[name]
+        args = get_argument_values(field_def, nodes[0], selections.variables)
+        named = get_named_type(field_def.type)
+        if _is_connection_type(named):
+            return _BulkField(key, name, plan=cls._nodes(selections, named, nodes), page=_page_args(args))
+        field = _BulkField(key, name, listed=is_list_type(get_nullable_type(field_def.type)), first=args.get("first"))
+        if is_leaf_type(named):
+            field.serialize = named.serialize
+        else:
+            field.plan = cls(selections, named, [node.selection_set for node in nodes])
+        return field
+
+    def lines(self, node: Mapping, parent_id: str | None = None) -> Iterator[dict]:
+        """The node's line, then the lines of its nested connections' nodes."""
+        nested: list[tuple[Any, _BulkPlan, list]] = []
+        line = self.line(node, None, nested)
         if parent_id is not None:
             line["__parentId"] = parent_id
         yield line
-        for owner_id, child in nested:
-            yield from _jsonl_objects(child, owner_id)
+        for owner_id, plan, children in nested:
+            for child in children:
+                yield from plan.lines(child, owner_id)
 
-
-def _detach(value: Any, owner_id: str | None, nested: list) -> Any:
-    if isinstance(value, list):
-        return [_detach(item, owner_id, nested) for item in value]
-    if not isinstance(value, dict):
-        return value
-    own_id = value.get("id", owner_id)
-    kept = {}
-    for key, item in value.items():
-        if _is_connection(item):
-            nested.append((own_id, item))
-        else:
-            kept[key] = _detach(item, own_id, nested)
-    return kept
+    def line(self, node: Mapping, owner_id: Any, nested: list) -> dict:
+        """The node projected on the selection, less its nested connections, which are queued
+        on `nested` with the id they belong to: this object's `id`, else its holder's."""
+        own_id = owner_id if self.id is None else self.id.one(node.get(self.id.name), None, nested)
+        line = {}
+        for selected in self.fields:
+            value = node.get(selected.name)
+            if selected.typename:
+                line[selected.key] = selected.typename
+            elif selected.page is not None:
+                page = _paginate(enumerate(value), **selected.page)
+                nested.append((own_id, selected.plan, [child for _, child in page.items]))
+            elif selected.listed and value is not None:
+                items = value if selected.first is None else value[: selected.first]
+                line[selected.key] = [selected.one(item, own_id, nested) for item in items]
+            else:
+                line[selected.key] = selected.one(value, own_id, nested)
+        return line
 
 
 # --- webhooks ------------------------------------------------------------------------------
@@ -652,13 +731,10 @@ class _WebhookSender:
 
 @dataclass
 class _Context:
-    """Per execution: the moment the store is read at, and the bulk runner's place."""
+    """Per execution: the moment the store is read at, and the search warnings to report."""
 
     as_of: datetime
     base_url: str
-    bulk: bool = False
-    bulk_after: Key = None
-    bulk_next: Key = None
     searches: list[dict] = field(default_factory=list)
 
 
@@ -715,15 +791,17 @@ class ShopifySimulator:
         self._root = {
             "shop": self._shop,
             "order": self._order,
-            "orders": self._orders,
+            "orders": partial(self._connection, "orders"),
+            "ordersCount": self._orders_count,
             "product": self._product,
-            "products": self._product_page,
-            "productVariants": self._variant_page,
+            "products": partial(self._connection, "products"),
+            "productVariants": partial(self._connection, "productVariants"),
             "refund": self._refund,
             "node": self._node,
             "nodes": self._nodes,
             "currentBulkOperation": self._current_bulk_operation,
             "bulkOperationRunQuery": self._run_bulk_query,
+            "shopifyqlQuery": self._shopifyql_query,
         }
 
     # --- HTTP ----------------------------------------------------------------------------
@@ -860,18 +938,20 @@ class ShopifySimulator:
             "timezoneAbbreviation": info.context.as_of.astimezone(business.tz).tzname(),
         }
 
-    def _orders(self, info: Any, **args: Any) -> dict:
-        context: _Context = info.context
-        search = _Search.parse(args.get("query"), ("created_at", "processed_at", "updated_at"), self.store.business.tz)
-        self._note_search(info, search)
+    def _connection(self, name: str, info: Any, **args: Any) -> dict:
+        """A root connection (orders, products, productVariants), one page of it."""
         page_args = _page_args(args)
-        if context.bulk:
-            page_args.update(first=BULK_PAGE_SIZE, after=context.bulk_after, last=None, before=None)
-        orders = self._matching_orders(context.as_of, args["sortKey"], search, page_args)
-        page = _paginate(orders, **page_args)
-        if context.bulk and page.has_next:
-            context.bulk_next = page.items[-1][0]
-        return page.connection(lambda order: self.order_node(order, context.as_of))
+        search, items, render = self._source(name, args, info.context.as_of, page_args)
+        self._note_search(info, search)
+        return _paginate(items, **page_args).connection(render)
+
+    def _orders_count(self, info: Any, query: str | None = None, limit: int | None = None) -> dict:
+        """Shopify's Count: exact below `limit` (null for none), AT_LEAST once the limit is reached."""
+        args = {"query": query, "sortKey": "UPDATED_AT"}
+        search, orders, _ = self._source("orders", args, info.context.as_of, _page_args({}))
+        self._note_search(info, search)
+        count = sum(1 for _ in itertools.islice(orders, limit))
+        return {"__typename": "Count", "count": count, "precision": "AT_LEAST" if count == limit else "EXACT"}
 
     def _order(self, info: Any, id: str) -> dict | None:
         order = self._find_order(id, info.context.as_of)
@@ -891,12 +971,6 @@ class ShopifySimulator:
     def _product(self, info: Any, id: str) -> dict | None:
         match = _GID.match(id)
         return self._products_by_id.get(int(match.group(2))) if match and match.group(1) == "Product" else None
-
-    def _product_page(self, info: Any, **args: Any) -> dict:
-        return self._catalog_page(info, self._products, args)
-
-    def _variant_page(self, info: Any, **args: Any) -> dict:
-        return self._catalog_page(info, [v for p in self._products for v in p["variants"]], args)
 
     def _node(self, info: Any, id: str) -> dict | None:
         match = _GID.match(id)
@@ -969,12 +1043,25 @@ class ShopifySimulator:
             if self._visible(order, as_of) and search.matches(dates):
                 yield key, order
 
-    def _catalog_page(self, info: Any, nodes: list[dict], args: Mapping[str, Any]) -> dict:
-        search = _Search.parse(args.get("query"), ("created_at", "updated_at"), self.store.business.tz)
-        self._note_search(info, search)
-        field_name = _CATALOG_SORT.get(args["sortKey"])
+    def _source(
+        self, name: str, args: Mapping[str, Any], as_of: datetime, page_args: Mapping[str, Any]
+    ) -> tuple[_Search, Iterable[tuple[Key, Any]], Callable[[Any], dict]]:
+        """A root connection's items matching its `query`, ascending by key, and how one is
+        rendered as a node: what both a page and a bulk operation read."""
+        tz = self.store.business.tz
+        if name == "orders":
+            search = _Search.parse(args.get("query"), ("created_at", "processed_at", "updated_at"), tz)
+            orders = self._matching_orders(as_of, args["sortKey"], search, page_args)
+            return search, orders, lambda order: self.order_node(order, as_of)
+        nodes = self._products if name == "products" else [v for p in self._products for v in p["variants"]]
+        search = _Search.parse(args.get("query"), ("created_at", "updated_at"), tz)
+        return search, self._catalog_items(nodes, args["sortKey"], search), lambda node: node
+
+    @staticmethod
+    def _catalog_items(nodes: list[dict], sort_key: str, search: _Search) -> list[tuple[Key, dict]]:
+        field_name = _CATALOG_SORT.get(sort_key)
         if field_name is None:
-            raise GraphQLError(f"The simulator cannot sort the catalog by {args['sortKey']}.")
+            raise GraphQLError(f"The simulator cannot sort the catalog by {sort_key}.")
         matching = (
             node
             for node in nodes
@@ -985,8 +1072,7 @@ class ShopifySimulator:
                 }
             )
         )
-        keyed = sorted((((node[field_name], node["legacyResourceId"]), node) for node in matching), key=_first)
-        return _paginate(keyed, **_page_args(args)).connection()
+        return sorted((((node[field_name], node["legacyResourceId"]), node) for node in matching), key=_first)
 
     @staticmethod
     def _note_search(info: Any, search: _Search) -> None:
@@ -995,28 +1081,19 @@ class ShopifySimulator:
                 {"path": info.path.as_list(), "query": search.text, "warnings": search.warnings}
             )
 
-    def _run_bulk(self, op: _BulkOperation, document: Any) -> None:
-        """The bulk runner: executes the query page by page over the root connection, as of
-        the moment the operation was created, and writes the JSONL file."""
+    def _run_bulk(self, op: _BulkOperation, document: DocumentNode) -> None:
+        """The bulk runner: reads the root connection whole, as of the moment the operation was
+        created, and writes the JSONL file one node at a time."""
         try:
             time.sleep(self.bulk_delay)  # queued
             op.status = "RUNNING"
-            context = _Context(as_of=op.as_of, base_url="", bulk=True)
+            root, plan = _BulkPlan.of(document)
             lines = []
-            while True:
-                result = execute(
-                    SCHEMA, document, root_value=self._root, context_value=context, field_resolver=_resolve_field
-                )
-                if result.errors:
-                    raise RuntimeError(result.errors[0].message)
-                (connection,) = result.data.values()
-                for obj in _jsonl_objects(connection):
-                    lines.append(json.dumps(obj, separators=(",", ":")))
+            for node in self._bulk_nodes(root, op.as_of):
+                for line in plan.lines(node):
+                    lines.append(_LINE(line))
                     op.object_count += 1
-                op.root_object_count += len(_connection_nodes(connection))
-                if context.bulk_next is None:
-                    break
-                context.bulk_after, context.bulk_next = context.bulk_next, None
+                op.root_object_count += 1
             time.sleep(self.bulk_delay)  # real jobs take a while to write their file
             op.body = "".join(f"{line}\n" for line in lines).encode()
             op.completed_at = self.store.now()
@@ -1025,6 +1102,15 @@ class ShopifySimulator:
         except Exception:  # a background job must end in a state the client can see
             log.exception("bulk operation failed id=%s", op.gid)
             op.error_code, op.status = "INTERNAL_SERVER_ERROR", "FAILED"
+
+    def _bulk_nodes(self, root: FieldNode, as_of: datetime) -> Iterator[dict]:
+        """Every node of a bulk query's root connection, rendered one at a time: a bulk
+        operation reads the connection whole, whatever paging arguments it was given."""
+        args = get_argument_values(SCHEMA.query_type.fields[root.name.value], root)
+        whole = _page_args({"reverse": args.get("reverse")})
+        _, items, render = self._source(root.name.value, args, as_of, whole)
+        for _, item in _paginate(items, **whole).items:
+            yield render(item)
 
     # --- rendering -----------------------------------------------------------------------
 
@@ -1318,6 +1404,15 @@ class ShopifySimulator:
             topic = "orders/updated"
         self._webhooks.send(topic, self.rest_order(order, now))
 
+    # --- ShopifyQL sales report (for reconciliation; the query language is in shopifyql.py) --
+
+    def _shopifyql_query(self, info: Any, query: str) -> dict:
+        """The shop's own daily sales report over every order, whatever the app's order scopes."""
+        as_of = info.context.as_of
+        return shopifyql.run(query, self.store.by_created(as_of), as_of, self.store.business.tz)
+
+    # --- end of ShopifyQL ----------------------------------------------------------------
+
 
 class _RequestErrors(Exception):
     """A request GraphQL refuses before running it (syntax, validation, variables)."""
@@ -1416,14 +1511,11 @@ class _BulkRules:
             self.in_list |= in_list
             if depth and not holder_has_id:
                 self.without_id.append(name)
-            edge_type = get_named_type(named.fields["edges"].type)
-            for inner in self.selections.fields(named, node.selection_set):
-                if inner.name.value == "nodes":
+            for keys, selection_set in self.selections.node_paths(named, node.selection_set):
+                if len(keys) == 1:
                     self.via_nodes.append(name)
-                elif inner.name.value == "edges":
-                    for edge_field in self.selections.fields(edge_type, inner.selection_set):
-                        if edge_field.name.value == "node":
-                            self._walk_node(_node_type(named), edge_field.selection_set, depth + 1)
+                else:
+                    self._walk_node(_node_type(named), selection_set, depth + 1)
 
     def _walk_node(self, type_: Any, selection_set: SelectionSetNode, depth: int) -> None:
         has_id = any(f.name.value == "id" and not f.alias for f in self.selections.fields(type_, selection_set))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from connectors import shopify as shopify_connector
 from connectors.base import AccountInfo, AuthError, ConnectorError
 from connectors.shopify import (
     BULK_ORDERS_QUERY,
@@ -133,6 +134,19 @@ def test_incremental_returns_what_changed_since(shop):
     assert fetch(connect(shop), since) == truth(shop, since=since)
 
 
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "pages"])
+def test_an_incremental_sync_of_many_changes_runs_a_bulk_operation(shop, monkeypatch, bulk):
+    since = NOW - timedelta(days=3, hours=5)
+    changed = truth(shop, since=since)
+    monkeypatch.setattr(shopify_connector, "BULK_ABOVE", len(changed) - 1 if bulk else len(changed))
+    current = "{ currentBulkOperation { id query } }"
+    assert fetch(connect(shop), since) == changed
+    operation = shop.simulator.execute(current)["data"]["currentBulkOperation"]
+    assert (operation is not None) == bulk
+    if bulk:
+        assert "updated_at:>=" in operation["query"]
+
+
 def test_nested_connections_beyond_the_first_page_are_fetched_in_full():
     business = Business(scale=0.1, basket=(0, 0, 0, 0, 0, 0, 1))  # orders of 5 to 7 lines
     with shopify(business=business, history_days=8) as server:
@@ -184,7 +198,7 @@ def test_a_cut_short_bulk_file_is_downloaded_again(shop):
     operation = connector._run_bulk(BULK_ORDERS_QUERY)
     whole = [json.loads(line) for line in requests.get(operation["url"], timeout=10).text.splitlines()]
     shop.faults.configure({"queue": ["malformed", "drop"]})
-    assert connector._download(operation["url"], int(operation["objectCount"])) == whole
+    assert connector._download(operation["url"], int(operation["objectCount"])) == orders_from_bulk(whole)
     assert shop.faults.state()["served"] == {"malformed": 1, "drop": 1}
 
 
@@ -232,10 +246,12 @@ def test_our_own_running_bulk_operation_is_adopted(shop, caplog):
 
 def test_bulk_children_are_attached_by_parent_id_not_position():
     lines = [json.loads(line) for line in (FIXTURES / "bulk_orders.jsonl").read_text().splitlines()]
+    for line in (obj for obj in lines if "__parentId" in obj):  # the sample did not read line names; we do
+        line["name"] = line["sku"] or "Gift card"
     children_first = sorted(lines, key=lambda obj: "__parentId" not in obj)
     for objects in (lines, lines[::-1], children_first):
         orders = orders_from_bulk(copy.deepcopy(objects))
-        assert {o["id"]: [li["id"] for li in o["lineItems"]["nodes"]] for o in orders} == {
+        assert {node["id"]: [li.external_id for li in items] for node, items in orders} == {
             "gid://shopify/Order/5001": ["gid://shopify/LineItem/9001"],
             "gid://shopify/Order/5002": ["gid://shopify/LineItem/9002"],
             "gid://shopify/Order/5003": ["gid://shopify/LineItem/9003"],

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from graphql import execute, parse
 
+from connectors.shopify import BULK_ORDERS_QUERY
 from simulators.business import SHOPIFY, Business
-from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_NAME, build_shopify
+from simulators.shopify import DEV_ACCESS_TOKEN, SCHEMA, SHOP_NAME, _Context, _resolve_field, build_shopify
 from simulators.store import ManualClock
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
@@ -215,6 +218,20 @@ def test_search_ignores_unknown_fields_with_a_warning_and_refuses_or(shop):
     assert body["extensions"]["search"][0]["warnings"][0]["field"] == "status"
     refused = graphql(shop, ALL_ORDERS, {"query": "created_at:>'2025-03-01' OR updated_at:>'2025-03-01'"})
     assert refused["data"] is None and "AND" in refused["errors"][0]["message"]
+
+
+def test_orders_count_counts_the_search_up_to_its_limit_for_one_point(shop):
+    count = "query($query: String, $limit: Int) { ordersCount(query: $query, limit: $limit) { count precision } }"
+    query = "created_at:>='2025-03-05' status:any"
+    matching = len(all_orders(shop, query))
+    body = graphql(shop, count, {"query": query})
+    assert body["data"]["ordersCount"] == {"count": matching, "precision": "EXACT"}
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1
+    assert body["extensions"]["search"][0]["warnings"][0]["field"] == "status"
+    capped = graphql(shop, count, {"query": query, "limit": matching - 1})["data"]["ordersCount"]
+    assert capped == {"count": matching - 1, "precision": "AT_LEAST"}
+    everything = graphql(shop, count, {"limit": None})["data"]["ordersCount"]
+    assert everything == {"count": len(shop.simulator.store.records(NOW)), "precision": "EXACT"}
 
 
 def test_page_size_rules(shop):
@@ -445,3 +462,69 @@ def test_bulk_queries_follow_shopifys_rules(shop, query, message):
     (error,) = refused["userErrors"]
     assert error["code"] == "INVALID" and error["field"] == ["query"]
     assert message in error["message"]
+
+
+def _executed_bulk_file(simulator, query: str) -> list[dict]:
+    """The reference the bulk runner's projection must match: graphql-core executes the query
+    over the whole store, and each connection's nodes are split out into lines of their own
+    pointing at the nearest holder's `id` by `__parentId`, as in Shopify's bulk files."""
+    result = execute(
+        SCHEMA, parse(query), root_value=simulator._root, context_value=_Context(NOW, ""), field_resolver=_resolve_field
+    )
+    assert not result.errors
+
+    def lines(connection: dict, parent_id: str | None) -> Iterator[dict]:
+        for edge in connection["edges"]:
+            nested: list[tuple[str | None, dict]] = []
+            line = detach(edge["node"], None, nested)
+            yield line if parent_id is None else {**line, "__parentId": parent_id}
+            for owner_id, child in nested:
+                yield from lines(child, owner_id)
+
+    def detach(value, owner_id, nested):
+        if isinstance(value, list):
+            return [detach(item, owner_id, nested) for item in value]
+        if not isinstance(value, dict):
+            return value
+        own_id = value.get("id", owner_id)
+        kept = {}
+        for key, item in value.items():
+            if isinstance(item, dict) and "edges" in item:
+                nested.append((own_id, item))
+            else:
+                kept[key] = detach(item, own_id, nested)
+        return kept
+
+    (connection,) = result.data.values()
+    return list(lines(connection, None))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        BULK_QUERY,
+        BULK_ORDERS_QUERY,
+        """query Bulk { orders(sortKey: CREATED_AT, reverse: true, query: "updated_at:>='2025-03-10'") { edges {
+          cursor node { __typename ...Money id number: name
+            lineItems(first: 2) { pageInfo { hasNextPage } edges { node { id ... on LineItem { sku vendor }
+              qty: quantity taxLines(first: 1) { rate ratePercentage title } product { id title } } } }
+            refunds { id createdAt totalRefundedSet { ...Bag } } noRefunds: refunds(first: 0) { id }
+            discountCodes tags: discountCodes
+          } } } }
+        fragment Money on Order { totalPriceSet { ...Bag } cancelledAt displayFinancialStatus test }
+        fragment Bag on MoneyBag { shopMoney { amount currencyCode } presentmentMoney { amount } }""",
+        "{ products(sortKey: TITLE) { edges { node { id title status totalInventory"
+        " variants { edges { node { __typename id sku price compareAtPrice product { handle } } } } } } } }",
+        "{ productVariants { edges { node { id displayName product { id variants { edges { node { sku } } } } } } } }",
+    ],
+    ids=["test", "connector", "aliases-fragments", "products", "variants"],
+)
+def test_bulk_files_are_what_graphql_execution_answers(shop, query):
+    started = graphql(shop, RUN_BULK, {"query": query})["data"]["bulkOperationRunQuery"]
+    assert started["userErrors"] == []
+    while (current := graphql(shop, CURRENT)["data"]["currentBulkOperation"])["status"] in ("CREATED", "RUNNING"):
+        time.sleep(0.02)
+    assert current["status"] == "COMPLETED"
+    objects = [json.loads(line) for line in requests.get(current["url"], timeout=10).text.splitlines()]
+    assert objects == _executed_bulk_file(shop.simulator, query)
+    assert any("__parentId" in obj for obj in objects)

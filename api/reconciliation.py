@@ -1,0 +1,179 @@
+"""Reconciliation endpoints: our daily totals beside a platform's own sales report, each
+difference explained (db/reconciliation.py), and uploads of Shopify's sales report as CSV.
+
+The platform's report is fetched when the one stored for the range is missing or over an hour
+old; if the platform cannot give it, the stored one is used and the answer says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Response, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import jobs
+from api import ApiError, bp, error_body, params
+from api.analytics import company, number
+from connectors import shopify_report
+from connectors.csv_import import CsvImportError
+from db import reconciliation
+from db.credentials import CredentialBox
+from db.models import Platform
+from extensions import db_session, state
+
+log = logging.getLogger(__name__)
+
+MAX_ROW_ERRORS = 100  # row errors listed in a refused upload's answer
+CSV_COLUMNS = ("day", "metric", "ours", "platform", "difference", *reconciliation.REASONS, "unexplained")
+
+
+@bp.get("/analytics/reconciliation")
+def get_reconciliation() -> Response:
+    session, owner = db_session(), company()
+    start, end = params.date_range(request.args, owner)
+    platform = _one_platform(session, owner.id)
+    as_csv = params.wants_csv(request.args)
+    session.commit()  # end this session's read: a fetched report is written by the job's own session
+    error = jobs.refresh_platform_report(
+        state().sessions, platform.id, CredentialBox(state().settings.credentials_keys), start, end
+    )
+    body = reconciliation_json(platform, reconciliation.reconcile(session, platform, start, end), error)
+    if as_csv:
+        filename = f"channelpulse-reconciliation-{platform.id}-{start}-{end}.csv"
+        return Response(
+            params.csv_text(csv_header(body, start, end), CSV_COLUMNS, csv_rows(body)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return jsonify(body)
+
+
+@bp.post("/platforms/<platform_id>/sales-report")
+def upload_sales_report(platform_id: str) -> tuple[Response, int]:
+    """Store a Shopify "Sales over time" CSV export, grouped by day, as the platform's report.
+    Its days are the shop's: `timezone` (a form field) defaults to the calendar of the report
+    already stored, else the company's."""
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can upload a sales report.")
+    session = db_session()
+    platform = session.scalar(
+        select(Platform).where(
+            Platform.id == params.row_id(platform_id), Platform.company_id == current_user.company_id
+        )
+    )
+    if platform is None:
+        raise ApiError(404, "not_found", f"No platform {platform_id!r} is connected to your company.")
+    if platform.kind != "shopify":
+        raise ApiError(400, "invalid_parameter", "A Shopify sales report belongs to a Shopify platform.")
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(400, "missing_parameter", "Send the report as a multipart file named file.", field="file")
+    timezone = (
+        request.form.get("timezone") or reconciliation.report_timezone(session, platform.id) or company().timezone
+    )
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"timezone must be an IANA time zone like America/New_York, not {timezone!r}"
+        raise params.bad("timezone", message) from None
+    try:
+        days = shopify_report.parse_csv(upload.stream, timezone, platform.currency)
+    except CsvImportError as exc:
+        body = error_body(400, "invalid_file", f"The report was not stored: {exc}", "file")
+        body["error"]["rows"] = [asdict(e) for e in exc.errors[:MAX_ROW_ERRORS]]
+        body["error"]["rows_total"] = len(exc.errors)
+        return jsonify(body), 400
+    reconciliation.store_report(session, platform.id, days, source="upload")
+    session.commit()
+    log.info("sales report uploaded platform_id=%s days=%d", platform.id, len(days))
+    return jsonify(
+        platform_id=platform.id,
+        source="upload",
+        days=len(days),
+        start_date=days[0].day.isoformat(),
+        end_date=days[-1].day.isoformat(),
+        timezone=timezone,
+        currency=platform.currency,
+    ), 201
+
+
+def _one_platform(session: Session, company_id: int) -> Platform:
+    ids = params.platform_filter(request.args, session, company_id, required=True)
+    if len(ids) > 1:
+        raise params.bad("platform", f"platform {request.args['platform']!r} names {len(ids)} platforms: give its id")
+    return session.get(Platform, ids[0])
+
+
+def reconciliation_json(platform: Platform, result: reconciliation.Reconciliation, error: str | None) -> dict:
+    return {
+        "platform": {
+            "id": platform.id,
+            "kind": platform.kind,
+            "display_name": platform.display_name,
+            "last_sync_at": platform.last_sync_at.isoformat() if platform.last_sync_at else None,
+        },
+        "currency": result.currency,
+        "reporting_currency": result.reporting_currency,
+        "timezone": result.timezone,
+        "report": {
+            "source": "+".join(result.report_sources) or None,
+            "fetched_at": result.report_fetched_at.isoformat() if result.report_fetched_at else None,
+            "timezone": result.report_timezone,
+            "error": error,
+        },
+        "days": [
+            {
+                "day": d.day.isoformat(),
+                "ours": _figures(d.ours),
+                "platform": _figures(d.platform),
+                "difference": _figures(d.difference),
+                "explained": [
+                    {"reason": e.reason, "detail": e.detail, "effect": _figures(e.effect)} for e in d.explained
+                ],
+                "unexplained": _figures(d.unexplained),
+            }
+            for d in result.days
+        ],
+        "summary": result.summary,
+    }
+
+
+def _figures(figures: reconciliation.Figures) -> dict:
+    return {metric: number(metric, value) for metric, value in figures.items()}
+
+
+def csv_header(body: dict, start: date, end: date) -> list[str]:
+    report = body["report"]
+    return [
+        f"ChannelPulse reconciliation of {body['platform']['display_name']}, {start} to {end}",
+        f"ours: what the dashboard shows ({body['reporting_currency']}, {body['timezone']} days)",
+        f"platform: its own report ({body['currency']}, {report['timezone']} days, {report['source']}, "
+        f"fetched {report['fetched_at']})",
+        "difference = platform - ours = the effect of each reason + unexplained (docs/reconciliation.md)",
+        *([report["error"]] if report["error"] else []),
+    ]
+
+
+def csv_rows(body: dict) -> list[list]:
+    rows = []
+    for day in body["days"]:
+        effects = {e["reason"]: e["effect"] for e in day["explained"]}
+        for metric in reconciliation.METRICS:
+            rows.append(
+                [
+                    day["day"],
+                    metric,
+                    day["ours"][metric],
+                    day["platform"][metric],
+                    day["difference"][metric],
+                    *(effects.get(reason, {}).get(metric, "") for reason in reconciliation.REASONS),
+                    day["unexplained"][metric],
+                ]
+            )
+    return rows

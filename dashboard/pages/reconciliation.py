@@ -1,0 +1,134 @@
+"""Reconciliation: our daily totals beside the platform's own report, every difference explained."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, State, dcc, html
+from flask_login import current_user
+
+import jobs
+from api.params import csv_text
+from api.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
+from dashboard import figures
+from db import queries, reconciliation
+from db.credentials import CredentialBox
+from db.models import Company
+from extensions import db_session, state
+
+PLATFORM = "recon-platform"
+DATES = "recon-dates"
+SUMMARY = "recon-summary"
+TABLE = "recon-table"
+EXPORT = "recon-export"
+DOWNLOAD = "recon-download"
+SPAN_DAYS = 30
+
+
+def layout(**_query) -> html.Div:
+    session = db_session()
+    company = session.get(Company, current_user.company_id)
+    choices = [p for p in queries.platforms(session, company.id) if p.kind != "csv"]
+    end = queries.company_today(company)
+    return html.Div(
+        [
+            html.H1("Reconciliation", className="h3 mb-1"),
+            html.P(
+                "Our daily totals beside the platform's own sales report. Each difference is explained: "
+                "currency, refund dating, time zone, which orders count, and changes our last sync has not seen yet.",
+                className="text-secondary",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dcc.Dropdown(
+                            id=PLATFORM,
+                            options=[{"label": p.display_name, "value": p.id} for p in choices],
+                            value=choices[0].id if choices else None,
+                            clearable=False,
+                        ),
+                        md=4,
+                    ),
+                    dbc.Col(
+                        dcc.DatePickerRange(
+                            id=DATES,
+                            start_date=end - timedelta(days=SPAN_DAYS - 1),
+                            end_date=end,
+                            max_date_allowed=end,
+                            display_format="YYYY-MM-DD",
+                        ),
+                        md=5,
+                    ),
+                    dbc.Col(
+                        dbc.Button("Export CSV", id=EXPORT, size="sm", color="secondary", outline=True),
+                        md=3,
+                        className="text-end",
+                    ),
+                ],
+                className="mb-3 g-2 align-items-center",
+            ),
+            dcc.Loading(html.Div([html.Div(id=SUMMARY), html.Div(id=TABLE)])),
+            dcc.Download(id=DOWNLOAD),
+        ]
+    )
+
+
+def load(platform_id: int | None, start: str | None, end: str | None) -> dict | None:
+    """The reconciliation as the API answers it (fetching the platform's report if stale), or
+    None when the choice does not name one of the company's platforms and a range of a year at most."""
+    session = db_session()
+    platform = next((p for p in queries.platforms(session, current_user.company_id) if p.id == platform_id), None)
+    if platform is None or not start or not end:
+        return None
+    first, last = date.fromisoformat(start[:10]), date.fromisoformat(end[:10])
+    if last < first or (last - first).days >= 366:
+        return None
+    session.commit()  # a fetched report is written by the job's own session
+    box = CredentialBox(state().settings.credentials_keys)
+    error = jobs.refresh_platform_report(state().sessions, platform.id, box, first, last)
+    return reconciliation_json(platform, reconciliation.reconcile(session, platform, first, last), error)
+
+
+def update(platform_id: int | None, start: str | None, end: str | None, _refresh: int | None):
+    body = load(platform_id, start, end)
+    if body is None:
+        return dbc.Alert("Pick a connected platform and a range of at most a year.", color="secondary"), None
+    return figures.reconciliation_summary(body), figures.reconciliation_table(body)
+
+
+def export(_clicks: int, platform_id: int | None, start: str | None, end: str | None):
+    body = load(platform_id, start, end)
+    if body is None:
+        return None
+    first, last = start[:10], end[:10]
+    text = csv_text(csv_header(body, first, last), CSV_COLUMNS, csv_rows(body))
+    return dcc.send_string(text, f"channelpulse-reconciliation-{platform_id}-{first}-{last}.csv")
+
+
+def register(app: Dash) -> None:
+    dash.register_page(
+        __name__,
+        path="/reconciliation",
+        name="Reconciliation",
+        title="Reconciliation · ChannelPulse",
+        layout=layout,
+        order=2,
+    )
+    app.callback(
+        Output(SUMMARY, "children"),
+        Output(TABLE, "children"),
+        Input(PLATFORM, "value"),
+        Input(DATES, "start_date"),
+        Input(DATES, "end_date"),
+        Input("refresh-interval", "n_intervals"),
+    )(update)
+    app.callback(
+        Output(DOWNLOAD, "data"),
+        Input(EXPORT, "n_clicks"),
+        State(PLATFORM, "value"),
+        State(DATES, "start_date"),
+        State(DATES, "end_date"),
+        prevent_initial_call=True,
+    )(export)

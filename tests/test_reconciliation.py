@@ -1,0 +1,317 @@
+"""Reconciliation over real HTTP, on SQLite and Postgres: after a sync, our daily totals beside
+each simulator's own sales report, every difference explained; uploads of Shopify's CSV export;
+and the explanation engine on orders made by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from sqlalchemy import select
+
+import jobs
+from connectors.base import ZERO, LineItem, Order, Refund, ReportDay
+from db import ingest, reconciliation
+from db.engine import transaction
+from db.models import Company, Platform, SyncState
+from simulators.business import Business
+from simulators.sales_report import daily_totals
+from simulators.shopify import DEV_ACCESS_TOKEN, build_shopify
+from simulators.store import ManualClock
+from tests.sims import BOX, START
+
+METRICS = reconciliation.METRICS
+URL = "/api/v1/analytics/reconciliation"
+ZONE = ZoneInfo("America/New_York")
+TOKEN = {"X-Shopify-Access-Token": DEV_ACCESS_TOKEN}
+SHOPIFYQL_QUERY = (
+    "query Q($q: String!) { shopifyqlQuery(query: $q) { parseErrors tableData { columns { name dataType } rows } } }"
+)
+
+
+def history(channel) -> tuple[date, date]:
+    """The simulator's days of history (company days, America/New_York)."""
+    store = channel.server.simulator.store
+    return store.first_day, channel.clock().astimezone(store.business.tz).date()
+
+
+def get(client, platform_id: int, start: date, end: date) -> dict:
+    query = {"platform": platform_id, "start_date": start.isoformat(), "end_date": end.isoformat()}
+    response = client.get(URL, query_string=query)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def value(metric: str, raw) -> Decimal | int:
+    return raw if metric == "orders" else Decimal(raw)
+
+
+def assert_adds_up(day: dict) -> None:
+    """ours + every reason's effect + unexplained = the platform's figure, metric by metric."""
+    for metric in METRICS:
+        effects = sum(value(metric, e["effect"].get(metric, 0)) for e in day["explained"])
+        total = value(metric, day["ours"][metric]) + effects + value(metric, day["unexplained"][metric])
+        assert total == value(metric, day["platform"][metric]), (day["day"], metric)
+
+
+def reasons(body: dict) -> set[str]:
+    return {e["reason"] for day in body["days"] for e in day["explained"]}
+
+
+def unexplained(body: dict) -> list[tuple[str, str]]:
+    return [(d["day"], m) for d in body["days"] for m, v in d["unexplained"].items() if value(m, v) != 0]
+
+
+def test_after_a_sync_every_difference_is_explained(sessions, client, auth, channel):
+    store, clock = channel.server.simulator.store, channel.clock
+    for order in store.by_created(clock() - timedelta(days=4))[-3:]:  # returned days after they were placed
+        store.refund(order.order_id)
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    start, end = history(channel)
+    auth.login()
+    body = get(client, channel.platform_id, start, end)
+
+    assert body["report"]["source"] == "platform" and body["report"]["error"] is None
+    assert body["summary"]["days"] == (end - start).days + 1 == len(body["days"])
+    assert unexplained(body) == [] and body["summary"]["days_unexplained"] == 0
+    for day in body["days"]:
+        assert_adds_up(day)
+    if channel.kind == "shopify":  # the shop's days, currency and rules are the company's
+        assert body["report"]["timezone"] == "America/New_York" and body["currency"] == "USD"
+        assert body["summary"]["days_matching"] == len(body["days"]) and reasons(body) == set()
+    else:  # CAD on UTC days against USD on New York days
+        assert body["report"]["timezone"] == "UTC" and body["currency"] == "CAD"
+        assert reasons(body) == {"currency", "time_zone"}
+        assert body["summary"]["days_explained"] == len(body["days"])
+        shift = next(e for d in body["days"] for e in d["explained"] if e["reason"] == "time_zone")
+        assert "to midnight America/New_York time is on the next day there" in shift["detail"]
+        assert any(e["effect"].get("orders") for d in body["days"] for e in d["explained"])  # orders change days
+
+    query = {"platform": channel.platform_id, "start_date": start, "end_date": end, "format": "csv"}
+    download = client.get(URL, query_string=query)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    rows = list(csv.DictReader(line for line in download.get_data(as_text=True).splitlines() if line[:1] != "#"))
+    assert len(rows) == len(METRICS) * len(body["days"]) and {r["unexplained"] for r in rows} <= {"0", "0.00"}
+
+    with transaction(sessions) as session:  # the company books returns on the order's day instead
+        session.scalar(select(Company)).refund_dating = "order"
+        ingest.rollup_all(session, session.get(Platform, channel.platform_id))
+    by_order_date = get(client, channel.platform_id, start, end)
+    assert "refund_dating" in reasons(by_order_date) and unexplained(by_order_date) == []
+    for day in by_order_date["days"]:
+        assert_adds_up(day)
+
+
+def test_a_refund_after_our_sync_is_sync_lag_until_the_next_sync(sessions, client, auth, channel):
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    store, clock = channel.server.simulator.store, channel.clock  # the clock stays put: nothing else changes
+    store.refund(store.by_created(clock() - timedelta(days=3))[-1].order_id)
+    refund_day = clock().astimezone(UTC if channel.kind == "bestbuy" else store.business.tz).date().isoformat()
+
+    auth.login()
+    start, end = history(channel)
+    lagging = get(client, channel.platform_id, start, end + timedelta(days=1))
+    assert unexplained(lagging) == []
+    (day,) = [d for d in lagging["days"] if any(e["reason"] == "sync_lag" for e in d["explained"])]
+    assert day["day"] == refund_day
+    lag = next(e for e in day["explained"] if e["reason"] == "sync_lag")
+    assert Decimal(lag["effect"]["returns"]) > 0 and "after our last sync" in lag["detail"]
+
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    caught_up = get(client, channel.platform_id, start, end + timedelta(days=1))
+    assert caught_up["report"]["fetched_at"] == lagging["report"]["fetched_at"]  # the same report, not fetched again
+    assert unexplained(caught_up) == [] and "sync_lag" not in reasons(caught_up)
+    if channel.kind == "shopify":
+        assert caught_up["summary"]["days_matching"] == caught_up["summary"]["days"]
+
+
+EXPORT_COLUMNS = (
+    "Day",
+    "Orders",
+    "Gross sales",
+    "Discounts",
+    "Returns",
+    "Net sales",
+    "Shipping charges",
+    "Duties",
+    "Additional fees",
+    "Taxes",
+    "Total sales",
+    "Day (previous_period)",
+)
+
+
+def shopify_export(rows: list[list]) -> bytes:
+    """A "Sales over time" export as Shopify writes it: discounts and returns negative, and
+    columns reconciliation does not read (duties, fees, the previous period)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize("channel", ["shopify"], indirect=True)
+def test_an_uploaded_shopify_export_is_reconciled(sessions, client, auth, channel):
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    store, start, end = channel.server.simulator.store, *history(channel)
+    totals = daily_totals(store.by_created(channel.clock()), channel.clock(), store.business.tz, start, end)
+    rows = [
+        (day, t.orders, t.gross_sales, -t.discounts, -t.returns, t.net_sales, t.shipping, 0, 0, t.taxes, t.total_sales)
+        for day, t in totals.items()
+    ]
+    auth.login()
+    upload = f"/api/v1/platforms/{channel.platform_id}/sales-report"
+    response = client.post(upload, data={"file": (io.BytesIO(shopify_export(rows)), "sales_over_time.csv")})
+    assert response.status_code == 201, response.json
+    assert response.json["days"] == len(rows) and response.json["timezone"] == "America/New_York"
+
+    body = get(client, channel.platform_id, start, end)
+    assert body["report"]["source"] == "upload"
+    assert body["summary"]["days_matching"] == body["summary"]["days"] == len(rows)
+
+    broken = [
+        ["2026-13-01", 1, "10.00", "0.00", "0.00", "10.00", "0", "0", "0", "0", "10.00", ""],
+        [start, "two", "10.00", "0.00", "0.00", "10.00", "0", "0", "0", "0", "10.00", ""],
+        [start, 1, "10.00", "2.00", "0.00", "8.00", "0", "0", "0", "0", "8.00", ""],  # discounts not negative
+    ]
+    refused = client.post(upload, data={"file": (io.BytesIO(shopify_export(broken)), "bad.csv")})
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "invalid_file"
+    assert [(r["line"], r["column"]) for r in refused.json["error"]["rows"]] == [
+        (2, "Day"),
+        (3, "Orders"),
+        (4, "Net sales"),
+    ]
+    headless = client.post(upload, data={"file": (io.BytesIO(b"Day,Orders\n2026-01-01,3\n"), "x.csv")})
+    assert headless.status_code == 400 and {r["line"] for r in headless.json["error"]["rows"]} == {1}
+    assert get(client, channel.platform_id, start, end)["report"]["source"] == "upload"  # nothing half stored
+
+
+def test_bad_requests_answer_json(sessions, client, auth, company):
+    with transaction(sessions) as session:
+        ours = Platform(company_id=company.id, kind="bestbuy", display_name="Best Buy", currency="CAD")
+        other = Company(name="Other Co", timezone="UTC", currency="EUR")
+        session.add_all([ours, other])
+        session.flush()
+        theirs = Platform(company_id=other.id, kind="shopify", display_name="Theirs", currency="EUR")
+        session.add(theirs)
+        session.flush()
+        ours_id, theirs_id = ours.id, theirs.id
+
+    auth.login()
+    missing = client.get(URL)
+    assert missing.status_code == 400 and missing.json["error"]["field"] == "platform"
+    assert client.get(URL, query_string={"platform": theirs_id}).status_code == 404
+    assert client.get(URL, query_string={"platform": ours_id, "end_date": "soon"}).json["error"]["field"] == "end_date"
+    nothing_yet = client.get(URL, query_string={"platform": ours_id})  # no credentials: no report to fetch
+    assert nothing_yet.status_code == 200 and nothing_yet.json["days"] == [] and nothing_yet.json["report"]["error"]
+    wrong_kind = client.post(f"/api/v1/platforms/{ours_id}/sales-report", data={})
+    assert wrong_kind.status_code == 400 and wrong_kind.is_json
+    assert client.post(f"/api/v1/platforms/{theirs_id}/sales-report", data={}).status_code == 404
+
+    auth.logout()
+    auth.login("viewer@example.com")
+    forbidden = client.post(f"/api/v1/platforms/{ours_id}/sales-report", data={})
+    assert forbidden.status_code == 403 and forbidden.json["error"]["code"] == "forbidden"
+
+
+def test_the_shopify_simulator_answers_shopifyql_as_shopify_does():
+    clock = ManualClock(START)
+    server = build_shopify(Business(scale=0.3), history_days=4, clock=clock).start()
+    try:
+        store, day = server.simulator.store, START.astimezone(ZONE).date()
+
+        def ask(shopifyql: str) -> dict:
+            body = {"query": SHOPIFYQL_QUERY, "variables": {"q": shopifyql}}
+            answer = requests.post(f"{server.url}/admin/api/2025-10/graphql.json", json=body, headers=TOKEN, timeout=10)
+            return answer.json()["data"]["shopifyqlQuery"]
+
+        since = day - timedelta(days=2)
+        table = ask(f"FROM sales SHOW orders, discounts, shipping_charges GROUP BY day SINCE {since} UNTIL {day}")
+        assert table["parseErrors"] == []
+        columns = [(c["name"], c["dataType"]) for c in table["tableData"]["columns"]]
+        assert columns == [
+            ("day", "DAY_TIMESTAMP"),
+            ("orders", "INTEGER"),
+            ("discounts", "MONEY"),
+            ("shipping_charges", "MONEY"),
+        ]
+        rows = table["tableData"]["rows"]
+        assert [r["day"] for r in rows] == [(since + timedelta(days=n)).isoformat() for n in range(3)]
+        counted = [r for r in store.records(clock()) if r.excluded_reason is None]  # test orders left out
+        assert sum(r["orders"] for r in rows) == sum(since <= r.processed_at.astimezone(ZONE).date() for r in counted)
+        assert all(Decimal(r["discounts"]) <= 0 for r in rows)  # negative, as Shopify shows them
+
+        refused = ask(f"FROM sales SHOW shipping GROUP BY day SINCE {day} UNTIL {since}")
+        assert refused["tableData"] is None and len(refused["parseErrors"]) == 2
+    finally:
+        server.stop()
+
+
+def test_voided_orders_the_report_counts_are_inclusion(sessions, company):
+    """Shopify's report counts a voided order (a sale, then a return when it is cancelled); we
+    leave it out. The engine puts that down to inclusion, and to nothing else."""
+    day, placed = date(2026, 3, 10), datetime(2026, 3, 10, 15, tzinfo=UTC)
+    cancelled = placed + timedelta(days=1)
+
+    def order(n: int, voided: bool) -> Order:
+        line = LineItem(f"line-{n}", "SKU-1", "Speaker", 2, Decimal("50.00"), Decimal("10.00"), Decimal("7.20"))
+        cancellation = Refund(f"refund-{n}", cancelled, "cancellation", Decimal("90.00"), tax=Decimal("7.20"))
+        return Order(
+            external_id=f"order-{n}",
+            name=f"#{n}",
+            currency="USD",
+            created_at=placed,
+            processed_at=placed,
+            updated_at=cancelled,
+            status="VOIDED" if voided else "PAID",
+            shipping=ZERO,
+            tax=Decimal("7.20"),
+            line_items=(line,),
+            refunds=(cancellation,) if voided else (),
+            cancelled_at=cancelled if voided else None,
+            excluded_reason="voided" if voided else None,
+        )
+
+    def report_day(on: date, orders: int, gross: str, discounts: str, returns: str, taxes: str) -> ReportDay:
+        money = {"gross_sales": Decimal(gross), "discounts": Decimal(discounts), "returns": Decimal(returns)}
+        net = money["gross_sales"] - money["discounts"] - money["returns"]
+        total = net + Decimal(taxes)
+        return ReportDay(
+            on, "America/New_York", "USD", orders, **money, net_sales=net, taxes=Decimal(taxes), total_sales=total
+        )
+
+    with transaction(sessions) as session:
+        platform = Platform(company_id=company.id, kind="shopify", display_name="Shop", currency="USD")
+        session.add(platform)
+        session.flush()
+        touched = ingest.upsert_orders(session, platform, [order(1, False), order(2, True)], ZoneInfo(company.timezone))
+        ingest.rollup_daily(session, platform, touched)
+        session.add(SyncState(platform_id=platform.id, stream="orders", cursor=cancelled))
+        report = [
+            report_day(day, 2, "200.00", "20.00", "0.00", "14.40"),
+            report_day(day + timedelta(days=1), 0, "0.00", "0.00", "90.00", "-7.20"),
+        ]
+        reconciliation.store_report(session, platform.id, report, source="upload")
+        platform_id = platform.id
+
+    with sessions() as session:
+        result = reconciliation.reconcile(session, session.get(Platform, platform_id), day, day + timedelta(days=1))
+    assert [[e.reason for e in d.explained] for d in result.days] == [["inclusion"], ["inclusion"]]
+    sale, cancel = (d.explained[0] for d in result.days)
+    money = {k: Decimal(v) for k, v in (("gross_sales", "100"), ("discounts", "10"), ("net_sales", "90"))}
+    assert sale.effect == {"orders": 1, **money, "taxes": Decimal("7.20"), "total_sales": Decimal("97.20")}
+    assert cancel.effect == {
+        "returns": Decimal("90"),
+        "net_sales": Decimal("-90"),
+        "taxes": Decimal("-7.20"),
+        "total_sales": Decimal("-97.20"),
+    }
+    assert sale.detail == "the report counts what we leave out: 1 voided order"
+    assert cancel.detail == "the report counts what we leave out: 1 return of voided orders"
+    assert all(d.fully_explained for d in result.days) and result.summary["days_explained"] == 2
