@@ -187,6 +187,9 @@ def write_orders(
 LOOKBACK = timedelta(minutes=10)
 # Pages only mark the days they touch; their rollups are recomputed this often (and at the end).
 ROLLUP_EVERY_SECONDS = 3.0
+# A backfill's pages touch days all over its history: rolling those up every few seconds would
+# recompute the same days many times over, so a first sync fills the dashboard in less often.
+BACKFILL_ROLLUP_EVERY_SECONDS = 20.0
 # Products change rarely; refresh the catalog at most this often.
 PRODUCTS_EVERY = timedelta(hours=1)
 
@@ -227,9 +230,9 @@ def sync_platform(
                 connector = connector or make_connector(platform.kind, platform.config, box.open(platform.credentials))
             if fetch_products:
                 _sync_products(sessions, platform_id, connector)
-            rolled_up = time.monotonic()
+            rolled_up, every = time.monotonic(), ROLLUP_EVERY_SECONDS if since else BACKFILL_ROLLUP_EVERY_SECONDS
             for page in connector.fetch_orders(since):
-                if time.monotonic() - rolled_up >= ROLLUP_EVERY_SECONDS:  # the dashboard fills in as it goes
+                if time.monotonic() - rolled_up >= every:  # the dashboard fills in as it goes
                     _rollup_dirty(sessions, platform_id)
                     rolled_up = time.monotonic()
                 if not page:
