@@ -17,7 +17,9 @@ Conventions for development and tests:
 
 Money is rendered from the SimOrder to the cent, so a correct connector reproduces
 `SimOrder.to_record(as_of)` exactly. A cancellation is rendered as a normal refund whose
-createdAt equals the order's cancelledAt.
+createdAt equals the order's cancelledAt. The sales ledger (`Order.agreements`) holds the
+order's agreement and one per refund, whose sales give back the refund's lines and shipping,
+booked negative.
 """
 
 from __future__ import annotations
@@ -103,6 +105,9 @@ VISIBLE_WITHOUT_READ_ALL_ORDERS = timedelta(days=60)
 # cost, so the THROTTLED answer is consistent: the client has to wait that long.
 THROTTLE_FAULT_SECONDS = 0.25
 BULK_OPERATIONS_KEPT = 5
+# Connections may nest two levels below the top-level one (products > variants > images is
+# allowed, a third level is not: shopify.dev, bulk operations, "Operation restrictions").
+MAX_BULK_NESTING = 2
 # Catalog sort keys the simulator implements, and the node field each sorts by (ties by id).
 _CATALOG_SORT = {
     "ID": "legacyResourceId",
@@ -387,6 +392,11 @@ def _node_type(connection_type: GraphQLObjectType) -> Any:
     return get_named_type(connection_type.fields["nodes"].type)
 
 
+def _object_types(type_: Any) -> list[GraphQLObjectType]:
+    """The object types a value of `type_` can have: itself, or an interface's implementations."""
+    return list(SCHEMA.get_possible_types(type_)) if is_abstract_type(type_) else [type_]
+
+
 # --- calculated query cost -----------------------------------------------------------------
 
 
@@ -442,9 +452,7 @@ class _QueryCost:
         return total
 
     def _object(self, type_: Any, selection_set: SelectionSetNode, data: Mapping | None) -> int:
-        if is_abstract_type(type_):
-            return max(self._selection(t, selection_set, data) for t in SCHEMA.get_possible_types(type_))
-        return self._selection(type_, selection_set, data)
+        return max(self._selection(t, selection_set, data) for t in _object_types(type_))
 
     def _connection(self, type_: GraphQLObjectType, node: FieldNode, args: Mapping, value: Mapping | None) -> int:
         node_type = _node_type(type_)
@@ -572,7 +580,7 @@ class _BulkField:
     name: str
     typename: str | None = None  # for __typename
     serialize: Callable[[Any], Any] | None = None  # for a leaf
-    plan: _BulkPlan | None = None  # for an object, or a connection's nodes
+    plan: _BulkPlan | _TypedPlans | None = None  # for an object, or a connection's nodes
     listed: bool = False
     first: int | None = None  # a list field cut short
     page: dict | None = None  # a connection's paging arguments
@@ -600,8 +608,6 @@ class _BulkPlan:
     def __init__(
         self, selections: _Selections, type_: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
     ) -> None:
-        if is_abstract_type(type_):
-            raise ValueError(f"the simulator's bulk runner cannot read fields of abstract type {type_.name}")
         grouped: dict[str, list[FieldNode]] = {}  # as execution merges the fields of one response key
         for selection_set in selection_sets:
             for node in selections.fields(type_, selection_set):
@@ -610,14 +616,14 @@ class _BulkPlan:
         self.id = next((f for f in self.fields if f.key == "id" and f.serialize and not f.listed), None)
 
     @classmethod
-    def of(cls, document: DocumentNode) -> tuple[FieldNode, _BulkPlan]:
+    def of(cls, document: DocumentNode) -> tuple[FieldNode, _BulkPlan | _TypedPlans]:
         """The root connection field of a (valid) bulk query, and the plan for its nodes."""
         selections = _Selections(document)
         (root,) = selections.fields(SCHEMA.query_type, get_operation_ast(document).selection_set)
         return root, cls._nodes(selections, get_named_type(SCHEMA.query_type.fields[root.name.value].type), [root])
 
     @classmethod
-    def _nodes(cls, selections: _Selections, connection_type: Any, nodes: list[FieldNode]) -> _BulkPlan:
+    def _nodes(cls, selections: _Selections, connection_type: Any, nodes: list[FieldNode]) -> _BulkPlan | _TypedPlans:
         """The plan for the nodes a connection selects through `edges { node }`."""
         node_sets = [
             selection_set
@@ -625,7 +631,16 @@ class _BulkPlan:
             for keys, selection_set in selections.node_paths(connection_type, node.selection_set)
             if len(keys) == 2
         ]
-        return cls(selections, _node_type(connection_type), node_sets)
+        return cls._of_type(selections, _node_type(connection_type), node_sets)
+
+    @classmethod
+    def _of_type(
+        cls, selections: _Selections, type_: Any, selection_sets: list[SelectionSetNode]
+    ) -> _BulkPlan | _TypedPlans:
+        """The plan for an object type, or one for each object type of an interface."""
+        if is_abstract_type(type_):
+            return _TypedPlans({t.name: cls(selections, t, selection_sets) for t in _object_types(type_)})
+        return cls(selections, type_, selection_sets)
 
     @classmethod
     def _field(cls, selections: _Selections, type_: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> _BulkField:
@@ -641,12 +656,12 @@ class _BulkPlan:
         if is_leaf_type(named):
             field.serialize = named.serialize
         else:
-            field.plan = cls(selections, named, [node.selection_set for node in nodes])
+            field.plan = cls._of_type(selections, named, [node.selection_set for node in nodes])
         return field
 
     def lines(self, node: Mapping, parent_id: str | None = None) -> Iterator[dict]:
         """The node's line, then the lines of its nested connections' nodes."""
-        nested: list[tuple[Any, _BulkPlan, list]] = []
+        nested: list[tuple[Any, _BulkPlan | _TypedPlans, list]] = []
         line = self.line(node, None, nested)
         if parent_id is not None:
             line["__parentId"] = parent_id
@@ -673,6 +688,20 @@ class _BulkPlan:
             else:
                 line[selected.key] = selected.one(value, own_id, nested)
         return line
+
+
+class _TypedPlans:
+    """The plans for an interface's object types (a sales agreement, a sale): each node is
+    projected by the plan of its own `__typename`, as execution resolves an abstract type."""
+
+    def __init__(self, plans: Mapping[str, _BulkPlan]) -> None:
+        self.plans = plans
+
+    def lines(self, node: Mapping, parent_id: str | None = None) -> Iterator[dict]:
+        return self.plans[node["__typename"]].lines(node, parent_id)
+
+    def line(self, node: Mapping, owner_id: Any, nested: list) -> dict:
+        return self.plans[node["__typename"]].line(node, owner_id, nested)
 
 
 # --- webhooks ------------------------------------------------------------------------------
@@ -767,6 +796,7 @@ class ShopifySimulator:
         restore_rate: float = 100.0,
         shop_domain: str = SHOP_DOMAIN,
         bulk_delay: float = 0.2,
+        bulk_node_connections_only: bool = False,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a webhook URL needs a webhook secret to sign deliveries")
@@ -775,6 +805,9 @@ class ShopifySimulator:
         self.read_all_orders = read_all_orders
         self.shop_domain = shop_domain
         self.bulk_delay = bulk_delay
+        # Shopify's bulk guide says connections must implement Node, yet Sale does not; whether a
+        # real shop refuses `sales` in a bulk query is unconfirmed, so both answers are simulated.
+        self.bulk_node_connections_only = bulk_node_connections_only
         self.bucket = _Bucket(bucket_size, restore_rate)
         self.currency = CURRENCY[SHOPIFY]
         self._products = [self._product_node(item) for item in store.business.catalog]
@@ -997,7 +1030,7 @@ class ShopifySimulator:
                 message = f"A bulk query operation for this app and shop is already in progress: {current.gid}."
                 return _bulk_refused([("OPERATION_IN_PROGRESS", None, message)])
             try:
-                document = _bulk_document(query)
+                document = _bulk_document(query, self.bulk_node_connections_only)
             except ValueError as exc:
                 return _bulk_refused([("INVALID", ["query"], message) for message in exc.args])
             op = _BulkOperation(next(self._bulk_numbers), query, info.context.as_of)
@@ -1121,6 +1154,7 @@ class ShopifySimulator:
         refunded = sum((r.returns + r.shipping + r.tax for r in refunds), ZERO)
         returned = sum((r.returns for r in refunds), ZERO)
         lines = {li.line_id: self._line_node(order, li, refunds) for li in order.lines}
+        refund_nodes = [self._refund_node(order, r, lines) for r in refunds]
         cancelled_at = order.cancelled_at if order.happened(order.cancelled_at, as_of) else None
         return {
             "__typename": "Order",
@@ -1148,7 +1182,11 @@ class ShopifySimulator:
             "totalTaxSet": _bag(order.tax, cur),
             "totalDiscountsSet": _bag(sum((li.discount for li in order.lines), ZERO), cur),
             "lineItems": list(lines.values()),
-            "refunds": [self._refund_node(order, r, lines) for r in refunds],
+            "refunds": refund_nodes,
+            "agreements": [
+                self._order_agreement(order, lines),
+                *map(partial(self._refund_agreement, order, lines), refunds, refund_nodes),
+            ],
         }
 
     def _line_node(self, order: SimOrder, line: SimLine, refunds: tuple[SimRefund, ...]) -> dict:
@@ -1217,6 +1255,65 @@ class ShopifySimulator:
             "totalRefundedSet": _bag(refund.returns + refund.shipping + refund.tax, cur),
             "refundLineItems": refund_lines,
             "refundShippingLines": shipping_lines,
+        }
+
+    # --- the sales ledger (Order.agreements) ---------------------------------------------------
+
+    def _order_agreement(self, order: SimOrder, lines: Mapping[int, dict]) -> dict:
+        """The agreement made as the order was placed: a sale for each line and one for shipping.
+        The business numbers refunds order id x 10 + 1..9, so x 10 is free for this one."""
+        sales = [self._line_sale("ORDER", li, lines[li.line_id], li.quantity, li.net, li.tax) for li in order.lines]
+        if order.shipping or order.shipping_tax:
+            sales.append(self._shipping_sale("ORDER", order.shipping, order.shipping_tax))
+        return _agreement("OrderAgreement", order.order_id * 10, "ORDER", order.created_at, sales)
+
+    def _refund_agreement(self, order: SimOrder, lines: Mapping[int, dict], refund: SimRefund, node: dict) -> dict:
+        """A refund's agreement: a return sale for each line refunded, and one for shipping if
+        it was refunded. A cancellation's is made for a refund (reason REFUND), others for a return."""
+        sold = {li.line_id: li for li in order.lines}
+        sales = [
+            self._line_sale("RETURN", sold[rl.line_id], lines[rl.line_id], rl.quantity, rl.amount, rl.tax)
+            for rl in refund.lines
+        ]
+        if refund.shipping or refund.shipping_tax:
+            sales.append(self._shipping_sale("RETURN", refund.shipping, refund.shipping_tax))
+        reason = "REFUND" if refund.kind == "cancellation" else "RETURN"
+        return {**_agreement("RefundAgreement", refund.refund_id, reason, refund.at, sales), "refund": node}
+
+    def _line_sale(self, action: str, line: SimLine, node: dict, quantity: int, net: Decimal, tax: Decimal) -> dict:
+        """The sale of `quantity` units of a line, worth `net` after discounts and before `tax`."""
+        discount = line.unit_price * quantity - net
+        typename, line_type = ("GiftCardSale", "GIFT_CARD") if line.is_gift_card else ("ProductSale", "PRODUCT")
+        return {**self._sale(typename, action, line_type, quantity, net, tax, discount), "lineItem": node}
+
+    def _shipping_sale(self, action: str, amount: Decimal, tax: Decimal) -> dict:
+        """The sale of the order's one shipping line (a quantity does not apply to it)."""
+        return self._sale("ShippingLineSale", action, "SHIPPING", None, amount, tax)
+
+    def _sale(
+        self,
+        typename: str,
+        action: str,
+        line_type: str,
+        quantity: int | None,
+        net: Decimal,
+        tax: Decimal,
+        discount: Decimal = ZERO,
+    ) -> dict:
+        """One sale. A return reverses a sale, so its quantity and money are booked negative."""
+        returned = action == "RETURN"
+
+        def booked(value: Decimal) -> dict:
+            return _bag(ZERO - value if returned else value, self.currency)
+
+        return {
+            "__typename": typename,
+            "actionType": action,
+            "lineType": line_type,
+            "quantity": -quantity if returned and quantity is not None else quantity,
+            "totalAmount": booked(net + tax),
+            "totalTaxAmount": booked(tax),
+            "totalDiscountAmountBeforeTaxes": booked(discount),
         }
 
     def _product_node(self, item: CatalogItem) -> dict:
@@ -1432,7 +1529,7 @@ def _document(query: str) -> DocumentNode:
     return document
 
 
-def _bulk_document(query: str) -> DocumentNode:
+def _bulk_document(query: str, node_connections_only: bool = False) -> DocumentNode:
     """Parse a bulk query and apply Shopify's rules for them; ValueError lists what breaks them."""
     try:
         document = _document(query)
@@ -1440,7 +1537,7 @@ def _bulk_document(query: str) -> DocumentNode:
         raise ValueError(f"Invalid bulk query: {exc.message}") from None
     except _RequestErrors as exc:
         raise ValueError(f"Invalid bulk query: {exc.errors[0].message}") from None
-    problems = _BulkRules(document).problems()
+    problems = _BulkRules(document, node_connections_only).problems()
     if problems:
         raise ValueError(*problems)
     return document
@@ -1448,10 +1545,13 @@ def _bulk_document(query: str) -> DocumentNode:
 
 class _BulkRules:
     """What Shopify refuses in a bulk query: every connection read through `edges { node }`,
-    at most 5 of them nested at most 2 deep, none inside a list field, an `id` on each node
-    that holds a nested connection, one top-level field (not `node`), and a query at all."""
+    at most 5 of them, nested at most two levels below the top-level one, none inside a list
+    field, an `id` on each node that holds a nested connection, one top-level field (not
+    `node`), and a query at all."""
 
-    def __init__(self, document: DocumentNode) -> None:
+    def __init__(self, document: DocumentNode, node_connections_only: bool = False) -> None:
+        self.node_connections_only = node_connections_only
+        self.not_node: list[str] = []
         self.operation = get_operation_ast(document)
         self.selections = _Selections(document)
         self.connections: list[str] = []
@@ -1487,39 +1587,76 @@ class _BulkRules:
             )
         if self.in_list:
             problems.append("Queries that contain a connection field within a list field are not currently supported.")
+        if self.not_node:
+            problems.append(f"Connections must implement the Node interface: {', '.join(self.not_node)}.")
         if not self.connections and not problems:
             problems.append("Bulk queries must contain at least one connection.")
         return problems
 
     def _walk(
-        self, type_: Any, selection_set: SelectionSetNode, *, depth: int, in_list: bool, holder_has_id: bool
+        self,
+        type_: Any,
+        selection_set: SelectionSetNode,
+        *,
+        depth: int,
+        in_list: bool,
+        holder_has_id: bool | None = None,
     ) -> None:
-        if is_abstract_type(type_) or selection_set is None:
+        """Check the connections selected on `type_` (on each of an interface's object types, a
+        field counted once). `holder_has_id` None: this is a connection's node, which holds what
+        it selects by its own `id`."""
+        if selection_set is None:
             return
-        for node in self.selections.fields(type_, selection_set):
-            field_def = type_.fields.get(node.name.value)
-            named = field_def and get_named_type(field_def.type)
-            if named is None or is_leaf_type(named):
-                continue
-            if not _is_connection_type(named):
-                inside_list = in_list or is_list_type(get_nullable_type(field_def.type))
-                self._walk(named, node.selection_set, depth=depth, in_list=inside_list, holder_has_id=holder_has_id)
-                continue
-            name = node.name.value
-            self.connections.append(name)
-            self.too_deep |= depth >= 2
-            self.in_list |= in_list
-            if depth and not holder_has_id:
-                self.without_id.append(name)
-            for keys, selection_set in self.selections.node_paths(named, node.selection_set):
-                if len(keys) == 1:
-                    self.via_nodes.append(name)
-                else:
-                    self._walk_node(_node_type(named), selection_set, depth + 1)
+        seen: set[int] = set()
+        for object_type in _object_types(type_):
+            fields = list(self.selections.fields(object_type, selection_set))
+            has_id = holder_has_id
+            if has_id is None:
+                has_id = any(f.name.value == "id" and not f.alias for f in fields)
+            for node in fields:
+                if id(node) in seen:
+                    continue
+                seen.add(id(node))
+                self._field(object_type, node, depth=depth, in_list=in_list, holder_has_id=has_id)
 
-    def _walk_node(self, type_: Any, selection_set: SelectionSetNode, depth: int) -> None:
-        has_id = any(f.name.value == "id" and not f.alias for f in self.selections.fields(type_, selection_set))
-        self._walk(type_, selection_set, depth=depth, in_list=False, holder_has_id=has_id)
+    def _field(self, type_: Any, node: FieldNode, *, depth: int, in_list: bool, holder_has_id: bool) -> None:
+        field_def = type_.fields.get(node.name.value)
+        named = field_def and get_named_type(field_def.type)
+        if named is None or is_leaf_type(named):
+            return
+        if not _is_connection_type(named):
+            inside_list = in_list or is_list_type(get_nullable_type(field_def.type))
+            self._walk(named, node.selection_set, depth=depth, in_list=inside_list, holder_has_id=holder_has_id)
+            return
+        name = node.name.value
+        self.connections.append(name)
+        self.too_deep |= depth > MAX_BULK_NESTING
+        self.in_list |= in_list
+        if depth and not holder_has_id:
+            self.without_id.append(name)
+        node_type = _node_type(named)
+        if self.node_connections_only and not any(
+            "Node" in {i.name for i in t.interfaces} for t in _object_types(node_type)
+        ):
+            self.not_node.append(name)
+        for keys, selection_set in self.selections.node_paths(named, node.selection_set):
+            if len(keys) == 1:
+                self.via_nodes.append(name)
+            else:
+                self._walk(_node_type(named), selection_set, depth=depth + 1, in_list=False)
+
+
+def _agreement(typename: str, number: int, reason: str, at: datetime, sales: list[dict]) -> dict:
+    """A sales agreement, its sales numbered after it."""
+    for n, sale in enumerate(sales, start=1):
+        sale["id"] = f"gid://shopify/Sale/{number * 100 + n}"
+    return {
+        "__typename": typename,
+        "id": f"gid://shopify/SalesAgreement/{number}",
+        "happenedAt": _iso(at),
+        "reason": reason,
+        "sales": sales,
+    }
 
 
 def _first(pair: tuple) -> Any:

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from operator import attrgetter
 from pathlib import Path
@@ -19,10 +20,12 @@ import pytest
 import requests
 
 from connectors import shopify as shopify_connector
-from connectors.base import AccountInfo, AuthError, ConnectorError
+from connectors.base import AccountInfo, AuthError, ConnectorError, RefundLine
 from connectors.shopify import (
     BULK_ORDERS_QUERY,
     NESTED_PAGE,
+    REFUNDS_QUERY,
+    RefundParts,
     ShopifyConnector,
     order_from_webhook,
     orders_from_bulk,
@@ -127,6 +130,55 @@ def test_backfill_and_incremental_reproduce_the_truth(shop):
     connector = connect(shop)
     assert fetch(connector, None) == expected
     assert fetch(connector, LONG_AGO) == expected
+
+
+def test_a_bulk_backfill_reads_refunds_from_its_file_not_by_id(shop, monkeypatch):
+    """Each refund comes whole with the bulk file, through its agreement's sales: no request
+    reads a refund by id, and the records are still the truth, refunded shipping and gift cards
+    included."""
+    some = shop.simulator.store.by_created(NOW)
+    shipped = next(o for o in some if o.shipping and not o.refunds and not o.test)
+    admin(shop, f"orders/{shipped.order_id}/refund")  # every line and the shipping
+    gift = next(o for o in some if any(li.is_gift_card for li in o.lines) and not o.refunds)
+    gift_card = next(li for li in gift.lines if li.is_gift_card)
+    admin(shop, f"orders/{gift.order_id}/refund", line_id=gift_card.line_id)
+    expected = truth(shop)
+    refunds = [r for o in expected for r in o.refunds]
+    assert any(r.shipping and r.lines for r in refunds) and any(r.kind == "cancellation" for r in refunds)
+    assert any(line.line_item_external_id == gift.line_external_id(gift_card) for r in refunds for line in r.lines)
+    queries = []
+    execute = shop.simulator.execute
+    monkeypatch.setattr(
+        shop.simulator, "execute", lambda query, *a, **kw: queries.append(query) or execute(query, *a, **kw)
+    )
+
+    assert fetch(connect(shop), None) == expected
+    assert queries.count(REFUNDS_QUERY) == 0
+    assert not any("refund(id:" in query for query in queries)  # nor their lines, page by page
+
+
+def test_a_refund_missing_from_the_bulk_file_is_read_by_id(shop, monkeypatch):
+    """A refund its order names but the file holds no agreement for is read by id, not lost."""
+    without_agreements = shopify_connector.orders_from_bulk
+    monkeypatch.setattr(
+        shopify_connector,
+        "orders_from_bulk",
+        lambda objects: without_agreements(obj for obj in objects if "refund" not in obj and "lineType" not in obj),
+    )
+    expected = truth(shop)
+    assert any(o.refunds for o in expected)
+    assert fetch(connect(shop), None) == expected
+
+
+def test_a_shop_that_refuses_the_refund_ledger_in_bulk_still_backfills(caplog):
+    """Shopify's bulk guide says connections must implement Node, and Sale does not: should a shop
+    refuse the agreements' sales, the backfill runs without them and reads refunds by id."""
+    with shopify(bulk_node_connections_only=True) as strict:
+        expected = truth(strict)
+        assert any(o.refunds for o in expected)
+        with caplog.at_level("WARNING", logger="connectors.shopify"):
+            assert fetch(connect(strict), None) == expected
+    assert "reading refunds by id instead" in caplog.text
 
 
 def test_incremental_returns_what_changed_since(shop):
@@ -248,13 +300,39 @@ def test_bulk_children_are_attached_by_parent_id_not_position():
     lines = [json.loads(line) for line in (FIXTURES / "bulk_orders.jsonl").read_text().splitlines()]
     for line in (obj for obj in lines if "__parentId" in obj):  # the sample did not read line names; we do
         line["name"] = line["sku"] or "Gift card"
+    # Order 5001's ledger: its own agreement (a bare id), and a refund's, whose sale returns one mug.
+    order, refund = "gid://shopify/Order/5001", "gid://shopify/SalesAgreement/60011"
+    lines += [
+        {"id": "gid://shopify/SalesAgreement/50010", "__parentId": order},
+        {
+            "id": refund,
+            "refund": {"id": "gid://shopify/Refund/6001", "createdAt": "2025-01-15T09:12:45Z"},
+            "__parentId": order,
+        },
+        {
+            "quantity": -1,
+            "lineType": "PRODUCT",
+            "totalAmount": {"shopMoney": {"amount": "-32.44"}},
+            "totalTaxAmount": {"shopMoney": {"amount": "-2.45"}},
+            "lineItem": {"id": "gid://shopify/LineItem/9001"},
+            "__parentId": refund,
+        },
+    ]
+    returned = RefundLine("gid://shopify/LineItem/9001", 1, Decimal("29.99"))
     children_first = sorted(lines, key=lambda obj: "__parentId" not in obj)
     for objects in (lines, lines[::-1], children_first):
         orders = orders_from_bulk(copy.deepcopy(objects))
-        assert {node["id"]: [li.external_id for li in items] for node, items in orders} == {
-            "gid://shopify/Order/5001": ["gid://shopify/LineItem/9001"],
-            "gid://shopify/Order/5002": ["gid://shopify/LineItem/9002"],
-            "gid://shopify/Order/5003": ["gid://shopify/LineItem/9003"],
+        assert {node["id"]: ([li.external_id for li in items], refunds) for node, items, refunds in orders} == {
+            order: (
+                ["gid://shopify/LineItem/9001"],
+                {
+                    "gid://shopify/Refund/6001": RefundParts(
+                        "gid://shopify/Refund/6001", "2025-01-15T09:12:45Z", [(returned, Decimal("2.45"))]
+                    )
+                },
+            ),
+            "gid://shopify/Order/5002": (["gid://shopify/LineItem/9002"], {}),
+            "gid://shopify/Order/5003": (["gid://shopify/LineItem/9003"], {}),
         }
 
 

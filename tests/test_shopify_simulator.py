@@ -443,9 +443,9 @@ def test_bulk_operation_runs_through_its_states_and_writes_jsonl(shop):
             "{ orders { edges { node { name lineItems { edges { node { id } } } } } } }",
             "Connection fields without 'id': lineItems.",
         ),
-        (
-            "{ orders { edges { node { id lineItems { edges { node { id"
-            " product { variants { edges { node { id } } } } } } } } } } }",
+        (  # products > variants > variants > variants: a third nested level, as in Shopify's example
+            "{ products { edges { node { id variants { edges { node { id product { variants { edges { node { id"
+            " product { variants { edges { node { id } } } } } } } } } } } } } } }",
             "nesting depth greater than 2",
         ),
         (
@@ -513,11 +513,18 @@ def _executed_bulk_file(simulator, query: str) -> list[dict]:
           } } } }
         fragment Money on Order { totalPriceSet { ...Bag } cancelledAt displayFinancialStatus test }
         fragment Bag on MoneyBag { shopMoney { amount currencyCode } presentmentMoney { amount } }""",
+        """{ orders(sortKey: UPDATED_AT) { edges { node { id refunds { id } agreements { edges { node {
+          __typename id happenedAt reason ... on RefundAgreement { refund { id createdAt } }
+          sales { edges { node { __typename id actionType lineType quantity
+            totalAmount { shopMoney { amount currencyCode } } totalTaxAmount { shopMoney { amount } }
+            totalDiscountAmountBeforeTaxes { shopMoney { amount } }
+            ... on ProductSale { lineItem { id sku } } ... on GiftCardSale { item: lineItem { id } } } } }
+        } } } } } } }""",
         "{ products(sortKey: TITLE) { edges { node { id title status totalInventory"
         " variants { edges { node { __typename id sku price compareAtPrice product { handle } } } } } } } }",
         "{ productVariants { edges { node { id displayName product { id variants { edges { node { sku } } } } } } } }",
     ],
-    ids=["test", "connector", "aliases-fragments", "products", "variants"],
+    ids=["test", "connector", "aliases-fragments", "agreements", "products", "variants"],
 )
 def test_bulk_files_are_what_graphql_execution_answers(shop, query):
     started = graphql(shop, RUN_BULK, {"query": query})["data"]["bulkOperationRunQuery"]
