@@ -42,6 +42,7 @@ log = logging.getLogger("channelpulse")
 request_log = logging.getLogger("channelpulse.request")
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+UPLOAD_LIMIT_BYTES = 100 * 1024 * 1024  # CSV imports and rate files; bigger files go through the CLI
 QUIET_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
 
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=settings.is_production,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=UPLOAD_LIMIT_BYTES,
     )
     server.json.sort_keys = False  # answers keep the documented field order
     engine = make_engine(settings.database_url)

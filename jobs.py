@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.utils import secure_filename
 
 from connectors import CONNECTORS, csv_import, make_connector
 from connectors import base as records
@@ -461,6 +465,113 @@ def import_csv(
         parse_s=parse_s,
         write_s=write_s,
     )
+
+
+IMPORT_STREAM = "import"  # the sync_runs stream of CSV imports (their progress bar)
+PROGRESS_WRITE_SECONDS = 0.5
+
+
+def run_csv_import(
+    sessions: sessionmaker[Session],
+    platform_id: int,
+    source: csv_import.Source,
+    mapping: csv_import.CsvMapping = csv_import.CANONICAL,
+    *,
+    currency: str | None = None,
+    timezone: str | None = None,
+) -> SyncResult:
+    """import_csv as a job the UI can watch: its progress and outcome are a sync run of the
+    platform (first the lines parsed, then the orders written), one import at a time."""
+    with locks.named_lock(sessions.kw["bind"], f"sync:{platform_id}") as held:
+        if not held:
+            return SyncResult(platform_id, "busy")
+        with transaction(sessions) as session:
+            run = SyncRun(platform_id=platform_id, stream=IMPORT_STREAM)
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        last_report = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last_report
+            if time.monotonic() - last_report >= PROGRESS_WRITE_SECONDS or done == total:
+                last_report = time.monotonic()
+                with transaction(sessions) as session:
+                    session.execute(update(SyncRun).where(SyncRun.id == run_id).values(rows=done, expected_rows=total))
+
+        try:
+            result = import_csv(
+                sessions,
+                platform_id,
+                source,
+                mapping,
+                currency=currency,
+                timezone=timezone,
+                parse_progress=progress,
+                # The write is one transaction: SQLite (one writer at a time) cannot record its
+                # progress from another connection meanwhile; Postgres can.
+                write_progress=progress if sessions.kw["bind"].dialect.name == "postgresql" else None,
+            )
+        except (ValueError, records.ConnectorError, ingest.MissingFxRate) as exc:
+            error, rows = str(exc), 0
+        else:
+            rows = result.orders
+            error = None
+            if result.errors:
+                error = f"{len(result.errors):,} row errors, nothing imported; the first: {result.errors[0]}"
+
+        with transaction(sessions) as session:
+            session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run_id)
+                .values(
+                    status="failed" if error else "succeeded",
+                    finished_at=utcnow(),
+                    error=error,
+                    rows=rows,
+                    expected_rows=rows or None,
+                )
+            )
+            platform = session.get(Platform, platform_id)
+            platform.status_message = error
+    log.log(
+        logging.WARNING if error else logging.INFO,
+        "csv import finished platform_id=%s orders=%d error=%s",
+        platform_id,
+        rows,
+        error,
+    )
+    return SyncResult(platform_id, "failed" if error else "succeeded", rows=rows, error=error)
+
+
+def upload_path(instance_path: str, filename: str) -> Path:
+    """A new file under instance/uploads for an upload (its import deletes it when done)."""
+    folder = Path(instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}-{secure_filename(filename) or 'upload.csv'}"
+
+
+def start_csv_import(
+    sessions: sessionmaker[Session],
+    platform_id: int,
+    path: Path,
+    mapping: csv_import.CsvMapping,
+    *,
+    currency: str | None = None,
+    timezone: str | None = None,
+) -> threading.Thread:
+    """Run an uploaded file's import in the background (progress: the platform's sync runs)
+    and delete the file afterwards."""
+
+    def run() -> None:
+        try:
+            run_csv_import(sessions, platform_id, path, mapping, currency=currency, timezone=timezone)
+        finally:
+            path.unlink(missing_ok=True)
+
+    thread = threading.Thread(target=run, name=f"csv-import-{platform_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- platform reports (reconciliation) -----------------------------------------------------

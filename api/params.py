@@ -114,3 +114,11 @@ def csv_text(header: Iterable[str], columns: Sequence[str], rows: Iterable[Seque
     writer.writerow(columns)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def company_platform(session: Session, company_id: int, raw_id: str) -> Platform:
+    """The company's platform with this id from a URL, or 404 (also for another company's)."""
+    platform = session.scalar(select(Platform).where(Platform.id == row_id(raw_id), Platform.company_id == company_id))
+    if platform is None:
+        raise ApiError(404, "not_found", f"No platform {raw_id!r} is connected to your company.")
+    return platform

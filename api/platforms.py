@@ -7,14 +7,18 @@ encrypted, and never returned: responses name the secrets that are set, nothing 
 from __future__ import annotations
 
 import logging
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
+import jobs
 from api import ApiError, bp, params
 from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError, ConnectorError
+from connectors.csv_import import mapping_for
 from db import queries
 from db.credentials import CredentialBox
 from db.models import Platform, SyncRun, utcnow
@@ -23,6 +27,7 @@ from extensions import db_session, state
 log = logging.getLogger(__name__)
 
 SYNCABLE_KINDS = ("shopify", "bestbuy")
+CONNECTABLE_KINDS = (*SYNCABLE_KINDS, "csv")
 
 
 def platform_json(p: Platform) -> dict:
@@ -47,21 +52,15 @@ def _strings(body: dict, name: str) -> dict[str, str]:
     return {k: v.strip() for k, v in value.items()}
 
 
-@bp.post("/platforms/connect")
-def connect_platform():
-    """Validate credentials with one call, then store the platform (encrypted) and queue its first sync."""
-    if not current_user.is_admin:
-        raise ApiError(403, "forbidden", "Only an admin can connect platforms.")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "Send a JSON object.")
-    kind = body.get("kind")
-    if kind not in SYNCABLE_KINDS:
-        raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(SYNCABLE_KINDS)}", field="kind")
-    name = body.get("display_name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
-        raise ApiError(400, "invalid_parameter", "display_name must be 1-200 characters", field="display_name")
-    config, secrets = _strings(body, "config"), _strings(body, "credentials")
+def _currency_code(value: str, field: str) -> str:
+    currency = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ApiError(400, "invalid_parameter", f"{field} must be a 3-letter currency code", field=field)
+    return currency
+
+
+def _checked_currency(kind: str, config: dict[str, str], secrets: dict[str, str]) -> str:
+    """The store's currency, from one call that proves the credentials work."""
     cls = CONNECTORS[kind]
     for field in cls.config_fields:
         if not config.get(field):
@@ -74,13 +73,35 @@ def connect_platform():
     except ConnectorError as exc:
         raise ApiError(400, "invalid_parameter", str(exc), field="config") from None
     try:
-        account = connector.check()
+        return connector.check().currency
     except AuthError as exc:
         raise ApiError(422, "credentials_refused", f"The platform refused these credentials: {exc}") from None
     except ConnectorError as exc:
         raise ApiError(
             502, "platform_unreachable", f"Could not check the credentials with the platform: {exc}"
         ) from None
+
+
+@bp.post("/platforms/connect")
+def connect_platform():
+    """Validate credentials with one call, then store the platform (encrypted) and queue its first
+    sync. A CSV platform needs only its currency: its orders come from imports."""
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can connect platforms.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "Send a JSON object.")
+    kind = body.get("kind")
+    if kind not in CONNECTABLE_KINDS:
+        raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(CONNECTABLE_KINDS)}", field="kind")
+    name = body.get("display_name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        raise ApiError(400, "invalid_parameter", "display_name must be 1-200 characters", field="display_name")
+    config, secrets = _strings(body, "config"), _strings(body, "credentials")
+    if kind == "csv":
+        currency = _currency_code(config.get("currency", ""), "config.currency")
+    else:
+        currency = _checked_currency(kind, config, secrets)
 
     session = db_session()
     platform = session.scalar(
@@ -92,11 +113,11 @@ def connect_platform():
     if created:
         platform = Platform(company_id=current_user.company_id, kind=kind, display_name=name.strip())
         session.add(platform)
-    platform.currency = account.currency
+    platform.currency = currency
     platform.config = config
     platform.credentials = CredentialBox(state().settings.credentials_keys).seal(secrets)
     platform.status, platform.status_message = "active", None
-    platform.sync_requested_at = utcnow()
+    platform.sync_requested_at = utcnow() if kind in SYNCABLE_KINDS else None
     session.commit()
     log.info(
         "platform connected id=%s kind=%s company_id=%s created=%s", platform.id, kind, platform.company_id, created
@@ -167,3 +188,35 @@ def sync_status_json(statuses: list[queries.PlatformStatus]) -> list[dict]:
 @bp.get("/sync/status")
 def sync_status():
     return jsonify(platforms=sync_status_json(queries.sync_status(db_session(), current_user.company_id)))
+
+
+@bp.post("/platforms/<platform_id>/import")
+def import_csv_file(platform_id: str):
+    """Import an uploaded CSV file into a CSV platform, in the background: 202 at once, then
+    /sync/status shows the import's progress and outcome (all rows, or none if any is wrong)."""
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can import files.")
+    session = db_session()
+    platform = params.company_platform(session, current_user.company_id, platform_id)
+    if platform.kind != "csv":
+        raise ApiError(400, "invalid_parameter", "Files are imported into CSV platforms.", field="platform")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "missing_parameter", "Send the file as multipart field `file`.", field="file")
+    try:
+        mapping = mapping_for(request.form.get("preset") or "canonical", None, request.form.get("date_format"))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", str(exc), field="preset") from None
+    timezone = request.form.get("timezone") or None
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ApiError(400, "invalid_parameter", f"unknown time zone {timezone!r}", field="timezone") from None
+    currency = request.form.get("currency") or None
+    if currency:
+        currency = _currency_code(currency, "currency")
+    path = jobs.upload_path(current_app.instance_path, upload.filename)
+    upload.save(path)
+    jobs.start_csv_import(state().sessions, platform.id, path, mapping, currency=currency, timezone=timezone)
+    return jsonify(platform_id=platform.id, status_url="/api/v1/sync/status"), 202

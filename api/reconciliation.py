@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, jsonify, request
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import jobs
@@ -62,13 +61,7 @@ def upload_sales_report(platform_id: str) -> tuple[Response, int]:
     if not current_user.is_admin:
         raise ApiError(403, "forbidden", "Only an admin can upload a sales report.")
     session = db_session()
-    platform = session.scalar(
-        select(Platform).where(
-            Platform.id == params.row_id(platform_id), Platform.company_id == current_user.company_id
-        )
-    )
-    if platform is None:
-        raise ApiError(404, "not_found", f"No platform {platform_id!r} is connected to your company.")
+    platform = params.company_platform(session, current_user.company_id, platform_id)
     if platform.kind != "shopify":
         raise ApiError(400, "invalid_parameter", "A Shopify sales report belongs to a Shopify platform.")
     upload = request.files.get("file")

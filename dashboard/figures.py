@@ -147,7 +147,7 @@ def sync_progress(status: PlatformStatus) -> dbc.Progress | None:
         pct = round(status.progress * 100)
         return dbc.Progress(
             value=pct,
-            label=f"{run.rows:,} of {run.expected_rows:,} orders",
+            label=f"{run.rows:,} of {run.expected_rows:,} {'rows' if run.stream == 'import' else 'orders'}",
             striped=True,
             animated=True,
             className="mb-2",

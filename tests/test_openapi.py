@@ -210,6 +210,11 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         Call(400, "/api/v1/platforms/1/sales-report", caller="admin", upload=b"Day,Orders\nnot a day,x\n"),
         Call(404, "/api/v1/platforms/999999/sales-report", caller="admin", upload=b""),
     ],
+    ("POST", "/api/v1/platforms/{platform_id}/import"): [
+        Call(403, "/api/v1/platforms/1/import", upload=b""),
+        Call(400, "/api/v1/platforms/1/import", caller="admin", upload=b"order_id\n"),  # not a CSV platform
+        Call(404, "/api/v1/platforms/999999/import", caller="admin", upload=b""),
+    ],
 }
 
 

@@ -1,0 +1,121 @@
+"""CSV imports the way a seller does them: create a CSV channel, upload a file over HTTP, watch
+the import's progress in /sync/status (or on the Channels page), see the orders in the numbers."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from db.models import Order
+from tests.conftest import TEST_PASSWORD
+
+FIXTURES = Path(__file__).parent / "fixtures" / "csv"
+
+
+def create_csv_channel(client, name: str = "Wholesale", currency: str = "USD"):
+    return client.post(
+        "/api/v1/platforms/connect", json={"kind": "csv", "display_name": name, "config": {"currency": currency}}
+    )
+
+
+def upload(client, platform_id: int, name: str, **form):
+    data = {"file": (io.BytesIO((FIXTURES / name).read_bytes()), name), **form}
+    return client.post(f"/api/v1/platforms/{platform_id}/import", data=data, content_type="multipart/form-data")
+
+
+def last_run(client, platform_id: int, timeout: float = 30) -> dict:
+    """The platform's latest run once it has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = next(p for p in client.get("/api/v1/sync/status").json["platforms"] if p["id"] == platform_id)
+        if status["last_run"] and status["last_run"]["status"] != "running":
+            return status["last_run"]
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")
+
+
+@pytest.mark.usefixtures("company")
+def test_upload_imports_in_the_background_with_its_outcome_in_sync_status(client, auth, sessions):
+    auth.login()
+    created = create_csv_channel(client)
+    assert created.status_code == 201 and created.json["currency"] == "USD" and created.json["kind"] == "csv"
+    platform_id = created.json["id"]
+    accepted = upload(client, platform_id, "canonical.csv", timezone="America/New_York")
+    assert accepted.status_code == 202 and accepted.json["status_url"] == "/api/v1/sync/status"
+    run = last_run(client, platform_id)
+    assert run["status"] == "succeeded" and run["rows"] > 0 and run["error"] is None
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Order).where(Order.platform_id == platform_id)) > 0
+    metrics = client.get(f"/api/v1/analytics/metrics?platform={platform_id}&start_date=2024-03-01&end_date=2024-03-31")
+    assert metrics.json["metrics"]["orders"]["value"] > 0
+
+
+@pytest.mark.usefixtures("company")
+def test_a_bad_file_imports_nothing_and_says_why(client, auth, sessions):
+    auth.login()
+    platform_id = create_csv_channel(client).json["id"]
+    assert upload(client, platform_id, "bad.csv").status_code == 202
+    run = last_run(client, platform_id)
+    assert run["status"] == "failed" and "row errors, nothing imported; the first: line" in run["error"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+@pytest.mark.usefixtures("company")
+def test_upload_validation(client, auth):
+    auth.login()
+    assert create_csv_channel(client, currency="dollars").status_code == 400
+    platform_id = create_csv_channel(client).json["id"]
+    assert upload(client, platform_id, "canonical.csv", preset="nope").json["error"]["field"] == "preset"
+    assert upload(client, platform_id, "canonical.csv", timezone="Mars/Olympus").json["error"]["field"] == "timezone"
+    assert upload(client, platform_id, "canonical.csv", currency="dollars").json["error"]["field"] == "currency"
+    no_file = client.post(f"/api/v1/platforms/{platform_id}/import", data={}, content_type="multipart/form-data")
+    assert no_file.status_code == 400 and no_file.json["error"]["field"] == "file"
+    assert upload(client, 99999, "canonical.csv").status_code == 404
+    auth.logout()
+    auth.login("viewer@example.com")
+    assert upload(client, platform_id, "canonical.csv").status_code == 403
+
+
+@pytest.mark.usefixtures("company")
+def test_a_file_over_the_upload_limit_is_refused_with_json(app, client, auth):
+    auth.login()
+    platform_id = create_csv_channel(client).json["id"]
+    app.config["MAX_CONTENT_LENGTH"] = 1_000
+    refused = upload(client, platform_id, "canonical.csv")
+    assert refused.status_code == 413 and refused.json["error"]["code"] == "request_entity_too_large"
+
+
+@pytest.mark.browser
+def test_channels_page_upload_shows_the_import(live_server, browser_page):
+    import jobs
+    from db import migrate
+    from db.engine import make_engine, make_session_factory, transaction
+    from db.models import Company, Platform
+
+    engine = make_engine(live_server.database_url)
+    migrate.upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        company = Company(name="Upload Co", timezone="America/New_York", currency="USD")
+        jobs.create_user(session, company, "owner@upload.example", TEST_PASSWORD, role="admin")
+        session.add(Platform(company=company, kind="csv", display_name="Wholesale", currency="USD"))
+    url = live_server.start("--no-demo")
+
+    page = browser_page
+    page.goto(f"{url}/login")
+    page.fill("#email", "owner@upload.example")
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{url}/channels")
+    page.locator("#import-file input[type=file]").set_input_files(str(FIXTURES / "canonical.csv"))
+    expect(page.locator("#import-status")).to_contain_text("Importing canonical.csv into Wholesale")
+    expect(page.locator("#channel-state-1")).to_contain_text("Last synced just now", timeout=20_000)
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) > 0
+    assert page.console_errors == []
+    engine.dispose()
