@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import jobs
 from api import ApiError, bp, params
@@ -82,6 +83,37 @@ def _checked_currency(kind: str, config: dict[str, str], secrets: dict[str, str]
         ) from None
 
 
+def save_platform(
+    session: Session, company_id: int, kind: str, name: object, config: dict[str, str], secrets: dict[str, str]
+) -> tuple[Platform, bool]:
+    """Check a platform's name and currency, then store it, the same for the API and the Channels
+    page: connecting the same kind and name again updates that platform, so it never duplicates.
+    Returns the platform and whether it was created; raises ApiError (nothing stored) on bad input."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        raise ApiError(400, "invalid_parameter", "display_name must be 1-200 characters", field="display_name")
+    name = name.strip()
+    if kind == "csv":
+        currency = _currency_code(config.get("currency", ""), "config.currency")
+    else:
+        currency = _checked_currency(kind, config, secrets)
+
+    platform = session.scalar(
+        select(Platform).where(Platform.company_id == company_id, Platform.kind == kind, Platform.display_name == name)
+    )
+    created = platform is None
+    if created:
+        platform = Platform(company_id=company_id, kind=kind, display_name=name)
+        session.add(platform)
+    platform.currency = currency
+    platform.config = config
+    platform.credentials = CredentialBox(state().settings.credentials_keys).seal(secrets)
+    platform.status, platform.status_message = "active", None
+    platform.sync_requested_at = utcnow() if kind in SYNCABLE_KINDS else None
+    session.commit()
+    log.info("platform connected id=%s kind=%s company_id=%s created=%s", platform.id, kind, company_id, created)
+    return platform, created
+
+
 @bp.post("/platforms/connect")
 def connect_platform():
     """Validate credentials with one call, then store the platform (encrypted) and queue its first
@@ -94,33 +126,9 @@ def connect_platform():
     kind = body.get("kind")
     if kind not in CONNECTABLE_KINDS:
         raise ApiError(400, "invalid_parameter", f"kind must be one of {', '.join(CONNECTABLE_KINDS)}", field="kind")
-    name = body.get("display_name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
-        raise ApiError(400, "invalid_parameter", "display_name must be 1-200 characters", field="display_name")
     config, secrets = _strings(body, "config"), _strings(body, "credentials")
-    if kind == "csv":
-        currency = _currency_code(config.get("currency", ""), "config.currency")
-    else:
-        currency = _checked_currency(kind, config, secrets)
-
-    session = db_session()
-    platform = session.scalar(
-        select(Platform).where(
-            Platform.company_id == current_user.company_id, Platform.kind == kind, Platform.display_name == name.strip()
-        )
-    )
-    created = platform is None
-    if created:
-        platform = Platform(company_id=current_user.company_id, kind=kind, display_name=name.strip())
-        session.add(platform)
-    platform.currency = currency
-    platform.config = config
-    platform.credentials = CredentialBox(state().settings.credentials_keys).seal(secrets)
-    platform.status, platform.status_message = "active", None
-    platform.sync_requested_at = utcnow() if kind in SYNCABLE_KINDS else None
-    session.commit()
-    log.info(
-        "platform connected id=%s kind=%s company_id=%s created=%s", platform.id, kind, platform.company_id, created
+    platform, created = save_platform(
+        db_session(), current_user.company_id, kind, body.get("display_name"), config, secrets
     )
     return jsonify(platform_json(platform)), 201 if created else 200
 

@@ -11,7 +11,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from db.models import Order
+from api import ApiError
+from api.platforms import save_platform
+from db.models import Order, Platform
 from tests.conftest import TEST_PASSWORD
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
@@ -82,6 +84,26 @@ def test_upload_validation(client, auth):
     assert upload(client, platform_id, "canonical.csv").status_code == 403
 
 
+def test_save_platform_checks_then_creates_or_updates(app, sessions, company):
+    """The rules the API and the Channels page share: bad input stores nothing, and the same kind
+    and name again updates that channel instead of adding a second one."""
+    with app.app_context(), sessions() as session:
+        platform, created = save_platform(session, company.id, "csv", " Wholesale ", {"currency": "gbp"}, {})
+        assert created and platform.display_name == "Wholesale" and platform.currency == "GBP"
+        again, created = save_platform(session, company.id, "csv", "Wholesale", {"currency": "EUR"}, {})
+        assert not created and again.id == platform.id and again.currency == "EUR"
+        for name, currency, message in [
+            ("Retail", "dollars", "config.currency must be a 3-letter currency code"),
+            ("Retail", "", "config.currency must be a 3-letter currency code"),
+            ("  ", "USD", "display_name must be 1-200 characters"),
+            ("x" * 201, "USD", "display_name must be 1-200 characters"),
+            (None, "USD", "display_name must be 1-200 characters"),
+        ]:
+            with pytest.raises(ApiError, match=message):
+                save_platform(session, company.id, "csv", name, {"currency": currency}, {})
+        assert session.scalar(select(func.count()).select_from(Platform)) == 1
+
+
 @pytest.mark.usefixtures("company")
 def test_a_file_over_the_upload_limit_is_refused_with_json(app, client, auth):
     auth.login()
@@ -91,12 +113,19 @@ def test_a_file_over_the_upload_limit_is_refused_with_json(app, client, auth):
     assert refused.status_code == 413 and refused.json["error"]["code"] == "request_entity_too_large"
 
 
+def log_in(page, url: str, email: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#email", email)
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button[type=submit]")
+
+
 @pytest.mark.browser
 def test_channels_page_upload_shows_the_import(live_server, browser_page):
     import jobs
     from db import migrate
     from db.engine import make_engine, make_session_factory, transaction
-    from db.models import Company, Platform
+    from db.models import Company
 
     engine = make_engine(live_server.database_url)
     migrate.upgrade(engine)
@@ -107,10 +136,7 @@ def test_channels_page_upload_shows_the_import(live_server, browser_page):
     url = live_server.start("--no-demo")
 
     page = browser_page
-    page.goto(f"{url}/login")
-    page.fill("#email", "owner@upload.example")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, url, "owner@upload.example")
     page.goto(f"{url}/channels")
     page.locator("#import-file input[type=file]").set_input_files(str(FIXTURES / "canonical.csv"))
     expect(page.locator("#import-status")).to_contain_text("Importing canonical.csv into Wholesale")
@@ -118,4 +144,52 @@ def test_channels_page_upload_shows_the_import(live_server, browser_page):
     with make_session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(Order)) > 0
     assert page.console_errors == []
+    engine.dispose()
+
+
+@pytest.mark.browser
+def test_channels_page_adds_a_csv_channel_then_imports_into_it(live_server, browser_page):
+    import jobs
+    from db import migrate
+    from db.engine import make_engine, make_session_factory, transaction
+    from db.models import Company
+
+    engine = make_engine(live_server.database_url)
+    migrate.upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        company = Company(name="New Co", timezone="America/New_York", currency="USD")
+        jobs.create_user(session, company, "owner@new.example", TEST_PASSWORD, role="admin")
+        jobs.create_user(session, company, "viewer@new.example", TEST_PASSWORD, role="viewer")
+    url = live_server.start("--no-demo")
+
+    page = browser_page
+    log_in(page, url, "owner@new.example")
+    page.goto(f"{url}/channels")
+    expect(page.locator("#channels-list")).to_contain_text("No channels are connected yet.")
+    expect(page.locator("#csv-channel-currency")).to_have_value("USD")  # the company's currency
+    page.fill("#csv-channel-name", "Wholesale")
+    page.fill("#csv-channel-currency", "dollars")
+    page.click("#csv-channel-add")
+    expect(page.locator("#csv-channel-status")).to_contain_text("config.currency must be a 3-letter currency code")
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Platform)) == 0
+
+    page.fill("#csv-channel-currency", "usd")
+    page.click("#csv-channel-add")
+    expect(page.locator("#csv-channel-status")).to_contain_text("Added Wholesale (USD)")
+    expect(page.locator("#channel-state-1")).to_be_visible()  # the list refreshes on its own
+    expect(page.locator("#import-platform")).to_contain_text("Wholesale")
+    page.locator("#import-file input[type=file]").set_input_files(str(FIXTURES / "canonical.csv"))
+    expect(page.locator("#import-status")).to_contain_text("Importing canonical.csv into Wholesale")
+    expect(page.locator("#channel-state-1")).to_contain_text("Last synced just now", timeout=20_000)
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) > 0
+    assert page.console_errors == []
+
+    page.goto(f"{url}/logout")
+    log_in(page, url, "viewer@new.example")
+    page.goto(f"{url}/channels")
+    expect(page.locator("#channel-state-1")).to_be_visible()
+    expect(page.locator("#csv-channel-add")).to_have_count(0)
+    expect(page.locator("#import-file")).to_have_count(0)
     engine.dispose()

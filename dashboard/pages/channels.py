@@ -1,5 +1,5 @@
 """Channels: each connected platform, how fresh its data is, a progress bar while it syncs,
-and "Sync now"."""
+and "Sync now". Admins also add CSV channels and import files into them."""
 
 from __future__ import annotations
 
@@ -11,18 +11,25 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from flask import current_app
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import jobs
+from api import ApiError
+from api.platforms import save_platform
 from connectors.csv_import import PRESETS
 from dashboard import figures
 from db import queries
-from db.models import Platform, utcnow
+from db.models import Company, Platform, utcnow
 from extensions import db_session, state
 
 LIST = "channels-list"
 TICK = "channels-tick"
 SYNC_BUTTON = "channels-sync"
 TICK_MS = 3_000  # faster than the 30 s refresh, so a running sync's bar visibly moves
+ADD_NAME = "csv-channel-name"
+ADD_CURRENCY = "csv-channel-currency"
+ADD_BUTTON = "csv-channel-add"
+ADD_STATUS = "csv-channel-status"
 IMPORT_PLATFORM = "import-platform"
 IMPORT_PRESET = "import-preset"
 IMPORT_FILE = "import-file"
@@ -30,19 +37,60 @@ IMPORT_STATUS = "import-status"
 
 
 def layout(**_query) -> html.Div:
-    session = db_session()
-    csv_platforms = [p for p in queries.platforms(session, current_user.company_id) if p.kind == "csv"]
+    admin_forms = []
+    if current_user.is_admin:
+        session = db_session()
+        company = session.get(Company, current_user.company_id)
+        admin_forms = [add_channel_form(company.currency), import_form(csv_channel_options(session, company.id))]
     return html.Div(
         [
             html.H1("Channels", className="h3 mb-3"),
             html.Div(id=LIST),
-            import_form(csv_platforms) if csv_platforms and current_user.is_admin else None,
+            *admin_forms,
             dcc.Interval(id=TICK, interval=TICK_MS),
         ]
     )
 
 
-def import_form(csv_platforms: list[Platform]) -> dbc.Card:
+def csv_channel_options(session: Session, company_id: int) -> list[dict]:
+    """The company's CSV channels as dropdown options: where an upload can go."""
+    return [{"label": p.display_name, "value": p.id} for p in queries.platforms(session, company_id) if p.kind == "csv"]
+
+
+def add_channel_form(currency: str) -> dbc.Card:
+    """Create a CSV channel (a channel without an API) to import files into."""
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("Add a CSV channel", className="h5"),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [
+                                dbc.Label("Display name", html_for=ADD_NAME, className="small"),
+                                dbc.Input(id=ADD_NAME, placeholder="e.g. Wholesale"),
+                            ],
+                            md=4,
+                        ),
+                        dbc.Col(
+                            [
+                                dbc.Label("Currency", html_for=ADD_CURRENCY, className="small"),
+                                dbc.Input(id=ADD_CURRENCY, value=currency, placeholder="e.g. GBP"),
+                            ],
+                            md=2,
+                        ),
+                        dbc.Col(dbc.Button("Add channel", id=ADD_BUTTON, color="primary"), md="auto"),
+                    ],
+                    className="g-2 align-items-end",
+                ),
+                html.Div(id=ADD_STATUS, className="small mt-2"),
+            ]
+        ),
+        className="shadow-sm mt-2",
+    )
+
+
+def import_form(options: list[dict]) -> dbc.Card:
     """Upload a CSV export into a CSV channel; its card above shows the import's progress."""
     return dbc.Card(
         dbc.CardBody(
@@ -61,8 +109,9 @@ def import_form(csv_platforms: list[Platform]) -> dbc.Card:
                             dcc.Dropdown(
                                 id=IMPORT_PLATFORM,
                                 clearable=False,
-                                value=csv_platforms[0].id,
-                                options=[{"label": p.display_name, "value": p.id} for p in csv_platforms],
+                                value=options[0]["value"] if options else None,
+                                options=options,
+                                placeholder="Add a CSV channel first",
                             ),
                             md=4,
                         ),
@@ -89,6 +138,23 @@ def import_form(csv_platforms: list[Platform]) -> dbc.Card:
         ),
         className="shadow-sm mt-2",
     )
+
+
+def add_channel(_clicks: int, name: str | None, currency: str | None):
+    """Create the CSV channel (or update the one with this name) with the API's rules, then offer
+    it to the import form; bad input says why and creates nothing."""
+    if not current_user.is_admin:
+        return dash.no_update, dash.no_update, dash.no_update
+    session = db_session()
+    try:
+        platform, created = save_platform(
+            session, current_user.company_id, "csv", name, {"currency": currency or ""}, {}
+        )
+    except ApiError as exc:
+        return dbc.Alert(exc.message, color="danger", className="py-2 mb-0"), dash.no_update, dash.no_update
+    done = "Added" if created else "Updated"
+    message = f"{done} {platform.display_name} ({platform.currency}): import a file into it below."
+    return message, csv_channel_options(session, current_user.company_id), platform.id
 
 
 def start_import(contents: str | None, filename: str | None, platform_id: int, preset: str):
@@ -136,3 +202,12 @@ def register(app: Dash) -> None:
         State(IMPORT_PRESET, "value"),
         prevent_initial_call=True,
     )(start_import)
+    app.callback(
+        Output(ADD_STATUS, "children"),
+        Output(IMPORT_PLATFORM, "options"),
+        Output(IMPORT_PLATFORM, "value"),
+        Input(ADD_BUTTON, "n_clicks"),
+        State(ADD_NAME, "value"),
+        State(ADD_CURRENCY, "value"),
+        prevent_initial_call=True,
+    )(add_channel)
