@@ -55,7 +55,7 @@ MAX_QUERY_COST = 1000
 NESTED_PAGE = 5  # lines and refund lines read with their order or refund; more in follow-up calls
 SHIPPING_PAGE = 1  # refunded shipping lines: an order has one shipping line, rarely more
 FOLLOW_UP_PAGE = 50
-RECORDS_PER_PAGE = 250  # records are yielded in pages of this size
+RECORDS_PER_PAGE = 1000  # records are yielded (and written, one transaction each) in pages of this size
 # Changed orders above which an incremental sync runs as a bulk operation. 250 orders page in 15
 # calls charged ~4,500 points (about 18 an order): a fifth of a Plus shop's bucket, but twice a
 # standard shop's (2,000 points restoring 100/s). A bulk operation costs ~10 points whatever its

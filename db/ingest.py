@@ -260,6 +260,13 @@ def _bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: l
         session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
+def _insert_dicts(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert rows given as dicts with the same keys in the same order (COPY on Postgres: a
+    backfill's rollup writes tens of thousands of product-day rows)."""
+    if rows:
+        _bulk_insert(session, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
+
+
 def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]:
     """INSERT ... ON CONFLICT (platform_id, external_id) DO UPDATE for a page of orders; returns
     external id -> row id. On Postgres the page is first COPied into a staging table, then
@@ -560,10 +567,8 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
     for part in chunks(wanted):
         for table in (AnalyticsDaily, AnalyticsProductDaily):
             session.execute(delete(table).where(table.platform_id == platform.id, table.day.in_(part)))
-    if daily_rows:
-        session.execute(AnalyticsDaily.__table__.insert(), daily_rows)
-    if product_rows:
-        session.execute(AnalyticsProductDaily.__table__.insert(), product_rows)
+    _insert_dicts(session, AnalyticsDaily.__table__, daily_rows)
+    _insert_dicts(session, AnalyticsProductDaily.__table__, product_rows)
     rollup_product_months(session, company.id, platform.id, {d.replace(day=1) for d in wanted})
     if len(wanted) >= ANALYZE_AFTER_DAYS and _is_postgres(session):
         # A backfill changes the rollups' size by orders of magnitude: refresh the planner's
@@ -604,8 +609,7 @@ def rollup_product_months(session: Session, company_id: int, platform_id: int, m
                 AnalyticsProductMonthly.platform_id == platform_id, AnalyticsProductMonthly.month == month
             )
         )
-    if rows:
-        session.execute(AnalyticsProductMonthly.__table__.insert(), rows)
+    _insert_dicts(session, AnalyticsProductMonthly.__table__, rows)
 
 
 def mark_dirty(session: Session, platform_id: int, days: Iterable[date]) -> None:

@@ -817,6 +817,7 @@ class ShopifySimulator:
         self._bulk_ops: dict[int, _BulkOperation] = {}
         self._bulk_numbers = itertools.count(1)
         self._bulk_lock = threading.Lock()
+        self.bulk_seconds = 0.0  # wall time spent building bulk files: Shopify's side of a backfill
         self._webhooks = None
         if webhook_url:
             self._webhooks = _WebhookSender(webhook_url, webhook_secret, shop_domain, WEBHOOK_API_VERSION)
@@ -1117,6 +1118,7 @@ class ShopifySimulator:
     def _run_bulk(self, op: _BulkOperation, document: DocumentNode) -> None:
         """The bulk runner: reads the root connection whole, as of the moment the operation was
         created, and writes the JSONL file one node at a time."""
+        began = time.perf_counter()
         try:
             time.sleep(self.bulk_delay)  # queued
             op.status = "RUNNING"
@@ -1131,10 +1133,18 @@ class ShopifySimulator:
             op.body = "".join(f"{line}\n" for line in lines).encode()
             op.completed_at = self.store.now()
             op.status = "COMPLETED"
-            log.info("bulk operation completed id=%s objects=%d", op.gid, op.object_count)
+            log.info(
+                "bulk operation completed id=%s objects=%d seconds=%.1f",
+                op.gid,
+                op.object_count,
+                time.perf_counter() - began,
+            )
         except Exception:  # a background job must end in a state the client can see
             log.exception("bulk operation failed id=%s", op.gid)
             op.error_code, op.status = "INTERNAL_SERVER_ERROR", "FAILED"
+        finally:
+            with self._bulk_lock:
+                self.bulk_seconds += time.perf_counter() - began
 
     def _bulk_nodes(self, root: FieldNode, as_of: datetime) -> Iterator[dict]:
         """Every node of a bulk query's root connection, rendered one at a time: a bulk

@@ -121,7 +121,7 @@ def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_
     assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
     # A backlog of several pages: for Shopify big enough to come as a bulk operation, whose file is
     # then written a page at a time; for Best Buy several update-date windows.
-    channel.clock.advance(days=30 if channel.kind == "shopify" else 6)
+    channel.clock.advance(days=120 if channel.kind == "shopify" else 6)
     channel.server.faults.configure({"rates": {"slow": 1.0}, "slow_seconds": 0.4})
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "sync", "--platform-id", str(channel.platform_id)],
