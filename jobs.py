@@ -469,6 +469,7 @@ def import_csv(
 
 IMPORT_STREAM = "import"  # the sync_runs stream of CSV imports (their progress bar)
 PROGRESS_WRITE_SECONDS = 0.5
+IMPORT_BUSY = "another import into this channel was running: nothing imported; upload the file again"
 
 
 def run_csv_import(
@@ -481,15 +482,18 @@ def run_csv_import(
     timezone: str | None = None,
 ) -> SyncResult:
     """import_csv as a job the UI can watch: its progress and outcome are a sync run of the
-    platform (first the lines parsed, then the orders written), one import at a time."""
+    platform (first the lines parsed, then the orders written), one import at a time: a file
+    uploaded while another is importing is refused, and its run says so."""
     with locks.named_lock(sessions.kw["bind"], f"sync:{platform_id}") as held:
-        if not held:
-            return SyncResult(platform_id, "busy")
         with transaction(sessions) as session:
             run = SyncRun(platform_id=platform_id, stream=IMPORT_STREAM)
+            if not held:
+                run.status, run.finished_at, run.error = "failed", utcnow(), IMPORT_BUSY
             session.add(run)
             session.flush()
             run_id = run.id
+        if not held:
+            return SyncResult(platform_id, "busy", error=IMPORT_BUSY)
         last_report = 0.0
 
         def progress(done: int, total: int) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from api import ApiError
 from api.platforms import save_platform
+from db.locks import named_lock
 from db.models import Order, Platform
 from tests.conftest import TEST_PASSWORD
 
@@ -64,6 +65,19 @@ def test_a_bad_file_imports_nothing_and_says_why(client, auth, sessions):
     assert upload(client, platform_id, "bad.csv").status_code == 202
     run = last_run(client, platform_id)
     assert run["status"] == "failed" and "row errors, nothing imported; the first: line" in run["error"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+@pytest.mark.usefixtures("company")
+def test_a_file_uploaded_during_another_import_is_refused_visibly(client, auth, sessions):
+    auth.login()
+    platform_id = create_csv_channel(client).json["id"]
+    with named_lock(sessions.kw["bind"], f"sync:{platform_id}") as held:  # an import is running
+        assert held
+        assert upload(client, platform_id, "canonical.csv").status_code == 202
+        run = last_run(client, platform_id)
+    assert run["status"] == "failed" and "another import" in run["error"]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 0
 
