@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -232,6 +233,7 @@ def sync_platform(
             with sessions() as session:
                 platform = session.get(Platform, platform_id)
                 connector = connector or make_connector(platform.kind, platform.config, box.open(platform.credentials))
+            connector.on_activity = partial(_record_activity, sessions, run_id)
             if fetch_products:
                 _sync_products(sessions, platform_id, connector)
             rolled_up, every = time.monotonic(), ROLLUP_EVERY_SECONDS if since else BACKFILL_ROLLUP_EVERY_SECONDS
@@ -288,6 +290,11 @@ def _start_run(
         due = products is None or products.cursor is None or utcnow() - products.cursor >= PRODUCTS_EVERY
         company = session.get(Company, platform.company_id)
         return run.id, since, ZoneInfo(company.timezone), due
+
+
+def _record_activity(sessions: sessionmaker[Session], run_id: int, text: str) -> None:
+    with transaction(sessions) as session:
+        session.execute(update(SyncRun).where(SyncRun.id == run_id).values(activity=text[:200]))
 
 
 def _sync_products(sessions: sessionmaker[Session], platform_id: int, connector: records.Connector) -> None:

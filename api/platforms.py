@@ -170,6 +170,7 @@ def run_json(run: SyncRun | None) -> dict | None:
         "pages": run.pages,
         "rows": run.rows,
         "expected_rows": run.expected_rows,
+        "activity": run.activity,
         "error": run.error,
     }
 

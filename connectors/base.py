@@ -326,6 +326,8 @@ class Connector(ABC):
     # How many orders the running fetch_orders will yield, once the platform has said (for
     # progress bars); None while unknown.
     expected_total: int | None = None
+    # Told what a long fetch is doing before its first page (the sync shows it to the user).
+    on_activity: Callable[[str], None] | None = None
 
     def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
         missing = [f for f in self.config_fields if not config.get(f)]
@@ -334,6 +336,10 @@ class Connector(ABC):
             raise ConnectorError(f"missing {', '.join(missing)}")
         self.config = dict(config)
         self.secrets = dict(secrets)
+
+    def report_activity(self, text: str) -> None:
+        if self.on_activity is not None:
+            self.on_activity(text)
 
     @abstractmethod
     def check(self) -> AccountInfo:

@@ -390,6 +390,7 @@ class ShopifyConnector(Connector):
             (operation,) = self._graphql(query, variables).values()
             if operation is None or operation["status"] not in ("CREATED", "RUNNING"):
                 return operation
+            self.report_activity(f"Shopify is preparing the export: {int(operation['objectCount']):,} records so far")
             if time.monotonic() > deadline:
                 raise ConnectorError(f"Shopify bulk operation {operation['id']} did not finish in time")
             self.http.sleep(delay)
@@ -405,6 +406,7 @@ class ShopifyConnector(Connector):
                 raise ValueError(f"bulk file holds {len(lines)} objects, not {expected}")
             return orders_from_bulk(_json_lines(lines))
 
+        self.report_activity(f"Downloading and reading Shopify's export of {expected:,} records")
         orders, _ = self.files.request_json("GET", url, parse=parse)
         return orders
 

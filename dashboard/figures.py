@@ -155,7 +155,7 @@ def sync_progress(status: PlatformStatus) -> dbc.Progress | None:
         )
     return dbc.Progress(
         value=100,
-        label=f"{run.rows:,} orders so far",
+        label=run.activity if run.activity and not run.rows else f"{run.rows:,} orders so far",
         striped=True,
         animated=True,
         className="mb-2",

@@ -165,6 +165,8 @@ class SyncRun(Base):
     rows: Mapped[int] = mapped_column(Integer, default=0)
     expected_rows: Mapped[int | None] = mapped_column(Integer)  # when the platform says how many
     error: Mapped[str | None] = mapped_column(Text)
+    # What a running sync is doing before it has orders to count (Shopify building its export).
+    activity: Mapped[str | None] = mapped_column(String(200))
 
     # "Latest runs of a platform" for the status page and the API.
     __table_args__ = (Index("ix_sync_runs_platform_started", "platform_id", "started_at"),)

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 import jobs
+from dashboard import figures
 from db.engine import transaction
-from db.models import Company, Order, Platform, Refund, WebhookEvent
+from db.models import Company, Order, Platform, Refund, SyncRun, WebhookEvent
+from db.queries import PlatformStatus
 from simulators.business import Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify, webhook_hmac
 from simulators.store import ManualClock
@@ -137,6 +139,32 @@ def test_sync_request_runs_and_reports_status(client, auth, engine, sessions, ch
     assert status["last_run"]["status"] == "succeeded" and status["last_run"]["rows"] > 0
     assert dispatcher.dispatch() == []  # synced a moment ago, not due for an hour
     assert client.post(f"/api/v1/sync/{channel.platform_id}").status_code == 202
+
+
+@pytest.mark.parametrize("channel", ["shopify"], indirect=True)
+def test_sync_status_says_what_a_first_backfill_waits_for(client, auth, sessions, channel):
+    auth.login()
+    channel.server.simulator.bulk_delay = 1.0  # Shopify takes its time building the export
+    sync = threading.Thread(target=jobs.sync_platform, args=(sessions, channel.platform_id, BOX))
+    sync.start()
+    try:
+        deadline, seen = time.monotonic() + 20, None
+        while time.monotonic() < deadline and not seen:
+            run = client.get("/api/v1/sync/status").json["platforms"][0]["last_run"]
+            seen = run and run["status"] == "running" and run["activity"]
+            time.sleep(0.05)
+        assert seen and seen.startswith("Shopify is preparing the export:")
+    finally:
+        sync.join()
+    assert client.get("/api/v1/sync/status").json["platforms"][0]["last_run"]["status"] == "succeeded"
+
+
+def test_the_channel_card_shows_the_activity_until_orders_arrive():
+    run = SyncRun(status="running", rows=0, activity="Shopify is preparing the export: 1,200 records so far")
+    status = PlatformStatus(1, "shopify", "Shop", "USD", "active", None, None, False, run)
+    assert figures.sync_progress(status).label == run.activity
+    run.rows = 250
+    assert figures.sync_progress(status).label == "250 orders so far"
 
 
 @pytest.mark.usefixtures("company")

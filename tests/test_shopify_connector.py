@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -179,6 +180,20 @@ def test_a_shop_that_refuses_the_refund_ledger_in_bulk_still_backfills(caplog):
         with caplog.at_level("WARNING", logger="connectors.shopify"):
             assert fetch(connect(strict), None) == expected
     assert "reading refunds by id instead" in caplog.text
+
+
+def test_a_backfill_says_what_it_is_waiting_for():
+    """Shopify can take minutes to build a large shop's export: the sync shows it is working."""
+    with shopify(bulk_delay=0.3) as slow:
+        connector = connect(slow)
+        activity: list[str] = []
+        connector.on_activity = activity.append
+        expected = truth(slow)
+        assert fetch(connector, None) == expected
+    records = len(expected) + sum(len(o.line_items) for o in expected)  # and agreements, sales
+    assert activity[0] == "Shopify is preparing the export: 0 records so far"
+    assert re.fullmatch(r"Downloading and reading Shopify's export of [\d,]+ records", activity[-1])
+    assert int(re.sub(r"\D", "", activity[-1])) > records
 
 
 def test_incremental_returns_what_changed_since(shop):
