@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, any_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,14 @@ def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
+def _one_of(session: Session, column: ColumnElement, values: Sequence) -> ColumnElement[bool]:
+    """`column IN (values)`, as `column = ANY(array)` on Postgres: one parameter instead of a
+    thousand, which SQLAlchemy renders and Postgres plans several times faster for a page."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _insert(session: Session, table: Table):
     """The dialect's INSERT, which knows ON CONFLICT (Postgres and SQLite spell it the same)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -79,7 +87,7 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     for part in chunks(list(by_id)):
         rows = session.execute(
             select(Order.external_id, Order.id, Order.order_day, Order.updated_at).where(
-                Order.platform_id == platform.id, Order.external_id.in_(part)
+                Order.platform_id == platform.id, _one_of(session, Order.external_id, part)
             )
         )
         existing.update({ext: (oid, day, upd) for ext, oid, day, upd in rows})
@@ -119,9 +127,10 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     # Replace the children of orders we already had; refund days that disappear are touched too.
     replaced = [existing[o.external_id][0] for o in changed if o.external_id in existing]
     for part in chunks(replaced):
-        touched.update(session.scalars(select(Refund.refund_day).where(Refund.order_id.in_(part)).distinct()))
-        session.execute(delete(OrderLineItem).where(OrderLineItem.order_id.in_(part)))
-        session.execute(delete(Refund).where(Refund.order_id.in_(part)))
+        refunds_of_part = _one_of(session, Refund.order_id, part)
+        touched.update(session.scalars(select(Refund.refund_day).where(refunds_of_part).distinct()))
+        session.execute(delete(OrderLineItem).where(_one_of(session, OrderLineItem.order_id, part)))
+        session.execute(delete(Refund).where(refunds_of_part))
 
     line_rows, refund_rows, refund_children = [], [], []
     for o in changed:
@@ -167,7 +176,7 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
             refund_ids.update(
                 session.execute(
                     select(Refund.external_id, Refund.id).where(
-                        Refund.platform_id == platform.id, Refund.external_id.in_(part)
+                        Refund.platform_id == platform.id, _one_of(session, Refund.external_id, part)
                     )
                 ).all()
             )
