@@ -174,6 +174,7 @@ def sync_command(platform_id: int, lookback_minutes: float) -> None:
         CredentialBox(state().settings.credentials_keys),
         lookback=timedelta(minutes=lookback_minutes),
         progress=progress,
+        activity=progress.note,
     )
     if result.status != "succeeded":
         raise click.ClickException(f"sync {result.status}: {result.error or 'another sync of it is running'}")

@@ -47,12 +47,24 @@ DEMO_PLATFORMS = {
 
 class ProgressLine:
     """A one-line progress report for the CLI: rewritten in place on a terminal, printed every
-    10% otherwise (logs, CI), and finished with a done line."""
+    10% otherwise (logs, CI), and finished with a done line. Before there is anything to count,
+    `note` says what the work is waiting for (on a terminal as it changes, in logs every 10 s)."""
+
+    NOTE_EVERY_SECONDS = 10.0
 
     def __init__(self, label: str, stream=sys.stderr) -> None:
         self.label, self.stream = label, stream
         self.started = time.monotonic()
         self._last_step = -1
+        self._last_note = -self.NOTE_EVERY_SECONDS
+
+    def note(self, text: str) -> None:
+        if self.stream.isatty():
+            self.stream.write(f"\r\033[K{self.label}: {text}")
+        elif time.monotonic() - self._last_note >= self.NOTE_EVERY_SECONDS:
+            self._last_note = time.monotonic()
+            self.stream.write(f"{self.label}: {text}\n")
+        self.stream.flush()
 
     def __call__(self, done: int, total: int) -> None:
         pct = 100 * done // total if total else 100
@@ -215,6 +227,7 @@ def sync_platform(
     *,
     lookback: timedelta = LOOKBACK,
     progress: Progress | None = None,
+    activity: Callable[[str], None] | None = None,
     connector: records.Connector | None = None,
 ) -> SyncResult:
     """Bring one platform's orders (and, hourly, products) up to date, incrementally.
@@ -233,7 +246,7 @@ def sync_platform(
             with sessions() as session:
                 platform = session.get(Platform, platform_id)
                 connector = connector or make_connector(platform.kind, platform.config, box.open(platform.credentials))
-            connector.on_activity = partial(_record_activity, sessions, run_id)
+            connector.on_activity = partial(_record_activity, sessions, run_id, activity)
             if fetch_products:
                 _sync_products(sessions, platform_id, connector)
             rolled_up, every = time.monotonic(), ROLLUP_EVERY_SECONDS if since else BACKFILL_ROLLUP_EVERY_SECONDS
@@ -292,9 +305,14 @@ def _start_run(
         return run.id, since, ZoneInfo(company.timezone), due
 
 
-def _record_activity(sessions: sessionmaker[Session], run_id: int, text: str) -> None:
+def _record_activity(
+    sessions: sessionmaker[Session], run_id: int, tell: Callable[[str], None] | None, text: str
+) -> None:
+    """Store what the sync is doing on its run (the UI shows it), and tell the CLI if it asked."""
     with transaction(sessions) as session:
         session.execute(update(SyncRun).where(SyncRun.id == run_id).values(activity=text[:200]))
+    if tell is not None:
+        tell(text)
 
 
 def _sync_products(sessions: sessionmaker[Session], platform_id: int, connector: records.Connector) -> None:

@@ -3,6 +3,8 @@ over HTTP, against the running simulators, with the credentials never coming bac
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import threading
 import time
@@ -157,6 +159,19 @@ def test_sync_status_says_what_a_first_backfill_waits_for(client, auth, sessions
     finally:
         sync.join()
     assert client.get("/api/v1/sync/status").json["platforms"][0]["last_run"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("channel", ["shopify"], indirect=True)
+def test_the_sync_command_says_what_it_waits_for_then_counts(app, channel, monkeypatch):
+    progress = io.StringIO()
+    monkeypatch.setattr(jobs, "ProgressLine", functools.partial(jobs.ProgressLine, stream=progress))
+    channel.server.simulator.bulk_delay = 0.3
+    done = app.test_cli_runner().invoke(args=["sync", "--platform-id", str(channel.platform_id)])
+    assert done.exit_code == 0, done.output
+    lines = progress.getvalue().splitlines()
+    label = f"syncing platform {channel.platform_id}"
+    assert lines[0] == f"{label}: Shopify is preparing the export: 0 records so far"
+    assert lines[-2].startswith(f"{label}: 100% (") and lines[-1].startswith(f"{label}: done, ")
 
 
 def test_the_channel_card_shows_the_activity_until_orders_arrive():
