@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import ApiError
+from db import queries
 from db.models import PLATFORM_KINDS, Company, Platform
 from db.queries import company_today
 
@@ -118,7 +119,7 @@ def csv_text(header: Iterable[str], columns: Sequence[str], rows: Iterable[Seque
 
 def company_platform(session: Session, company_id: int, raw_id: str) -> Platform:
     """The company's platform with this id from a URL, or 404 (also for another company's)."""
-    platform = session.scalar(select(Platform).where(Platform.id == row_id(raw_id), Platform.company_id == company_id))
+    platform = queries.company_platform(session, company_id, row_id(raw_id))
     if platform is None:
         raise ApiError(404, "not_found", f"No platform {raw_id!r} is connected to your company.")
     return platform

@@ -277,6 +277,13 @@ def platforms(session: Session, company_id: int) -> list[Platform]:
     return list(session.scalars(select(Platform).where(Platform.company_id == company_id).order_by(Platform.id)))
 
 
+def company_platform(session: Session, company_id: int, platform_id: int | None) -> Platform | None:
+    """The company's platform with this id; None when there is none (or it is another company's)."""
+    if platform_id is None:
+        return None
+    return session.scalar(select(Platform).where(Platform.id == platform_id, Platform.company_id == company_id))
+
+
 def latest_sync_runs(session: Session, company_id: int) -> dict[int, SyncRun]:
     """The most recent sync run of each of the company's platforms."""
     newest = (

@@ -134,8 +134,9 @@ def log_in(page, url: str, email: str) -> None:
     page.click("button[type=submit]")
 
 
-@pytest.mark.browser
-def test_channels_page_upload_shows_the_import(live_server, browser_page):
+def company_database(live_server, name: str, users: dict[str, str], csv_channel: str | None = None):
+    """The live server's database, migrated, with a USD company, these users (email -> role)
+    and perhaps a CSV channel; the caller disposes of the engine it returns."""
     import jobs
     from db import migrate
     from db.engine import make_engine, make_session_factory, transaction
@@ -144,9 +145,19 @@ def test_channels_page_upload_shows_the_import(live_server, browser_page):
     engine = make_engine(live_server.database_url)
     migrate.upgrade(engine)
     with transaction(make_session_factory(engine)) as session:
-        company = Company(name="Upload Co", timezone="America/New_York", currency="USD")
-        jobs.create_user(session, company, "owner@upload.example", TEST_PASSWORD, role="admin")
-        session.add(Platform(company=company, kind="csv", display_name="Wholesale", currency="USD"))
+        company = Company(name=name, timezone="America/New_York", currency="USD")
+        for email, role in users.items():
+            jobs.create_user(session, company, email, TEST_PASSWORD, role=role)
+        if csv_channel:
+            session.add(Platform(company=company, kind="csv", display_name=csv_channel, currency="USD"))
+    return engine
+
+
+@pytest.mark.browser
+def test_channels_page_upload_shows_the_import(live_server, browser_page):
+    from db.engine import make_session_factory
+
+    engine = company_database(live_server, "Upload Co", {"owner@upload.example": "admin"}, csv_channel="Wholesale")
     url = live_server.start("--no-demo")
 
     page = browser_page
@@ -163,17 +174,9 @@ def test_channels_page_upload_shows_the_import(live_server, browser_page):
 
 @pytest.mark.browser
 def test_channels_page_adds_a_csv_channel_then_imports_into_it(live_server, browser_page):
-    import jobs
-    from db import migrate
-    from db.engine import make_engine, make_session_factory, transaction
-    from db.models import Company
+    from db.engine import make_session_factory
 
-    engine = make_engine(live_server.database_url)
-    migrate.upgrade(engine)
-    with transaction(make_session_factory(engine)) as session:
-        company = Company(name="New Co", timezone="America/New_York", currency="USD")
-        jobs.create_user(session, company, "owner@new.example", TEST_PASSWORD, role="admin")
-        jobs.create_user(session, company, "viewer@new.example", TEST_PASSWORD, role="viewer")
+    engine = company_database(live_server, "New Co", {"owner@new.example": "admin", "viewer@new.example": "viewer"})
     url = live_server.start("--no-demo")
 
     page = browser_page

@@ -10,7 +10,6 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from flask import current_app
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import jobs
@@ -19,7 +18,7 @@ from api.platforms import save_platform
 from connectors.csv_import import PRESETS
 from dashboard import figures
 from db import queries
-from db.models import Company, Platform, utcnow
+from db.models import Company, utcnow
 from extensions import db_session, state
 
 LIST = "channels-list"
@@ -161,7 +160,7 @@ def start_import(contents: str | None, filename: str | None, platform_id: int, p
     """Save the upload and start its import in the background; the platform's card shows the rest."""
     if not contents or not current_user.is_admin:
         return dash.no_update
-    platform = next((p for p in queries.platforms(db_session(), current_user.company_id) if p.id == platform_id), None)
+    platform = queries.company_platform(db_session(), current_user.company_id, platform_id)
     if platform is None or platform.kind != "csv":
         return dbc.Alert("Pick one of your CSV channels.", color="warning", className="py-2")
     path = jobs.upload_path(current_app.instance_path, filename or "upload.csv")
@@ -173,11 +172,7 @@ def start_import(contents: str | None, filename: str | None, platform_id: int, p
 def update(_tick, _clicks):
     session = db_session()
     if ctx.triggered_id and isinstance(ctx.triggered_id, dict) and ctx.triggered_id.get("type") == SYNC_BUTTON:
-        platform = session.scalar(
-            select(Platform).where(
-                Platform.id == ctx.triggered_id["index"], Platform.company_id == current_user.company_id
-            )
-        )
+        platform = queries.company_platform(session, current_user.company_id, ctx.triggered_id["index"])
         if platform is not None and platform.sync_requested_at is None:
             platform.sync_requested_at = utcnow()
             session.commit()
