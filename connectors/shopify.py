@@ -1,9 +1,10 @@
 """Shopify: the GraphQL Admin API in, normalized records out.
 
-A backfill (`since=None`) runs one bulk operation and reads its JSONL file: no page-by-page
-cost limits, one consistent snapshot. An incremental sync first counts the orders changed
-since its cursor: a few are paged through `orders` by `updated_at`, many are read by a bulk
-operation filtered the same way. Every path reads the same order node, which names its refunds.
+A backfill (`since=None`) runs bulk operations and reads their JSONL files: no page-by-page
+cost limits. A large shop is read in windows of `updated_at`, one operation each, the next
+built by Shopify while the last is written. An incremental sync first counts the orders changed
+since its cursor: a few are paged through `orders` by `updated_at`, many are read by bulk
+operations filtered the same way. Every path reads the same order node, which names its refunds.
 A bulk file also holds each refund whole, from Shopify's sales ledger (the refund's agreement
 and its sales); pages do not, and their refunds are read by id afterwards. Both produce
 identical records. Queries are sized to Shopify's single-query cost limit, every call is paced
@@ -18,8 +19,6 @@ with, is one ShopifyQL query (`fetch_daily_report`; connectors/shopify_report.py
 from __future__ import annotations
 
 import base64
-import contextlib
-import gc
 import hashlib
 import hmac
 import itertools
@@ -27,10 +26,11 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -45,9 +45,11 @@ from connectors.base import (
     HttpClient,
     RateLimited,
     TransientError,
+    cycle_collector_paused,
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 API_VERSION = "2025-10"
 PAGE_SIZE = 250  # Shopify's maximum page (and id list); queries shrink it to fit the cost limit
@@ -69,6 +71,12 @@ BULK_POLL_FIRST = 0.1  # seconds
 BULK_POLL_GROWTH = 1.25
 BULK_POLL_MAX = 2.0
 BULK_TIMEOUT = 6 * 3600.0
+# A bulk read of many orders is cut into windows of `updated_at` of about this many orders, one
+# bulk operation each (Airbyte reads 30-day slices): the first orders are written after a small
+# export rather than the whole shop's, Shopify builds each next file while the last is written
+# (one operation at a time, as API versions before 2026-01 allow), and a sync stopped mid-way
+# resumes from the last page written, the cursor, as pages still come in `updated_at` order.
+BULK_WINDOW_ORDERS = 10_000
 BULK_START_ATTEMPTS = 3
 
 # --- queries -------------------------------------------------------------------------------
@@ -143,7 +151,12 @@ ORDERS_QUERY = f"""query Orders($first: Int!, $after: String, $search: String) {
     nodes {{ {_ORDER_FIELDS} {_paged("lineItems")} refunds {{ id }} }}
   }}
 }}"""
-COUNT_QUERY = "query Count($search: String) { ordersCount(query: $search) { count precision } }"
+# How many orders a sync reads (exactly: `limit: null`) and the `updated_at` they span.
+SPAN_QUERY = """query Span($search: String) {
+  ordersCount(query: $search, limit: null) { count }
+  oldest: orders(first: 1, query: $search, sortKey: UPDATED_AT) { nodes { updatedAt } }
+  newest: orders(first: 1, query: $search, sortKey: UPDATED_AT, reverse: true) { nodes { updatedAt } }
+}"""
 BULK_ORDERS_QUERY = bulk_orders_query()
 REFUNDS_QUERY = f"query Refunds($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Refund {{ {_REFUND_FIELDS} }} }} }}"
 BULK_RUN_MUTATION = """mutation RunBulk($query: String!) {
@@ -219,6 +232,7 @@ class ShopifyConnector(Connector):
         self._throttle: Mapping[str, Any] | None = None
         self._throttle_seen = 0.0
         self._costs: dict[str, int] = {}
+        self._ledger_in_bulk = True  # until the shop refuses Order.agreements in a bulk query
 
     # --- the interface -------------------------------------------------------------------
 
@@ -228,19 +242,28 @@ class ShopifyConnector(Connector):
         return AccountInfo(name=shop["name"], currency=shop["currencyCode"], extra=extra)
 
     def fetch_orders(self, since: datetime | None) -> Iterator[list[records.Order]]:
-        """A backfill is one bulk operation; an incremental sync counts the changed orders first
-        and pages through a few (no bulk job to wait for) but runs a bulk operation for many."""
+        """A backfill runs bulk operations, a window of `updated_at` each; an incremental sync
+        pages through a few changed orders (no bulk job to wait for) but runs bulk operations for
+        many. Pages come in ascending `updated_at`, window after window."""
         search = None if since is None else f"updated_at:>='{_iso(since)}'"
-        if search is None or self._graphql(COUNT_QUERY, {"search": search})["ordersCount"]["count"] > BULK_ABOVE:
-            parts = self._bulk_orders(search)
+        span = self._graphql(SPAN_QUERY, {"search": search})
+        self.expected_total = span["ordersCount"]["count"]
+        if search is not None and self.expected_total <= BULK_ABOVE:
+            batches: Iterable[list[OrderParts]] = [self._paged_orders(search)]
         else:
-            parts = self._paged_orders(search)
+            batches = self._bulk_orders(_windows(search, span))
+        read = 0
+        for orders in _read_ahead(map(self._records, batches)):
+            read += len(orders)
+            self.expected_total = max(self.expected_total, read)  # orders placed while it ran
+            for start in range(0, len(orders), RECORDS_PER_PAGE):
+                yield orders[start : start + RECORDS_PER_PAGE]
+
+    def _records(self, parts: list[OrderParts]) -> list[records.Order]:
+        """A batch's orders as records (their refunds read), in ascending `updated_at`."""
         self._read_refunds(parts)
-        with _cycle_collector_paused():
-            orders = sorted(itertools.starmap(order_record, parts), key=lambda o: (o.updated_at, o.external_id))
-        self.expected_total = len(orders)
-        for start in range(0, len(orders), RECORDS_PER_PAGE):
-            yield orders[start : start + RECORDS_PER_PAGE]
+        with cycle_collector_paused():
+            return sorted(itertools.starmap(order_record, parts), key=lambda o: (o.updated_at, o.external_id))
 
     def fetch_products(self) -> Iterator[list[records.Product]]:
         """One record per variant: the variant is what is sold and what carries the SKU."""
@@ -328,16 +351,28 @@ class ShopifyConnector(Connector):
             nodes += page["nodes"]
         return nodes
 
-    def _bulk_orders(self, search: str | None) -> list[OrderParts]:
-        """The orders a bulk query reads, from its file. Shopify's bulk guide says connections
-        must implement Node and Sale does not: if the shop refuses the agreements' sales, the
-        orders come without them and their refunds are read by id instead (slower, same data)."""
-        try:
-            operation = self._run_bulk(bulk_orders_query(search))
-        except BulkQueryRefused as exc:
-            log.warning("shopify bulk refused the refund ledger, reading refunds by id instead: %s", exc)
-            operation = self._run_bulk(bulk_orders_query(search, agreements=False))
-        return self._download(operation["url"], int(operation["objectCount"])) if operation["url"] else []
+    def _bulk_orders(self, searches: Sequence[str | None]) -> Iterator[list[OrderParts]]:
+        """The orders of each search (a window), from its bulk file, in turn. The next window's
+        operation starts as soon as this one completes, so Shopify builds it while this file is
+        downloaded and written (a completed operation does not hold up the next)."""
+        operation_id = self._start_bulk_orders(searches[0])
+        for following in range(1, len(searches) + 1):
+            operation = self._completed_bulk(operation_id)
+            if following < len(searches):
+                operation_id = self._start_bulk_orders(searches[following])
+            yield self._download(operation["url"], int(operation["objectCount"])) if operation["url"] else []
+
+    def _start_bulk_orders(self, search: str | None) -> str:
+        """Start the bulk query of `search`'s orders. Shopify's bulk guide says connections must
+        implement Node and Sale does not: if the shop refuses the agreements' sales, the orders
+        come without them from then on, and their refunds are read by id (slower, same data)."""
+        if self._ledger_in_bulk:
+            try:
+                return self._start_bulk(bulk_orders_query(search))
+            except BulkQueryRefused as exc:
+                log.warning("shopify bulk refused the refund ledger, reading refunds by id instead: %s", exc)
+                self._ledger_in_bulk = False
+        return self._start_bulk(bulk_orders_query(search, agreements=False))
 
     def _read_refunds(self, parts: list[OrderParts]) -> None:
         """Read by id the refunds orders name but were not read with them: a page's, and in a bulk
@@ -358,6 +393,10 @@ class ShopifyConnector(Connector):
 
     def _run_bulk(self, query: str) -> dict:
         """Start a bulk query (or adopt ours if it is already running) and wait for it."""
+        return self._completed_bulk(self._start_bulk(query))
+
+    def _start_bulk(self, query: str) -> str:
+        """Start a bulk query, or adopt ours if it is already running; its operation's id."""
         for _ in range(BULK_START_ATTEMPTS):
             payload = self._graphql(BULK_RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
             errors = payload["userErrors"]
@@ -375,13 +414,17 @@ class ShopifyConnector(Connector):
                 log.info("shopify bulk adopted id=%s", operation_id)
             else:
                 raise BulkQueryRefused(f"Shopify refused the bulk query: {'; '.join(e['message'] for e in errors)}")
-            operation = self._await_bulk(BULK_NODE_QUERY, {"id": operation_id})
-            if operation is None or operation["status"] != "COMPLETED":
-                state = "gone" if operation is None else f"{operation['status']} ({operation['errorCode']})"
-                raise ConnectorError(f"Shopify bulk operation {operation_id} ended {state}")
-            log.info("shopify bulk completed id=%s objects=%s", operation_id, operation["objectCount"])
-            return operation
+            return operation_id
         raise ConnectorError("another bulk operation kept Shopify busy; try the backfill again later")
+
+    def _completed_bulk(self, operation_id: str) -> dict:
+        """Wait for a bulk operation to end; it must have completed."""
+        operation = self._await_bulk(BULK_NODE_QUERY, {"id": operation_id})
+        if operation is None or operation["status"] != "COMPLETED":
+            state = "gone" if operation is None else f"{operation['status']} ({operation['errorCode']})"
+            raise ConnectorError(f"Shopify bulk operation {operation_id} ended {state}")
+        log.info("shopify bulk completed id=%s objects=%s", operation_id, operation["objectCount"])
+        return operation
 
     def _await_bulk(self, query: str, variables: Mapping[str, Any]) -> dict | None:
         """Poll a bulk operation, backing off gently, until it is no longer created or running."""
@@ -580,7 +623,7 @@ def orders_from_bulk(objects: Iterable[dict]) -> list[OrderParts]:
     lines: list[tuple[str, records.LineItem]] = []
     refunds: dict[str, tuple[str, RefundParts]] = {}  # by agreement id: the order's id, the refund
     sales: list[tuple[str, dict]] = []
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         for obj in objects:
             parent_id = obj.pop("__parentId", None)
             if parent_id is None:
@@ -718,25 +761,45 @@ def _iso(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
+def _windows(search: str | None, span: Mapping[str, Any]) -> list[str | None]:
+    """`search` cut into windows of `updated_at` of about BULK_WINDOW_ORDERS orders (by time,
+    evenly between the oldest and the newest update): each window starts where the last ended,
+    the first has no lower bound beyond `search`'s and the last no upper bound, so an order
+    updated while the windows are read lands in the last one and none is missed."""
+    windows = -(-span["ordersCount"]["count"] // BULK_WINDOW_ORDERS)
+    if windows <= 1:
+        return [search]
+    first, last = (_time(span[end]["nodes"][0]["updatedAt"]) for end in ("oldest", "newest"))
+    step = (last - first) / windows
+    bounds = [_iso((first + step * n).replace(microsecond=0)) for n in range(1, windows)]
+    return [
+        " AND ".join(
+            term for term in (search, low and f"updated_at:>='{low}'", high and f"updated_at:<'{high}'") if term
+        )
+        for low, high in zip([None, *bounds], [*bounds, None], strict=True)
+    ]
+
+
+def _read_ahead(batches: Iterator[_T]) -> Iterator[_T]:
+    """`batches`, each produced in a thread while the caller works on the one before: the next
+    window is downloaded and read while this one is written, which is mostly waiting on the
+    database. Its errors are raised here, in turn; a caller that stops early leaves the thread
+    to finish the batch it is on, unread."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopify-read-ahead")
+    try:
+        pending = pool.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = pool.submit(next, batches, None)
+            yield batch
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _json_lines(lines: Sequence[bytes], batch: int = 2000) -> Iterator[dict]:
     """The objects of JSONL lines, parsed a batch at a time as one JSON array: a json.loads call
     for each line costs more than the parsing itself, and batches bound what is alive at once."""
     for start in range(0, len(lines), batch):
         yield from json.loads(b"[" + b",".join(lines[start : start + batch]) + b"]")
-
-
-@contextlib.contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Pause CPython's cycle collector while a shop's orders are read and made records: all that
-    stays alive and makes no cycle, so each collector pass, which rescans every live object of
-    the process, would be wasted. For a large shop the passes were most of the reading time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _gid(kind: str, legacy_id: int | str) -> str:

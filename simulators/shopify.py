@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,7 +73,7 @@ from graphql import (
     validate,
 )
 
-from connectors.base import CENT, ZERO
+from connectors.base import CENT, ZERO, cycle_collector_paused
 from simulators import shopifyql
 from simulators.business import (
     CURRENCY,
@@ -255,6 +255,9 @@ def _page_args(args: Mapping[str, Any]) -> dict:
     }
 
 
+_WHOLE = _page_args({})  # no paging arguments: the whole connection
+
+
 # --- search syntax -------------------------------------------------------------------------
 
 _TOKEN = re.compile(
@@ -323,6 +326,11 @@ class _Search:
         """The latest `name >= x` (or `> x`) bound: where an index walk may start."""
         bounds = [t.value for t in self.terms if t.field == name and t.op in (">", ">=") and not t.negate]
         return max(bounds, default=None)
+
+    def upper_bound(self, name: str) -> datetime | None:
+        """The earliest `name <= x` (or `< x`) bound: past it, an index walk may stop."""
+        bounds = [t.value for t in self.terms if t.field == name and t.op in ("<", "<=") and not t.negate]
+        return min(bounds, default=None)
 
 
 def _search_date(raw: str, tz: ZoneInfo) -> datetime:
@@ -672,16 +680,24 @@ class _BulkPlan:
 
     def line(self, node: Mapping, owner_id: Any, nested: list) -> dict:
         """The node projected on the selection, less its nested connections, which are queued
-        on `nested` with the id they belong to: this object's `id`, else its holder's."""
-        own_id = owner_id if self.id is None else self.id.one(node.get(self.id.name), None, nested)
+        on `nested` with the id they belong to: this object's `id`, else its holder's. (Written
+        for speed: it runs for every field of every object of a bulk file.)"""
+        get = node.get
+        own_id = owner_id if self.id is None else self.id.one(get(self.id.name), None, nested)
         line = {}
         for selected in self.fields:
-            value = node.get(selected.name)
             if selected.typename:
                 line[selected.key] = selected.typename
+                continue
+            value = get(selected.name)
+            if selected.serialize is not None and not selected.listed:
+                line[selected.key] = None if value is None else selected.serialize(value)
             elif selected.page is not None:
-                page = _paginate(enumerate(value), **selected.page)
-                nested.append((own_id, selected.plan, [child for _, child in page.items]))
+                if selected.page == _WHOLE:  # a bulk query's nested connections are read whole
+                    nested.append((own_id, selected.plan, value))
+                else:
+                    page = _paginate(enumerate(value), **selected.page)
+                    nested.append((own_id, selected.plan, [child for _, child in page.items]))
             elif selected.listed and value is not None:
                 items = value if selected.first is None else value[: selected.first]
                 line[selected.key] = [selected.one(item, own_id, nested) for item in items]
@@ -1063,8 +1079,12 @@ class ShopifySimulator:
         """Visible orders matching the search, ascending by (sort value, id)."""
         if sort_key == "UPDATED_AT":
             start = page_args["after"] if not page_args["reverse"] and page_args["last"] is None else None
-            since = search.lower_bound("updated_at")
-            keyed = (((m, o.order_id), o) for m, o in self.store.iter_updated(as_of, since=since, after=start))
+            since, until = search.lower_bound("updated_at"), search.upper_bound("updated_at")
+            walk = self.store.iter_updated(as_of, since=since, after=start)
+            keyed = (
+                ((m, o.order_id), o)
+                for m, o in itertools.takewhile(lambda pair: until is None or pair[0] <= until, walk)
+            )
         elif sort_key in ("CREATED_AT", "PROCESSED_AT"):
             keyed = (((o.created_at, o.order_id), o) for o in self.store.by_created(as_of))
         elif sort_key == "ID":
@@ -1124,11 +1144,12 @@ class ShopifySimulator:
             op.status = "RUNNING"
             root, plan = _BulkPlan.of(document)
             lines = []
-            for node in self._bulk_nodes(root, op.as_of):
-                for line in plan.lines(node):
-                    lines.append(_LINE(line))
-                    op.object_count += 1
-                op.root_object_count += 1
+            with cycle_collector_paused():
+                for node in self._bulk_nodes(root, op.as_of):
+                    for line in plan.lines(node):
+                        lines.append(_LINE(line))
+                        op.object_count += 1
+                    op.root_object_count += 1
             time.sleep(self.bulk_delay)  # real jobs take a while to write their file
             op.body = "".join(f"{line}\n" for line in lines).encode()
             op.completed_at = self.store.now()
@@ -1157,81 +1178,15 @@ class ShopifySimulator:
 
     # --- rendering -----------------------------------------------------------------------
 
-    def order_node(self, order: SimOrder, as_of: datetime) -> dict:
-        """The GraphQL Order, with its lines and refunds as plain lists (connections page them)."""
-        cur = self.currency
-        refunds = order.refunds_as_of(as_of)
-        refunded = sum((r.returns + r.shipping + r.tax for r in refunds), ZERO)
-        returned = sum((r.returns for r in refunds), ZERO)
-        lines = {li.line_id: self._line_node(order, li, refunds) for li in order.lines}
-        refund_nodes = [self._refund_node(order, r, lines) for r in refunds]
-        cancelled_at = order.cancelled_at if order.happened(order.cancelled_at, as_of) else None
-        return {
-            "__typename": "Order",
-            "id": order.external_id,
-            "legacyResourceId": str(order.order_id),
-            "name": order.name,
-            "createdAt": _iso(order.created_at),
-            "updatedAt": _iso(order.updated_at(as_of)),
-            "processedAt": _iso(order.created_at),
-            "cancelledAt": _iso(cancelled_at),
-            "cancelReason": "CUSTOMER" if cancelled_at else None,
-            "test": order.test,
-            "taxesIncluded": False,
-            "displayFinancialStatus": order.status(as_of),
-            "displayFulfillmentStatus": "FULFILLED" if order.happened(order.fulfilled_at, as_of) else "UNFULFILLED",
-            "currencyCode": cur,
-            "presentmentCurrencyCode": cur,
-            "discountCodes": [order.discount_code] if order.discount_code else [],
-            "subtotalPriceSet": _bag(order.subtotal, cur),
-            "currentSubtotalPriceSet": _bag(order.subtotal - returned, cur),
-            "totalPriceSet": _bag(order.total, cur),
-            "currentTotalPriceSet": _bag(order.total - refunded, cur),
-            "totalRefundedSet": _bag(refunded, cur),
-            "totalShippingPriceSet": _bag(order.shipping, cur),
-            "totalTaxSet": _bag(order.tax, cur),
-            "totalDiscountsSet": _bag(sum((li.discount for li in order.lines), ZERO), cur),
-            "lineItems": list(lines.values()),
-            "refunds": refund_nodes,
-            "agreements": [
-                self._order_agreement(order, lines),
-                *map(partial(self._refund_agreement, order, lines), refunds, refund_nodes),
-            ],
-        }
+    def order_node(self, order: SimOrder, as_of: datetime) -> Mapping[str, Any]:
+        """The GraphQL Order, with its lines and refunds as plain lists (connections page them).
+        Its fields are computed as they are read (see _Lazy)."""
+        return _Lazy(_ORDER_FIELDS, _OrderView(self, order, as_of))
 
-    def _line_node(self, order: SimOrder, line: SimLine, refunds: tuple[SimRefund, ...]) -> dict:
-        cur = self.currency
-        product = self._products_by_id[line.item.product_id]
-        returned = sum(rl.quantity for r in refunds for rl in r.lines if rl.line_id == line.line_id)
-        tax_lines = []
-        if line.tax_rate:
-            title = f"{order.region} State Tax"
-            rate = float(line.tax_rate)
-            tax_lines.append(
-                {"priceSet": _bag(line.tax, cur), "rate": rate, "ratePercentage": rate * 100, "title": title}
-            )
-        return {
-            "__typename": "LineItem",
-            "id": order.line_external_id(line),
-            "name": line.item.title,
-            "title": line.item.title,
-            "sku": line.item.sku,
-            "vendor": SHOP_NAME,
-            "quantity": line.quantity,
-            "currentQuantity": line.quantity - returned,
-            "isGiftCard": line.is_gift_card,
-            "originalUnitPriceSet": _bag(line.unit_price, cur),
-            "discountedUnitPriceSet": _bag(line.net / line.quantity, cur),
-            "originalTotalSet": _bag(line.unit_price * line.quantity, cur),
-            "discountedTotalSet": _bag(line.net, cur),
-            "totalDiscountSet": _bag(line.discount, cur),
-            "discountAllocations": [{"allocatedAmountSet": _bag(line.discount, cur)}] if line.discount else [],
-            "taxLines": tax_lines,
-            "product": product,
-            "variant": product["variants"][0],
-        }
+    def _line_node(self, order: SimOrder, line: SimLine, refunds: tuple[SimRefund, ...]) -> Mapping[str, Any]:
+        return _Lazy(_LINE_FIELDS, _LineView(self, order, line, refunds))
 
-    def _refund_node(self, order: SimOrder, refund: SimRefund, lines: Mapping[int, dict]) -> dict:
+    def _refund_node(self, order: SimOrder, refund: SimRefund, lines: Mapping[int, Mapping]) -> dict:
         cur = self.currency
         restock = "CANCEL" if refund.kind == "cancellation" else "RETURN"
         refund_lines = [
@@ -1269,26 +1224,39 @@ class ShopifySimulator:
 
     # --- the sales ledger (Order.agreements) ---------------------------------------------------
 
-    def _order_agreement(self, order: SimOrder, lines: Mapping[int, dict]) -> dict:
+    def _order_agreement(self, order: SimOrder, lines: Mapping[int, Mapping]) -> Mapping[str, Any]:
         """The agreement made as the order was placed: a sale for each line and one for shipping.
         The business numbers refunds order id x 10 + 1..9, so x 10 is free for this one."""
-        sales = [self._line_sale("ORDER", li, lines[li.line_id], li.quantity, li.net, li.tax) for li in order.lines]
-        if order.shipping or order.shipping_tax:
-            sales.append(self._shipping_sale("ORDER", order.shipping, order.shipping_tax))
-        return _agreement("OrderAgreement", order.order_id * 10, "ORDER", order.created_at, sales)
 
-    def _refund_agreement(self, order: SimOrder, lines: Mapping[int, dict], refund: SimRefund, node: dict) -> dict:
+        def sales() -> list[dict]:
+            made = [self._line_sale("ORDER", li, lines[li.line_id], li.quantity, li.net, li.tax) for li in order.lines]
+            if order.shipping or order.shipping_tax:
+                made.append(self._shipping_sale("ORDER", order.shipping, order.shipping_tax))
+            return made
+
+        return _Lazy(
+            _AGREEMENT_FIELDS, _AgreementView("OrderAgreement", order.order_id * 10, "ORDER", order.created_at, sales)
+        )
+
+    def _refund_agreement(
+        self, order: SimOrder, lines: Mapping[int, Mapping], refund: SimRefund, node: dict
+    ) -> Mapping[str, Any]:
         """A refund's agreement: a return sale for each line refunded, and one for shipping if
         it was refunded. A cancellation's is made for a refund (reason REFUND), others for a return."""
         sold = {li.line_id: li for li in order.lines}
-        sales = [
-            self._line_sale("RETURN", sold[rl.line_id], lines[rl.line_id], rl.quantity, rl.amount, rl.tax)
-            for rl in refund.lines
-        ]
-        if refund.shipping or refund.shipping_tax:
-            sales.append(self._shipping_sale("RETURN", refund.shipping, refund.shipping_tax))
+
+        def sales() -> list[dict]:
+            made = [
+                self._line_sale("RETURN", sold[rl.line_id], lines[rl.line_id], rl.quantity, rl.amount, rl.tax)
+                for rl in refund.lines
+            ]
+            if refund.shipping or refund.shipping_tax:
+                made.append(self._shipping_sale("RETURN", refund.shipping, refund.shipping_tax))
+            return made
+
         reason = "REFUND" if refund.kind == "cancellation" else "RETURN"
-        return {**_agreement("RefundAgreement", refund.refund_id, reason, refund.at, sales), "refund": node}
+        view = _AgreementView("RefundAgreement", refund.refund_id, reason, refund.at, sales, node)
+        return _Lazy(_REFUND_AGREEMENT_FIELDS, view)
 
     def _line_sale(self, action: str, line: SimLine, node: dict, quantity: int, net: Decimal, tax: Decimal) -> dict:
         """The sale of `quantity` units of a line, worth `net` after discounts and before `tax`."""
@@ -1656,17 +1624,177 @@ class _BulkRules:
                 self._walk(_node_type(named), selection_set, depth=depth + 1, in_list=False)
 
 
-def _agreement(typename: str, number: int, reason: str, at: datetime, sales: list[dict]) -> dict:
-    """A sales agreement, its sales numbered after it."""
-    for n, sale in enumerate(sales, start=1):
-        sale["id"] = f"gid://shopify/Sale/{number * 100 + n}"
-    return {
-        "__typename": typename,
-        "id": f"gid://shopify/SalesAgreement/{number}",
-        "happenedAt": _iso(at),
-        "reason": reason,
-        "sales": sales,
-    }
+class _Lazy(Mapping):
+    """A GraphQL object whose fields are computed as they are read, each by `fields[name](view)`
+    (what several fields share, the view computes once). A query reads a few of an order's
+    fields, and a bulk file does so for every order of the shop: computing all of them (a dozen
+    money bags, the order's own agreement and its sales) was most of what a large export cost."""
+
+    __slots__ = ("_fields", "_view")
+
+    def __init__(self, fields: Mapping[str, Callable[[Any], Any]], view: Any) -> None:
+        self._fields, self._view = fields, view
+
+    def __getitem__(self, name: str) -> Any:
+        return self._fields[name](self._view)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        field = self._fields.get(name)
+        return default if field is None else field(self._view)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+@dataclass(eq=False)
+class _OrderView:
+    """What an Order's fields are computed from, and the parts several of them share."""
+
+    sim: ShopifySimulator
+    order: SimOrder
+    as_of: datetime
+
+    def bag(self, value: Decimal) -> dict:
+        return _bag(value, self.sim.currency)
+
+    @cached_property
+    def refunds(self) -> tuple[SimRefund, ...]:
+        return self.order.refunds_as_of(self.as_of)
+
+    @cached_property
+    def lines(self) -> dict[int, Mapping[str, Any]]:
+        return {li.line_id: self.sim._line_node(self.order, li, self.refunds) for li in self.order.lines}
+
+    @cached_property
+    def refund_nodes(self) -> list[dict]:
+        return [self.sim._refund_node(self.order, r, self.lines) for r in self.refunds]
+
+    @cached_property
+    def cancelled_at(self) -> datetime | None:
+        return self.order.cancelled_at if self.order.happened(self.order.cancelled_at, self.as_of) else None
+
+    @cached_property
+    def refunded(self) -> Decimal:
+        return sum((r.returns + r.shipping + r.tax for r in self.refunds), ZERO)
+
+    def agreements(self) -> list[Mapping[str, Any]]:
+        refunds = map(partial(self.sim._refund_agreement, self.order, self.lines), self.refunds, self.refund_nodes)
+        return [self.sim._order_agreement(self.order, self.lines), *refunds]
+
+
+_ORDER_FIELDS: dict[str, Callable[[_OrderView], Any]] = {
+    "__typename": lambda v: "Order",
+    "id": lambda v: v.order.external_id,
+    "legacyResourceId": lambda v: str(v.order.order_id),
+    "name": lambda v: v.order.name,
+    "createdAt": lambda v: _iso(v.order.created_at),
+    "updatedAt": lambda v: _iso(v.order.updated_at(v.as_of)),
+    "processedAt": lambda v: _iso(v.order.created_at),
+    "cancelledAt": lambda v: _iso(v.cancelled_at),
+    "cancelReason": lambda v: "CUSTOMER" if v.cancelled_at else None,
+    "test": lambda v: v.order.test,
+    "taxesIncluded": lambda v: False,
+    "displayFinancialStatus": lambda v: v.order.status(v.as_of),
+    "displayFulfillmentStatus": lambda v: (
+        "FULFILLED" if v.order.happened(v.order.fulfilled_at, v.as_of) else "UNFULFILLED"
+    ),
+    "currencyCode": lambda v: v.sim.currency,
+    "presentmentCurrencyCode": lambda v: v.sim.currency,
+    "discountCodes": lambda v: [v.order.discount_code] if v.order.discount_code else [],
+    "subtotalPriceSet": lambda v: v.bag(v.order.subtotal),
+    "currentSubtotalPriceSet": lambda v: v.bag(v.order.subtotal - sum((r.returns for r in v.refunds), ZERO)),
+    "totalPriceSet": lambda v: v.bag(v.order.total),
+    "currentTotalPriceSet": lambda v: v.bag(v.order.total - v.refunded),
+    "totalRefundedSet": lambda v: v.bag(v.refunded),
+    "totalShippingPriceSet": lambda v: v.bag(v.order.shipping),
+    "totalTaxSet": lambda v: v.bag(v.order.tax),
+    "totalDiscountsSet": lambda v: v.bag(sum((li.discount for li in v.order.lines), ZERO)),
+    "lineItems": lambda v: list(v.lines.values()),
+    "refunds": lambda v: v.refund_nodes,
+    "agreements": _OrderView.agreements,
+}
+
+
+@dataclass(eq=False)
+class _LineView:
+    sim: ShopifySimulator
+    order: SimOrder
+    line: SimLine
+    refunds: tuple[SimRefund, ...]
+
+    def bag(self, value: Decimal) -> dict:
+        return _bag(value, self.sim.currency)
+
+    @cached_property
+    def product(self) -> dict:
+        return self.sim._products_by_id[self.line.item.product_id]
+
+    def returned(self) -> int:
+        return sum(rl.quantity for r in self.refunds for rl in r.lines if rl.line_id == self.line.line_id)
+
+    def tax_lines(self) -> list[dict]:
+        line = self.line
+        if not line.tax_rate:
+            return []
+        rate = float(line.tax_rate)
+        title = f"{self.order.region} State Tax"
+        return [{"priceSet": self.bag(line.tax), "rate": rate, "ratePercentage": rate * 100, "title": title}]
+
+
+_LINE_FIELDS: dict[str, Callable[[_LineView], Any]] = {
+    "__typename": lambda v: "LineItem",
+    "id": lambda v: v.order.line_external_id(v.line),
+    "name": lambda v: v.line.item.title,
+    "title": lambda v: v.line.item.title,
+    "sku": lambda v: v.line.item.sku,
+    "vendor": lambda v: SHOP_NAME,
+    "quantity": lambda v: v.line.quantity,
+    "currentQuantity": lambda v: v.line.quantity - v.returned(),
+    "isGiftCard": lambda v: v.line.is_gift_card,
+    "originalUnitPriceSet": lambda v: v.bag(v.line.unit_price),
+    "discountedUnitPriceSet": lambda v: v.bag(v.line.net / v.line.quantity),
+    "originalTotalSet": lambda v: v.bag(v.line.unit_price * v.line.quantity),
+    "discountedTotalSet": lambda v: v.bag(v.line.net),
+    "totalDiscountSet": lambda v: v.bag(v.line.discount),
+    "discountAllocations": lambda v: [{"allocatedAmountSet": v.bag(v.line.discount)}] if v.line.discount else [],
+    "taxLines": _LineView.tax_lines,
+    "product": lambda v: v.product,
+    "variant": lambda v: v.product["variants"][0],
+}
+
+
+@dataclass(eq=False)
+class _AgreementView:
+    """A sales agreement; its sales, numbered after it, are made when first read."""
+
+    typename: str
+    number: int
+    reason: str
+    at: datetime
+    make_sales: Callable[[], list[dict]]
+    refund: dict | None = None
+
+    def sales(self) -> list[dict]:
+        sales = self.make_sales()
+        for n, sale in enumerate(sales, start=1):
+            sale["id"] = f"gid://shopify/Sale/{self.number * 100 + n}"
+        return sales
+
+
+_AGREEMENT_FIELDS: dict[str, Callable[[_AgreementView], Any]] = {
+    "__typename": lambda a: a.typename,
+    "id": lambda a: f"gid://shopify/SalesAgreement/{a.number}",
+    "happenedAt": lambda a: _iso(a.at),
+    "reason": lambda a: a.reason,
+    "sales": _AgreementView.sales,
+}
+_REFUND_AGREEMENT_FIELDS = {**_AGREEMENT_FIELDS, "refund": lambda a: a.refund}
 
 
 def _first(pair: tuple) -> Any:

@@ -214,6 +214,28 @@ def test_an_incremental_sync_of_many_changes_runs_a_bulk_operation(shop, monkeyp
         assert "updated_at:>=" in operation["query"]
 
 
+def test_a_large_shop_is_read_in_windows_of_updated_at_and_misses_no_update(shop, monkeypatch):
+    """Window after window, pages stay in updated_at order; an order updated after its window
+    was read comes again in the last window, which has no upper bound."""
+    expected = truth(shop)
+    monkeypatch.setattr(shopify_connector, "BULK_WINDOW_ORDERS", len(expected) // 3)
+    pages = connect(shop).fetch_orders(None)
+    first = next(pages)
+    admin(shop, f"orders/{first[0].external_id.rsplit('/', 1)[1]}/edit")
+    read = first + [order for page in pages for order in page]
+
+    assert [o.updated_at for o in read] == sorted(o.updated_at for o in read)
+    assert len(read) == len(expected) + 1  # the edited order twice: before and after its edit
+    latest = {o.external_id: o for o in read}  # as the sync's upserts keep the last
+    assert sorted(latest.values(), key=attrgetter("external_id")) == truth(shop)
+    assert latest[first[0].external_id].updated_at > first[0].updated_at
+    queries = [op.query for op in shop.simulator._bulk_ops.values()]
+    assert len(queries) == 4
+    assert "updated_at:<" in queries[0] and "updated_at:>=" not in queries[0]
+    assert all("updated_at:>=" in q and "updated_at:<" in q for q in queries[1:-1])
+    assert "updated_at:>=" in queries[-1] and "updated_at:<" not in queries[-1]
+
+
 def test_nested_connections_beyond_the_first_page_are_fetched_in_full():
     business = Business(scale=0.1, basket=(0, 0, 0, 0, 0, 0, 1))  # orders of 5 to 7 lines
     with shopify(business=business, history_days=8) as server:
