@@ -83,46 +83,38 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     re-read recent orders on purpose, and those re-reads cost one SELECT, not a rewrite.
     """
     by_id = {o.external_id: o for o in orders}  # a page can repeat an order; the last one wins
-    existing: dict[str, tuple[int, date, datetime]] = {}
-    for part in chunks(list(by_id)):
-        rows = session.execute(
-            select(Order.external_id, Order.id, Order.order_day, Order.updated_at).where(
-                Order.platform_id == platform.id, _one_of(session, Order.external_id, part)
-            )
+    order_rows = {
+        ext: (
+            platform.company_id,
+            platform.id,
+            ext,
+            o.name[:64],
+            o.currency,
+            o.created_at,
+            o.processed_at,
+            o.updated_at,
+            o.cancelled_at,
+            local_day(o.processed_at, tz),
+            o.status[:32],
+            o.excluded_reason,
+            o.gross_sales,
+            o.discounts,
+            o.shipping,
+            o.tax,
+            o.fees,
+            o.units,
         )
-        existing.update({ext: (oid, day, upd) for ext, oid, day, upd in rows})
+        for ext, o in by_id.items()
+    }
+    existing = _existing_orders(session, platform, list(order_rows.values()))
     changed = [o for o in by_id.values() if o.external_id not in existing or existing[o.external_id][2] != o.updated_at]
     if not changed:
         return set()
 
     touched = {existing[o.external_id][1] for o in changed if o.external_id in existing}
-    order_rows = []
-    for o in changed:
-        day = local_day(o.processed_at, tz)
-        touched.add(day)
-        order_rows.append(
-            (
-                platform.company_id,
-                platform.id,
-                o.external_id,
-                o.name[:64],
-                o.currency,
-                o.created_at,
-                o.processed_at,
-                o.updated_at,
-                o.cancelled_at,
-                day,
-                o.status[:32],
-                o.excluded_reason,
-                o.gross_sales,
-                o.discounts,
-                o.shipping,
-                o.tax,
-                o.fees,
-                o.units,
-            )
-        )
-    ids = _upsert_returning_ids(session, order_rows)
+    touched.update(order_rows[o.external_id][ORDER_DAY] for o in changed)
+    ids = _upsert_returning_ids(session, [order_rows[o.external_id] for o in changed])
+    changed = [o for o in changed if o.external_id in ids]  # less any a webhook wrote meanwhile
 
     # Replace the children of orders we already had; refund days that disappear are touched too.
     replaced = [existing[o.external_id][0] for o in changed if o.external_id in existing]
@@ -238,6 +230,7 @@ REFUND_COLUMNS = (
     "units",
 )
 REFUND_LINE_COLUMNS = ("refund_id", "line_item_external_id", "quantity", "amount")
+ORDER_DAY = ORDER_COLUMNS.index("order_day")
 
 
 def _is_postgres(session: Session) -> bool:
@@ -276,14 +269,12 @@ def _insert_dicts(session: Session, table: Table, rows: list[dict]) -> None:
         _bulk_insert(session, table, tuple(rows[0]), [tuple(row.values()) for row in rows])
 
 
-def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]:
-    """INSERT ... ON CONFLICT (platform_id, external_id) DO UPDATE for a page of orders; returns
-    external id -> row id. On Postgres the page is first COPied into a staging table, then
-    upserted in one statement."""
-    keep = ("company_id", "platform_id", "external_id")
-    updates = ", ".join(f"{c} = excluded.{c}" for c in ORDER_COLUMNS if c not in keep)
-    columns = ", ".join(ORDER_COLUMNS)
+def _existing_orders(session: Session, platform: Platform, rows: list[tuple]) -> dict[str, tuple[int, date, datetime]]:
+    """The stored id, order day and updated_at of the page's orders (`rows` of ORDER_COLUMNS)
+    that are stored already. On Postgres the page is COPied into a staging table first, which
+    the lookup joins and the upsert reads: no list of a thousand ids is sent, twice."""
     if _is_postgres(session):
+        columns = ", ".join(ORDER_COLUMNS)
         session.execute(
             text(
                 f"CREATE TEMP TABLE IF NOT EXISTS stage_orders ON COMMIT DELETE ROWS AS "
@@ -292,10 +283,39 @@ def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]
         )
         session.execute(text("TRUNCATE stage_orders"))
         _copy(session, Order.__table__, ORDER_COLUMNS, rows, into="stage_orders")
+        found = session.execute(
+            text(
+                "SELECT o.external_id, o.id, o.order_day, o.updated_at FROM stage_orders s "
+                "JOIN orders o ON o.platform_id = s.platform_id AND o.external_id = s.external_id"
+            ).columns(Order.external_id, Order.id, Order.order_day, Order.updated_at)
+        )
+        return {ext: (oid, day, updated) for ext, oid, day, updated in found}
+    existing = {}
+    for part in chunks([row[2] for row in rows]):
+        found = session.execute(
+            select(Order.external_id, Order.id, Order.order_day, Order.updated_at).where(
+                Order.platform_id == platform.id, Order.external_id.in_(part)
+            )
+        )
+        existing.update({ext: (oid, day, updated) for ext, oid, day, updated in found})
+    return existing
+
+
+def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]:
+    """INSERT ... ON CONFLICT (platform_id, external_id) DO UPDATE for the changed orders of a
+    page; returns external id -> row id. On Postgres they are upserted from the staging table
+    (see _existing_orders) in one statement: the staged orders that are new or whose
+    updated_at moved, which are the changed ones, less any that a concurrent writer (a
+    webhook) stored as they are since they were looked up."""
+    keep = ("company_id", "platform_id", "external_id")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in ORDER_COLUMNS if c not in keep)
+    columns = ", ".join(ORDER_COLUMNS)
+    if _is_postgres(session):
         result = session.execute(
             text(
                 f"INSERT INTO orders ({columns}) SELECT {columns} FROM stage_orders "
-                f"ON CONFLICT (platform_id, external_id) DO UPDATE SET {updates} RETURNING external_id, id"
+                f"ON CONFLICT (platform_id, external_id) DO UPDATE SET {updates} "
+                "WHERE orders.updated_at IS DISTINCT FROM excluded.updated_at RETURNING external_id, id"
             )
         )
         return dict(result.all())
