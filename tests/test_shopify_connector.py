@@ -5,6 +5,7 @@ map to the same records."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import logging
 import queue
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 from connectors import shopify as shopify_connector
-from connectors.base import AccountInfo, AuthError, ConnectorError, RefundLine
+from connectors.base import AccountInfo, AuthError, ConnectorError, RefundLine, cycle_collector_paused
 from connectors.shopify import (
     BULK_ORDERS_QUERY,
     NESTED_PAGE,
@@ -467,3 +468,20 @@ def test_simulator_webhooks_are_signed_and_map_to_the_synced_record(receiver):
         assert order_from_webhook(json.loads(body)) == synced
         with pytest.raises(AuthError):
             connector.read_webhook(body + b" ", headers["X-Shopify-Hmac-Sha256"])
+
+
+def test_pauses_of_the_cycle_collector_nest_across_threads():
+    """The sync and its read-ahead thread pause the collector independently: it resumes when
+    the last pause ends, whichever thread began first."""
+    first, second = cycle_collector_paused(), cycle_collector_paused()
+    assert gc.isenabled()
+    first.__enter__()
+    worker = threading.Thread(target=second.__enter__)
+    worker.start()
+    worker.join()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    worker = threading.Thread(target=second.__exit__, args=(None, None, None))
+    worker.start()
+    worker.join()
+    assert gc.isenabled()
