@@ -51,7 +51,7 @@ from connectors.base import (
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-API_VERSION = "2025-10"
+API_VERSION = "2026-10"  # the latest stable; 2025-10 left support in October 2026
 PAGE_SIZE = 250  # Shopify's maximum page (and id list); queries shrink it to fit the cost limit
 MAX_QUERY_COST = 1000
 NESTED_PAGE = 5  # lines and refund lines read with their order or refund; more in follow-up calls
@@ -77,6 +77,11 @@ BULK_TIMEOUT = 6 * 3600.0
 # (one operation at a time, as API versions before 2026-01 allow), and a sync stopped mid-way
 # resumes from the last page written, the cursor, as pages still come in `updated_at` order.
 BULK_WINDOW_ORDERS = 10_000
+# Bulk operations a sync keeps running: Shopify allows one per shop before API version 2026-01
+# and five from it. Two hide the time Shopify queues an operation and writes its file behind
+# the building of the one before; more would only be queued behind them.
+BULK_IN_FLIGHT = 2
+CONCURRENT_BULK_SINCE = "2026-01"
 BULK_START_ATTEMPTS = 3
 
 # --- queries -------------------------------------------------------------------------------
@@ -209,7 +214,7 @@ class _QueryTooCostly(ConnectorError):
 class ShopifyConnector(Connector):
     """One Shopify shop through a custom app's Admin API access token.
 
-    Config: `shop_domain`, optional `api_version` (default 2025-10) and `base_url` (default
+    Config: `shop_domain`, optional `api_version` (default 2026-10) and `base_url` (default
     https://{shop_domain}; the simulator's URL in development). Secrets: `access_token`, and
     optionally `webhook_secret` for `read_webhook`. `http_options` go to the HttpClient
     (timeouts, retries, sleep), so tests can make the client quick to give up and retry.
@@ -224,7 +229,9 @@ class ShopifyConnector(Connector):
         super().__init__(config, secrets)
         self.shop_domain = self.config["shop_domain"]
         base_url = self.config.get("base_url") or f"https://{self.shop_domain}"
-        self._endpoint = f"/admin/api/{self.config.get('api_version') or API_VERSION}/graphql.json"
+        api_version = self.config.get("api_version") or API_VERSION
+        self._endpoint = f"/admin/api/{api_version}/graphql.json"
+        self._bulk_in_flight = BULK_IN_FLIGHT if api_version >= CONCURRENT_BULK_SINCE else 1  # unstable sorts after
         self.http = HttpClient(base_url, {"X-Shopify-Access-Token": self.secrets["access_token"]}, **http_options)
         # Bulk files are served from storage URLs: never send the access token there.
         self.files = HttpClient("", **http_options)
@@ -352,14 +359,14 @@ class ShopifyConnector(Connector):
         return nodes
 
     def _bulk_orders(self, searches: Sequence[str | None]) -> Iterator[list[OrderParts]]:
-        """The orders of each search (a window), from its bulk file, in turn. The next window's
-        operation starts as soon as this one completes, so Shopify builds it while this file is
-        downloaded and written (a completed operation does not hold up the next)."""
-        operation_id = self._start_bulk_orders(searches[0])
-        for following in range(1, len(searches) + 1):
-            operation = self._completed_bulk(operation_id)
-            if following < len(searches):
-                operation_id = self._start_bulk_orders(searches[following])
+        """The orders of each search (a window), from its bulk file, in turn. Up to
+        `_bulk_in_flight` operations run at once, the next starting as soon as one completes, so
+        Shopify builds the next windows while this file is downloaded and written."""
+        started = [self._start_bulk_orders(search) for search in searches[: self._bulk_in_flight]]
+        for index in range(len(searches)):
+            operation = self._completed_bulk(started[index])
+            if index + self._bulk_in_flight < len(searches):
+                started.append(self._start_bulk_orders(searches[index + self._bulk_in_flight]))
             yield self._download(operation["url"], int(operation["objectCount"])) if operation["url"] else []
 
     def _start_bulk_orders(self, search: str | None) -> str:
@@ -403,9 +410,10 @@ class ShopifyConnector(Connector):
             if not errors:
                 operation_id = payload["bulkOperation"]["id"]
                 log.info("shopify bulk started id=%s", operation_id)
-            elif any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors):
+            elif any(e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED") for e in errors):
                 # Ours if the query is the same (a retried request, an interrupted sync): adopt
-                # it; otherwise wait for the other one to end, as only one may run at a time.
+                # it; otherwise wait for the other one to end, as only one (five from API
+                # version 2026-01) may run at a time.
                 current = self._graphql(BULK_CURRENT_QUERY)["currentBulkOperation"]
                 if current is None or current["query"] != query:
                     self._await_bulk(BULK_CURRENT_QUERY, {})

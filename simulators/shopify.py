@@ -105,6 +105,9 @@ VISIBLE_WITHOUT_READ_ALL_ORDERS = timedelta(days=60)
 # cost, so the THROTTLED answer is consistent: the client has to wait that long.
 THROTTLE_FAULT_SECONDS = 0.25
 BULK_OPERATIONS_KEPT = 5
+# Bulk query operations a shop may run at once: one before API version 2026-01, five from it.
+CONCURRENT_BULK_QUERIES = 5
+CONCURRENT_BULK_QUERIES_SINCE = "2026-01"
 # Connections may nest two levels below the top-level one (products > variants > images is
 # allowed, a third level is not: shopify.dev, bulk operations, "Operation restrictions").
 MAX_BULK_NESTING = 2
@@ -119,7 +122,7 @@ _CATALOG_SORT = {
 
 SCHEMA = build_schema(Path(__file__).with_name("shopify_schema.graphql").read_text())
 
-_GRAPHQL_PATH = re.compile(r"^/admin/api/(?:\d{4}-\d{2}|unstable)/graphql\.json$")
+_GRAPHQL_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 _BULK_PATH = re.compile(r"^/bulk/(\d+)\.jsonl$")
 _GID = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
 _INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -780,6 +783,7 @@ class _Context:
 
     as_of: datetime
     base_url: str
+    api_version: str = "unstable"
     searches: list[dict] = field(default_factory=list)
 
 
@@ -833,6 +837,7 @@ class ShopifySimulator:
         self._bulk_ops: dict[int, _BulkOperation] = {}
         self._bulk_numbers = itertools.count(1)
         self._bulk_lock = threading.Lock()
+        self._building = threading.Lock()
         self.bulk_seconds = 0.0  # wall time spent building bulk files: Shopify's side of a backfill
         self._webhooks = None
         if webhook_url:
@@ -857,14 +862,18 @@ class ShopifySimulator:
     # --- HTTP ----------------------------------------------------------------------------
 
     def handle(self, request: SimRequest) -> SimResponse:
-        if request.method == "POST" and _GRAPHQL_PATH.match(request.path):
+        graphql_path = _GRAPHQL_PATH.match(request.path)
+        if request.method == "POST" and graphql_path:
             if not self._authorized(request):
                 return SimResponse.json(401, {"errors": _INVALID_TOKEN})
             try:
                 query, variables, operation_name = self._graphql_request(request)
             except ValueError:
                 return SimResponse.json(400, {"errors": {"query": "Required parameter missing or invalid"}})
-            return SimResponse.json(200, self.execute(query, variables, operation_name, base_url=_base_url(request)))
+            answer = self.execute(
+                query, variables, operation_name, base_url=_base_url(request), api_version=graphql_path.group(1)
+            )
+            return SimResponse.json(200, answer)
         match = _BULK_PATH.match(request.path)
         if match and request.method == "GET":
             op = self._bulk_ops.get(int(match.group(1)))
@@ -918,6 +927,7 @@ class ShopifySimulator:
         operation_name: str | None = None,
         *,
         base_url: str = "",
+        api_version: str = "unstable",
     ) -> dict:
         """Run one GraphQL request as Shopify would: validate, cost, throttle, execute, refund."""
         try:
@@ -933,7 +943,7 @@ class ShopifySimulator:
             return {"errors": [{"message": message, "extensions": extensions}]}
         if not self.bucket.take(requested):
             return self._throttled(requested)
-        context = _Context(as_of=self.store.now(), base_url=base_url)
+        context = _Context(as_of=self.store.now(), base_url=base_url, api_version=api_version)
         result = execute(
             SCHEMA,
             document,
@@ -1042,10 +1052,14 @@ class ShopifySimulator:
 
     def _run_bulk_query(self, info: Any, query: str, **_options: Any) -> dict:
         with self._bulk_lock:
-            current = self._bulk_ops[max(self._bulk_ops)] if self._bulk_ops else None
-            if current is not None and current.running:
-                message = f"A bulk query operation for this app and shop is already in progress: {current.gid}."
-                return _bulk_refused([("OPERATION_IN_PROGRESS", None, message)])
+            running = [op for op in self._bulk_ops.values() if op.running]
+            if info.context.api_version < CONCURRENT_BULK_QUERIES_SINCE:  # "unstable" sorts after
+                if running:
+                    message = f"A bulk query operation for this app and shop is already in progress: {running[-1].gid}."
+                    return _bulk_refused([("OPERATION_IN_PROGRESS", None, message)])
+            elif len(running) >= CONCURRENT_BULK_QUERIES:
+                message = f"A maximum of {CONCURRENT_BULK_QUERIES} bulk query operations can run at the same time."
+                return _bulk_refused([("LIMIT_REACHED", None, message)])
             try:
                 document = _bulk_document(query, self.bulk_node_connections_only)
             except ValueError as exc:
@@ -1145,7 +1159,9 @@ class ShopifySimulator:
             op.status = "RUNNING"
             root, plan = _BulkPlan.of(document)
             lines = []
-            with cycle_collector_paused():
+            # One file is built at a time (in creation order, as the lock is fair enough here):
+            # concurrent operations share this process's one core, and the oldest is awaited first.
+            with self._building, cycle_collector_paused():
                 for node in self._bulk_nodes(root, op.as_of):
                     for line in plan.lines(node):
                         lines.append(_LINE(line))

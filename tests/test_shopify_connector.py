@@ -63,9 +63,10 @@ def shop():
         yield server
 
 
-def connect(server, token=DEV_ACCESS_TOKEN, **http_options) -> ShopifyConnector:
+def connect(server, token=DEV_ACCESS_TOKEN, api_version=None, **http_options) -> ShopifyConnector:
     secrets = {"access_token": token, "webhook_secret": SECRET}
-    return ShopifyConnector({"shop_domain": SHOP_DOMAIN, "base_url": server.url}, secrets, **{**FAST, **http_options})
+    config = {"shop_domain": SHOP_DOMAIN, "base_url": server.url, "api_version": api_version}
+    return ShopifyConnector(config, secrets, **{**FAST, **http_options})
 
 
 def fetch(connector: ShopifyConnector, since: datetime | None) -> list:
@@ -317,21 +318,59 @@ def test_throttled_calls_wait_what_the_bucket_asks():
     assert any(0.25 <= wait < 0.26 for wait in waits)
 
 
+RUN_BULK = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
+
+
 def test_a_running_bulk_operation_of_someone_else_is_waited_for(shop):
-    run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
+    """Before API version 2026-01 a shop runs one bulk query at a time."""
     other = "{ products { edges { node { id } } } }"
-    started = shop.simulator.execute(run, {"q": other})["data"]["bulkOperationRunQuery"]["bulkOperation"]
-    assert fetch(connect(shop), None) == truth(shop)
+    started = shop.simulator.execute(RUN_BULK, {"q": other})["data"]["bulkOperationRunQuery"]["bulkOperation"]
+    assert fetch(connect(shop, api_version="2025-10"), None) == truth(shop)
     current = shop.simulator.execute("{ currentBulkOperation { id query } }")["data"]["currentBulkOperation"]
     assert current["id"] != started["id"] and current["query"] == BULK_ORDERS_QUERY
 
 
 def test_our_own_running_bulk_operation_is_adopted(shop, caplog):
-    run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"
-    started = shop.simulator.execute(run, {"q": BULK_ORDERS_QUERY})["data"]["bulkOperationRunQuery"]["bulkOperation"]
+    started = shop.simulator.execute(RUN_BULK, {"q": BULK_ORDERS_QUERY})["data"]["bulkOperationRunQuery"]
+    started = started["bulkOperation"]
     with caplog.at_level(logging.INFO):
-        assert fetch(connect(shop), None) == truth(shop)
+        assert fetch(connect(shop, api_version="2025-10"), None) == truth(shop)
     assert any(f"adopted id={started['id']}" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("api_version", "in_flight"), [("2025-10", 1), ("2026-10", 2)])
+def test_windows_keep_as_many_bulk_operations_running_as_the_api_version_allows(
+    shop, monkeypatch, api_version, in_flight
+):
+    expected = truth(shop)
+    monkeypatch.setattr(shopify_connector, "BULK_WINDOW_ORDERS", len(expected) // 3)
+    connector = connect(shop, api_version=api_version)
+    calls, answers = [], []
+    for name in ("_start_bulk_orders", "_completed_bulk"):
+        method = getattr(connector, name)
+        monkeypatch.setattr(connector, name, lambda *args, _m=method, _n=name: calls.append(_n) or _m(*args))
+    run_bulk_query = shop.simulator._run_bulk_query
+    answer = lambda *args, **kwargs: answers.append(run_bulk_query(*args, **kwargs)) or answers[-1]  # noqa: E731
+    monkeypatch.setitem(shop.simulator._root, "bulkOperationRunQuery", answer)
+    assert fetch(connector, None) == expected
+    running, most = 0, 0
+    for call in calls:
+        running += 1 if call == "_start_bulk_orders" else -1
+        most = max(most, running)
+    assert most == in_flight and calls.count("_start_bulk_orders") == calls.count("_completed_bulk") >= 3
+    assert [answer["userErrors"] for answer in answers] == [[]] * calls.count("_start_bulk_orders")  # none refused
+
+
+def test_a_shop_running_five_bulk_operations_is_waited_for():
+    """From API version 2026-01 a shop runs five bulk queries at once: a sixth waits its turn."""
+    with shopify(bulk_delay=0.3) as server:
+        other = "{ products { edges { node { id } } } }"
+        for _ in range(5):
+            started = server.simulator.execute(RUN_BULK, {"q": other}, api_version="2026-10")
+            assert started["data"]["bulkOperationRunQuery"]["userErrors"] == []
+        refused = server.simulator.execute(RUN_BULK, {"q": other}, api_version="2026-10")
+        assert refused["data"]["bulkOperationRunQuery"]["userErrors"] == [{"code": "LIMIT_REACHED"}]
+        assert fetch(connect(server, api_version="2026-10"), None) == truth(server)
 
 
 def test_bulk_children_are_attached_by_parent_id_not_position():
