@@ -642,18 +642,29 @@ def rollup_product_months(session: Session, company_id: int, platform_id: int, m
 
 
 def mark_dirty(session: Session, platform_id: int, days: Iterable[date]) -> None:
-    """Note days whose rollups must be recomputed (see DirtyDay)."""
-    rows = [{"platform_id": platform_id, "day": d} for d in set(days)]
+    """Note days whose rollups must be recomputed (see DirtyDay). A day already marked is
+    updated, not skipped: that waits for a rollup holding the mark (see rollup_dirty), so the
+    mark outlives it when this transaction's orders came too late for it."""
+    rows = [{"platform_id": platform_id, "day": d} for d in sorted(set(days))]  # sorted: one lock order
     if rows:
-        session.execute(_insert(session, DirtyDay.__table__).on_conflict_do_nothing(), rows)
+        insert = _insert(session, DirtyDay.__table__)
+        session.execute(
+            insert.on_conflict_do_update(index_elements=["platform_id", "day"], set_={"day": insert.excluded.day}), rows
+        )
 
 
 def rollup_dirty(session: Session, platform: Platform) -> int:
-    """Roll up the platform's dirty days and clear them; returns how many days."""
-    days = list(session.scalars(select(DirtyDay.day).where(DirtyDay.platform_id == platform.id)))
+    """Roll up the platform's dirty days and clear them; returns how many days. The marks are
+    locked as they are read: a writer (a webhook, a sync page) marking one of those days waits,
+    and marks it afresh once this rollup has cleared it; days marked meanwhile are kept."""
+    days = list(
+        session.scalars(
+            select(DirtyDay.day).where(DirtyDay.platform_id == platform.id).order_by(DirtyDay.day).with_for_update()
+        )
+    )
     if days:
         rollup_daily(session, platform, days)
-        session.execute(delete(DirtyDay).where(DirtyDay.platform_id == platform.id))
+        session.execute(delete(DirtyDay).where(DirtyDay.platform_id == platform.id, DirtyDay.day.in_(days)))
     return len(days)
 
 

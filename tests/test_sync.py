@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -17,8 +18,9 @@ from sqlalchemy import func, select
 import jobs
 from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError
+from db import ingest
 from db.engine import transaction
-from db.models import AnalyticsDaily, Order, Platform, SyncRun, SyncState
+from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncState
 from settings import PROJECT_ROOT
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
@@ -165,3 +167,39 @@ def test_auth_error_is_raised_by_check(channel):
     secrets = {"access_token": "nope"} if channel.kind == "shopify" else {"api_key": "nope"}
     with pytest.raises(AuthError):
         make_connector(channel.kind, config, secrets).check()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_day_marked_while_it_is_rolled_up_stays_marked(sessions, company, monkeypatch):
+    """A webhook's order can land on a day a sync's rollup is computing: its mark waits for the
+    rollup and outlives it, so the next rollup counts that order."""
+    day = date(2026, 3, 2)
+    with transaction(sessions) as session:
+        platform = Platform(company_id=company.id, kind="csv", display_name="Shop", currency="USD", config={})
+        session.add(platform)
+        session.flush()
+        platform_id = platform.id
+        ingest.mark_dirty(session, platform_id, [day])
+    marked = threading.Event()
+
+    def mark_again() -> None:
+        with transaction(sessions) as session:
+            ingest.mark_dirty(session, platform_id, [day])
+        marked.set()
+
+    writer = threading.Thread(target=mark_again)
+    rollup_daily = ingest.rollup_daily
+
+    def rollup_while_a_writer_marks(*args):
+        writer.start()
+        assert not marked.wait(0.5)  # the writer waits for the rollup to commit
+        return rollup_daily(*args)
+
+    monkeypatch.setattr(ingest, "rollup_daily", rollup_while_a_writer_marks)
+    with transaction(sessions) as rollup:
+        assert ingest.rollup_dirty(rollup, rollup.get(Platform, platform_id)) == 1
+    writer.join(10)
+    assert marked.is_set()
+    with sessions() as session:
+        assert session.scalars(select(DirtyDay.day).where(DirtyDay.platform_id == platform_id)).all() == [day]
