@@ -73,9 +73,9 @@ BULK_POLL_MAX = 2.0
 BULK_TIMEOUT = 6 * 3600.0
 # A bulk read of many orders is cut into windows of `updated_at` of about this many orders, one
 # bulk operation each (Airbyte reads 30-day slices): the first orders are written after a small
-# export rather than the whole shop's, Shopify builds each next file while the last is written
-# (one operation at a time, as API versions before 2026-01 allow), and a sync stopped mid-way
-# resumes from the last page written, the cursor, as pages still come in `updated_at` order.
+# export rather than the whole shop's, Shopify builds the next files while the last is written,
+# and a sync stopped mid-way resumes from the last page written, the cursor, as pages still
+# come in `updated_at` order.
 BULK_WINDOW_ORDERS = 10_000
 # Bulk operations a sync keeps running: Shopify allows one per shop before API version 2026-01
 # and five from it. Two hide the time Shopify queues an operation and writes its file behind
@@ -397,10 +397,6 @@ class ShopifyConnector(Connector):
             pending = pending[len(nodes) :]
 
     # --- bulk operations -----------------------------------------------------------------
-
-    def _run_bulk(self, query: str) -> dict:
-        """Start a bulk query (or adopt ours if it is already running) and wait for it."""
-        return self._completed_bulk(self._start_bulk(query))
 
     def _start_bulk(self, query: str) -> str:
         """Start a bulk query, or adopt ours if it is already running; its operation's id."""

@@ -286,7 +286,7 @@ def test_a_mix_of_faults_at_rates_loses_nothing():
 
 def test_a_cut_short_bulk_file_is_downloaded_again(shop):
     connector = connect(shop)
-    operation = connector._run_bulk(BULK_ORDERS_QUERY)
+    operation = connector._completed_bulk(connector._start_bulk(BULK_ORDERS_QUERY))
     whole = [json.loads(line) for line in requests.get(operation["url"], timeout=10).text.splitlines()]
     shop.faults.configure({"queue": ["malformed", "drop"]})
     assert connector._download(operation["url"], int(operation["objectCount"])) == orders_from_bulk(whole)
