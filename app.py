@@ -25,6 +25,7 @@ from sqlalchemy import select
 import jobs
 import worker
 from api import init_api
+from connectors.base import NetworkPolicy
 from connectors.csv_import import mapping_for
 from dashboard import init_dashboard
 from dashboard.auth import init_auth
@@ -175,6 +176,7 @@ def sync_command(platform_id: int, lookback_minutes: float) -> None:
         lookback=timedelta(minutes=lookback_minutes),
         progress=progress,
         activity=progress.note,
+        network=NetworkPolicy.for_app_env(state().settings.app_env),
     )
     if result.status != "succeeded":
         raise click.ClickException(f"sync {result.status}: {result.error or 'another sync of it is running'}")

@@ -229,8 +229,10 @@ def sync_platform(
     progress: Progress | None = None,
     activity: Callable[[str], None] | None = None,
     connector: records.Connector | None = None,
+    network: records.NetworkPolicy = records.STRICT,
 ) -> SyncResult:
-    """Bring one platform's orders (and, hourly, products) up to date, incrementally.
+    """Bring one platform's orders (and, hourly, products) up to date, incrementally. `network`
+    is where the connector may send requests (the settings' policy; strict by default).
 
     Each page is written in one transaction together with the rollup of the days it touched
     and the new cursor, so a crash at any point resumes from the last committed page with
@@ -245,7 +247,9 @@ def sync_platform(
         try:
             with sessions() as session:
                 platform = session.get(Platform, platform_id)
-                connector = connector or make_connector(platform.kind, platform.config, box.open(platform.credentials))
+                if connector is None:
+                    secrets = box.open(platform.credentials)
+                    connector = make_connector(platform.kind, platform.config, secrets, network=network)
             connector.on_activity = partial(_record_activity, sessions, run_id, activity)
             if fetch_products:
                 _sync_products(sessions, platform_id, connector)
@@ -404,11 +408,13 @@ def due_platforms(session: Session, interval: timedelta, now: datetime | None = 
 RESCAN_LOOKBACK = timedelta(days=3)
 
 
-def rescan_all(sessions: sessionmaker[Session], box: CredentialBox) -> list[SyncResult]:
+def rescan_all(
+    sessions: sessionmaker[Session], box: CredentialBox, network: records.NetworkPolicy = records.STRICT
+) -> list[SyncResult]:
     """Re-read the last few days of every active platform (the daily safety net)."""
     with sessions() as session:
         ids = list(session.scalars(select(Platform.id).where(Platform.status == "active", Platform.kind != "csv")))
-    return [sync_platform(sessions, pid, box, lookback=RESCAN_LOOKBACK) for pid in ids]
+    return [sync_platform(sessions, pid, box, lookback=RESCAN_LOOKBACK, network=network) for pid in ids]
 
 
 # --- CSV import ----------------------------------------------------------------------------
@@ -610,7 +616,12 @@ def start_csv_import(
 
 
 def fetch_platform_reports(
-    sessions: sessionmaker[Session], platform_id: int, box: CredentialBox, start: date, end: date
+    sessions: sessionmaker[Session],
+    platform_id: int,
+    box: CredentialBox,
+    start: date,
+    end: date,
+    network: records.NetworkPolicy = records.STRICT,
 ) -> int:
     """Download the platform's own daily sales report for its days start..end and store it in
     place of those days, for reconciliation; returns the days stored (0 when another process is
@@ -623,7 +634,7 @@ def fetch_platform_reports(
             platform = session.get(Platform, platform_id)
             if platform is None:
                 raise LookupError(f"no platform {platform_id}")
-            connector = make_connector(platform.kind, platform.config, box.open(platform.credentials))
+            connector = make_connector(platform.kind, platform.config, box.open(platform.credentials), network=network)
         days = connector.fetch_daily_report(start, end)
         with transaction(sessions) as session:
             stored = reconciliation.store_report(session, platform_id, days, source="platform")
@@ -632,7 +643,12 @@ def fetch_platform_reports(
 
 
 def refresh_platform_report(
-    sessions: sessionmaker[Session], platform_id: int, box: CredentialBox, start: date, end: date
+    sessions: sessionmaker[Session],
+    platform_id: int,
+    box: CredentialBox,
+    start: date,
+    end: date,
+    network: records.NetworkPolicy = records.STRICT,
 ) -> str | None:
     """Fetch the platform's report for start..end when the stored one is missing or old and the
     platform has one; returns why it could not be fetched (the stored one is then used), if so."""
@@ -643,7 +659,7 @@ def refresh_platform_report(
         if not reconciliation.report_needs_refresh(session, platform_id, start, end):
             return None
     try:
-        fetch_platform_reports(sessions, platform_id, box, start, end)
+        fetch_platform_reports(sessions, platform_id, box, start, end, network)
     except (records.ConnectorError, CredentialsError) as exc:
         log.warning("platform report not fetched platform_id=%s error=%s", platform_id, exc)
         return f"The platform's report could not be fetched ({exc}); the one stored before, if any, is used."

@@ -22,6 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 import jobs
+from connectors.base import STRICT, NetworkPolicy
 from db import locks
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory
@@ -46,9 +47,14 @@ class SyncDispatcher:
     long first backfill holds up neither the schedule nor another platform's syncs."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], box: CredentialBox, interval: timedelta, workers: int = 4
+        self,
+        sessions: sessionmaker[Session],
+        box: CredentialBox,
+        interval: timedelta,
+        workers: int = 4,
+        network: NetworkPolicy = STRICT,
     ) -> None:
-        self.sessions, self.box, self.interval = sessions, box, interval
+        self.sessions, self.box, self.interval, self.network = sessions, box, interval, network
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync")
         self.running: set[int] = set()
         self._lock = threading.Lock()
@@ -68,7 +74,7 @@ class SyncDispatcher:
 
     def _sync(self, platform_id: int) -> None:
         try:
-            jobs.sync_platform(self.sessions, platform_id, self.box)
+            jobs.sync_platform(self.sessions, platform_id, self.box, network=self.network)
         finally:
             with self._lock:
                 self.running.discard(platform_id)
@@ -76,13 +82,13 @@ class SyncDispatcher:
 
 def schedule(settings: Settings, sessions: sessionmaker[Session]) -> tuple[ScheduledJob, ...]:
     """What runs, and how often."""
-    box = CredentialBox(settings.credentials_keys)
-    syncs = SyncDispatcher(sessions, box, timedelta(seconds=settings.sync_interval_seconds))
+    box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
+    syncs = SyncDispatcher(sessions, box, timedelta(seconds=settings.sync_interval_seconds), network=network)
     return (
         # Checks every few seconds so "Sync now" starts promptly; each platform syncs when due.
         ScheduledJob("sync-due", timedelta(seconds=5), syncs.dispatch, start_now=True),
         # A daily deep re-read catches anything an incremental window could have missed.
-        ScheduledJob("rescan", timedelta(days=1), lambda: jobs.rescan_all(sessions, box)),
+        ScheduledJob("rescan", timedelta(days=1), lambda: jobs.rescan_all(sessions, box, network)),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, jsonify, request
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 import jobs
 from api import ApiError, bp, params
 from connectors import CONNECTORS, make_connector
-from connectors.base import AuthError, ConnectorError
+from connectors.base import AuthError, BlockedURL, ConnectorError, NetworkPolicy, shown_url
 from connectors.csv_import import mapping_for
 from db import queries
 from db.credentials import CredentialBox
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SYNCABLE_KINDS = ("shopify", "bestbuy")
 CONNECTABLE_KINDS = (*SYNCABLE_KINDS, "csv")
+# The credentials check tries the platform this many times: an admin is waiting for the answer.
+CHECK_ATTEMPTS = 3
 
 
 def platform_json(p: Platform) -> dict:
@@ -61,7 +64,10 @@ def _currency_code(value: str, field: str) -> str:
 
 
 def _checked_currency(kind: str, config: dict[str, str], secrets: dict[str, str]) -> str:
-    """The store's currency, from one call that proves the credentials work."""
+    """The store's currency, from one call that proves the credentials work. A URL the network
+    policy refuses is a 400 naming its field; any other failure to reach the platform is one
+    message whatever happened (a closed port, an open one answering an error, a timeout), so the
+    check cannot be used to map a network: the details go to the log, never the body."""
     cls = CONNECTORS[kind]
     for field in cls.config_fields:
         if not config.get(field):
@@ -69,17 +75,25 @@ def _checked_currency(kind: str, config: dict[str, str], secrets: dict[str, str]
     for field in cls.secret_fields:
         if not secrets.get(field):
             raise ApiError(400, "missing_parameter", f"credentials.{field} is required", field=f"credentials.{field}")
+    network = NetworkPolicy.for_app_env(state().settings.app_env)
     try:
-        connector = make_connector(kind, config, secrets)
+        connector = make_connector(kind, config, secrets, network=network, max_attempts=CHECK_ATTEMPTS)
     except ConnectorError as exc:
         raise ApiError(400, "invalid_parameter", str(exc), field="config") from None
+    field, url = connector.endpoint
     try:
         return connector.check().currency
+    except BlockedURL as exc:
+        raise ApiError(400, "invalid_parameter", f"config.{field}: {exc}", field=f"config.{field}") from None
     except AuthError as exc:
         raise ApiError(422, "credentials_refused", f"The platform refused these credentials: {exc}") from None
     except ConnectorError as exc:
+        log.warning("platform check failed kind=%s url=%s error=%s", kind, shown_url(url), exc)
         raise ApiError(
-            502, "platform_unreachable", f"Could not check the credentials with the platform: {exc}"
+            502,
+            "platform_unreachable",
+            f"Could not check the credentials with the platform at {urlsplit(url).hostname}: check config.{field}"
+            " and try again later.",
         ) from None
 
 

@@ -20,6 +20,7 @@ import jobs
 from api import ApiError, bp, error_body, params
 from api.analytics import company, number
 from connectors import shopify_report
+from connectors.base import NetworkPolicy
 from connectors.csv_import import CsvImportError
 from db import reconciliation
 from db.credentials import CredentialBox
@@ -39,9 +40,9 @@ def get_reconciliation() -> Response:
     platform = _one_platform(session, owner.id)
     as_csv = params.wants_csv(request.args)
     session.commit()  # end this session's read: a fetched report is written by the job's own session
-    error = jobs.refresh_platform_report(
-        state().sessions, platform.id, CredentialBox(state().settings.credentials_keys), start, end
-    )
+    settings = state().settings
+    box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
+    error = jobs.refresh_platform_report(state().sessions, platform.id, box, start, end, network)
     body = reconciliation_json(platform, reconciliation.reconcile(session, platform, start, end), error)
     if as_csv:
         filename = f"channelpulse-reconciliation-{platform.id}-{start}-{end}.csv"

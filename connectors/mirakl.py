@@ -29,12 +29,14 @@ from itertools import pairwise
 from typing import Any
 
 from connectors.base import (
+    STRICT,
     ZERO,
     AccountInfo,
     Connector,
     ConnectorError,
     HttpClient,
     LineItem,
+    NetworkPolicy,
     Order,
     Product,
     Refund,
@@ -67,16 +69,19 @@ def _utcnow() -> datetime:
 class MiraklConnector(Connector):
     """One Mirakl shop (Best Buy Marketplace).
 
-    Config: `base_url` (e.g. https://marketplace.bestbuy.ca); optional `shop_id` (when the key's
-    user has several shops), `backfill_start` (ISO date-time of the first sync's start, default
-    two years back), `window_days` (update-date window, default 30), `min_interval_seconds`
-    (spacing of API calls, for OR11's call frequency). Secret: `api_key`, sent raw in the
-    Authorization header.
+    Config: `base_url` (https://marketplace.bestbuy.ca for Best Buy Canada, another Mirakl
+    operator's https://<instance>.mirakl.net; the network policy allows no other host);
+    optional `shop_id` (when the key's user has several shops), `backfill_start` (ISO date-time
+    of the first sync's start, default two years back), `window_days` (update-date window,
+    default 30), `min_interval_seconds` (spacing of API calls, for OR11's call frequency).
+    Secret: `api_key`, sent raw in the Authorization header. `http_options` go to the HttpClient
+    (timeouts, retries, sleep).
     """
 
     kind = "bestbuy"
     config_fields = ("base_url",)
     secret_fields = ("api_key",)
+    api_hosts = ("marketplace.bestbuy.ca", "*.mirakl.net")
     has_daily_report = True
 
     def __init__(
@@ -84,15 +89,26 @@ class MiraklConnector(Connector):
         config: Mapping[str, Any],
         secrets: Mapping[str, str],
         *,
+        network: NetworkPolicy = STRICT,
         clock: Callable[[], datetime] = _utcnow,
-        timeout: tuple[float, float] = (5.0, 60.0),
+        **http_options: Any,
     ) -> None:
         super().__init__(config, secrets)
         self.clock = clock
         self.window = timedelta(days=float(self.config.get("window_days", DEFAULT_WINDOW_DAYS)))
         self.min_interval = float(self.config.get("min_interval_seconds", DEFAULT_MIN_INTERVAL))
-        self.http = HttpClient(self.config["base_url"], {"Authorization": self.secrets["api_key"]}, timeout=timeout)
+        self.http = HttpClient(
+            self.config["base_url"],
+            {"Authorization": self.secrets["api_key"]},
+            hosts=self.api_hosts,
+            network=network,
+            **http_options,
+        )
         self._next_call = 0.0  # monotonic time before which the API is not called again
+
+    @property
+    def endpoint(self) -> tuple[str, str]:
+        return "base_url", self.http.base_url
 
     def check(self) -> AccountInfo:
         data = self._get("/api/account", {})

@@ -37,12 +37,14 @@ import requests
 from connectors import base as records
 from connectors import shopify_report
 from connectors.base import (
+    STRICT,
     ZERO,
     AccountInfo,
     AuthError,
     Connector,
     ConnectorError,
     HttpClient,
+    NetworkPolicy,
     RateLimited,
     TransientError,
     cycle_collector_paused,
@@ -214,8 +216,9 @@ class _QueryTooCostly(ConnectorError):
 class ShopifyConnector(Connector):
     """One Shopify shop through a custom app's Admin API access token.
 
-    Config: `shop_domain`, optional `api_version` (default 2026-10) and `base_url` (default
-    https://{shop_domain}; the simulator's URL in development). Secrets: `access_token`, and
+    Config: `shop_domain` (the shop's *.myshopify.com name), optional `api_version` (default
+    2026-10) and `base_url` (default https://{shop_domain}; the simulator's URL in development:
+    the network policy allows only *.myshopify.com otherwise). Secrets: `access_token`, and
     optionally `webhook_secret` for `read_webhook`. `http_options` go to the HttpClient
     (timeouts, retries, sleep), so tests can make the client quick to give up and retry.
     """
@@ -223,18 +226,28 @@ class ShopifyConnector(Connector):
     kind = "shopify"
     config_fields = ("shop_domain",)
     secret_fields = ("access_token",)
+    api_hosts = ("*.myshopify.com",)
     has_daily_report = True
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str], **http_options: Any) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        network: NetworkPolicy = STRICT,
+        **http_options: Any,
+    ) -> None:
         super().__init__(config, secrets)
         self.shop_domain = self.config["shop_domain"]
         base_url = self.config.get("base_url") or f"https://{self.shop_domain}"
         api_version = self.config.get("api_version") or API_VERSION
         self._endpoint = f"/admin/api/{api_version}/graphql.json"
         self._bulk_in_flight = BULK_IN_FLIGHT if api_version >= CONCURRENT_BULK_SINCE else 1  # unstable sorts after
-        self.http = HttpClient(base_url, {"X-Shopify-Access-Token": self.secrets["access_token"]}, **http_options)
-        # Bulk files are served from storage URLs: never send the access token there.
-        self.files = HttpClient("", **http_options)
+        headers = {"X-Shopify-Access-Token": self.secrets["access_token"]}
+        self.http = HttpClient(base_url, headers, hosts=self.api_hosts, network=network, **http_options)
+        # Bulk files are served from storage URLs Shopify hands back, on hosts of its choosing: any
+        # host, under the same policy (https, public addresses). Never send the access token there.
+        self.files = HttpClient("", hosts=None, network=network, **http_options)
         self._sizes: dict[str, int] = {}  # the largest size each query fits Shopify's cost limit at
         self._throttle: Mapping[str, Any] | None = None
         self._throttle_seen = 0.0
@@ -242,6 +255,10 @@ class ShopifyConnector(Connector):
         self._ledger_in_bulk = True  # until the shop refuses Order.agreements in a bulk query
 
     # --- the interface -------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> tuple[str, str]:
+        return "base_url" if self.config.get("base_url") else "shop_domain", self.http.base_url
 
     def check(self) -> AccountInfo:
         shop = self._graphql(SHOP_QUERY)["shop"]

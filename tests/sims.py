@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import jobs
+from connectors.base import NetworkPolicy
 from db import ingest
 from db.credentials import CredentialBox
 from db.engine import transaction
@@ -23,6 +24,8 @@ from tests.stored import expected
 BUSINESS = Business(scale=0.3)
 MIRAKL_KEY = "test-mirakl-key"
 BOX = CredentialBox(Settings().credentials_keys)
+# The simulators listen on 127.0.0.1, which only development's network policy reaches.
+DEV_NETWORK = NetworkPolicy.for_app_env("development")
 # Simulated "now" lies in the past, so connectors that look at the real clock see it all.
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
 

@@ -16,6 +16,7 @@ from connectors.mirakl import PAGE_SIZE, MiraklConnector, order_record
 from simulators.business import Business
 from simulators.mirakl import UPDATE_DATE_DELTA, build_mirakl
 from simulators.store import ManualClock
+from tests.sims import DEV_NETWORK
 
 KEY = "5266f9e2-connector-key"
 START = datetime(2025, 3, 14, 18, 0, tzinfo=UTC)
@@ -51,7 +52,7 @@ def connect(server, clock, key: str = KEY, read_timeout: float = 5.0, **config) 
         "min_interval_seconds": INTERVAL,
         **config,
     }
-    return MiraklConnector(settings, {"api_key": key}, clock=clock, timeout=(2.0, read_timeout))
+    return MiraklConnector(settings, {"api_key": key}, network=DEV_NETWORK, clock=clock, timeout=(2.0, read_timeout))
 
 
 def fetch(connector: MiraklConnector, since: datetime | None = None) -> list[Order]:

@@ -24,7 +24,7 @@ from simulators.business import Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify, webhook_hmac
 from simulators.store import ManualClock
 from tests.conftest import TEST_PASSWORD
-from tests.sims import BOX, START
+from tests.sims import BOX, DEV_NETWORK, START
 from worker import SyncDispatcher
 
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -133,7 +133,7 @@ def test_sync_request_runs_and_reports_status(client, auth, engine, sessions, ch
     status = client.get("/api/v1/sync/status").json["platforms"][0]
     assert status["queued"] is True and status["last_run"] is None
 
-    dispatcher = SyncDispatcher(sessions, BOX, interval=timedelta(hours=1))
+    dispatcher = SyncDispatcher(sessions, BOX, interval=timedelta(hours=1), network=DEV_NETWORK)
     assert dispatcher.dispatch() == [channel.platform_id]
     dispatcher.pool.shutdown(wait=True)
     status = client.get("/api/v1/sync/status").json["platforms"][0]
@@ -147,7 +147,8 @@ def test_sync_request_runs_and_reports_status(client, auth, engine, sessions, ch
 def test_sync_status_says_what_a_first_backfill_waits_for(client, auth, sessions, channel):
     auth.login()
     channel.server.simulator.bulk_delay = 1.0  # Shopify takes its time building the export
-    sync = threading.Thread(target=jobs.sync_platform, args=(sessions, channel.platform_id, BOX))
+    args, kwargs = (sessions, channel.platform_id, BOX), {"network": DEV_NETWORK}
+    sync = threading.Thread(target=jobs.sync_platform, args=args, kwargs=kwargs)
     sync.start()
     try:
         deadline, seen = time.monotonic() + 20, None
@@ -231,7 +232,7 @@ def test_simulator_webhooks_reach_the_database_without_a_sync(live_app, engine, 
 
             company_id = session.scalar(select(Company.id).where(Company.name == "Acme Audio"))
             ingest.upsert_fx_rates(session, company_id, rates, "test")
-        assert jobs.sync_platform(sessions, platform_id, BOX).status == "succeeded"
+        assert jobs.sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
 
         store = shop.simulator.store
         order = store.by_created(clock())[0]

@@ -23,7 +23,7 @@ from simulators.business import Business
 from simulators.sales_report import daily_totals
 from simulators.shopify import DEV_ACCESS_TOKEN, build_shopify
 from simulators.store import ManualClock
-from tests.sims import BOX, START
+from tests.sims import BOX, DEV_NETWORK, START
 
 METRICS = reconciliation.METRICS
 URL = "/api/v1/analytics/reconciliation"
@@ -71,7 +71,7 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
     store, clock = channel.server.simulator.store, channel.clock
     for order in store.by_created(clock() - timedelta(days=4))[-3:]:  # returned days after they were placed
         store.refund(order.order_id)
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     start, end = history(channel)
     auth.login()
     body = get(client, channel.platform_id, start, end)
@@ -108,7 +108,7 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
 
 
 def test_a_refund_after_our_sync_is_sync_lag_until_the_next_sync(sessions, client, auth, channel):
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     store, clock = channel.server.simulator.store, channel.clock  # the clock stays put: nothing else changes
     store.refund(store.by_created(clock() - timedelta(days=3))[-1].order_id)
     refund_day = clock().astimezone(UTC if channel.kind == "bestbuy" else store.business.tz).date().isoformat()
@@ -122,7 +122,7 @@ def test_a_refund_after_our_sync_is_sync_lag_until_the_next_sync(sessions, clien
     lag = next(e for e in day["explained"] if e["reason"] == "sync_lag")
     assert Decimal(lag["effect"]["returns"]) > 0 and "after our last sync" in lag["detail"]
 
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     caught_up = get(client, channel.platform_id, start, end + timedelta(days=1))
     assert caught_up["report"]["fetched_at"] == lagging["report"]["fetched_at"]  # the same report, not fetched again
     assert unexplained(caught_up) == [] and "sync_lag" not in reasons(caught_up)
@@ -158,7 +158,7 @@ def shopify_export(rows: list[list]) -> bytes:
 
 @pytest.mark.parametrize("channel", ["shopify"], indirect=True)
 def test_an_uploaded_shopify_export_is_reconciled(sessions, client, auth, channel):
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     store, start, end = channel.server.simulator.store, *history(channel)
     totals = daily_totals(store.by_created(channel.clock()), channel.clock(), store.business.tz, start, end)
     rows = [

@@ -37,6 +37,7 @@ from simulators.business import SHOPIFY, Business
 from simulators.server import FaultPlan
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
 from simulators.store import ManualClock
+from tests.sims import DEV_NETWORK
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # an incremental sync over everything
@@ -66,7 +67,7 @@ def shop():
 def connect(server, token=DEV_ACCESS_TOKEN, api_version=None, **http_options) -> ShopifyConnector:
     secrets = {"access_token": token, "webhook_secret": SECRET}
     config = {"shop_domain": SHOP_DOMAIN, "base_url": server.url, "api_version": api_version}
-    return ShopifyConnector(config, secrets, **{**FAST, **http_options})
+    return ShopifyConnector(config, secrets, network=DEV_NETWORK, **{**FAST, **http_options})
 
 
 def fetch(connector: ShopifyConnector, since: datetime | None) -> list:

@@ -4,6 +4,7 @@ exactly the platform's orders, line items and refunds."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -24,12 +25,12 @@ from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncSt
 from settings import PROJECT_ROOT
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
-from tests.sims import BOX, Channel
+from tests.sims import BOX, DEV_NETWORK, Channel
 from tests.stored import stored
 
 
 def test_full_then_incremental_sync(engine, sessions, channel):
-    result = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    result = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "succeeded" and result.rows > 30
     assert stored(engine, channel.platform_id) == channel.truth()
 
@@ -41,7 +42,7 @@ def test_full_then_incremental_sync(engine, sessions, channel):
     store.cancel(some[1].order_id)
     store.edit(some[2].order_id)
     store.create_order()
-    again = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    again = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert again.status == "succeeded"
     assert 0 < again.rows < result.rows  # only what changed (plus the lookback), not everything
     assert stored(engine, channel.platform_id) == channel.truth()
@@ -66,7 +67,7 @@ def quick_connector(channel: Channel, sessions):
     with sessions() as session:
         platform = session.get(Platform, channel.platform_id)
         config, secrets = platform.config, BOX.open(platform.credentials)
-    return CONNECTORS[channel.kind](config, secrets, timeout=(1.0, 1.0))
+    return CONNECTORS[channel.kind](config, secrets, network=DEV_NETWORK, timeout=(1.0, 1.0))
 
 
 @pytest.mark.parametrize("fault", [*FAULT_KINDS, "mixed"])
@@ -95,7 +96,7 @@ def test_bad_credentials_flag_the_platform_and_write_nothing(engine, sessions, c
     wrong = {"access_token": "shpat_wrong"} if channel.kind == "shopify" else {"api_key": "wrong"}
     with transaction(sessions) as session:
         session.get(Platform, channel.platform_id).credentials = BOX.seal(wrong)
-    result = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    result = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "failed" and "refused" in result.error
     with sessions() as session:
         platform = session.get(Platform, channel.platform_id)
@@ -110,17 +111,18 @@ def test_bad_credentials_flag_the_platform_and_write_nothing(engine, sessions, c
 def test_two_syncs_of_one_platform_never_overlap(sessions, channel):
     channel.server.faults.configure({"rates": {"slow": 1.0}, "slow_seconds": 0.3})
     results = []
-    first = threading.Thread(target=lambda: results.append(jobs.sync_platform(sessions, channel.platform_id, BOX)))
+    sync = functools.partial(jobs.sync_platform, sessions, channel.platform_id, BOX, network=DEV_NETWORK)
+    first = threading.Thread(target=lambda: results.append(sync()))
     first.start()
     time.sleep(0.2)
-    second = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    second = sync()
     first.join()
     assert second.status == "busy"
     assert results[0].status == "succeeded"
 
 
 def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_url):
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     # A backlog of several pages: for Shopify big enough to come as a bulk operation, whose file is
     # then written a page at a time; for Best Buy several update-date windows.
     channel.clock.advance(days=120 if channel.kind == "shopify" else 6)
@@ -153,7 +155,7 @@ def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_
     assert stored(engine, channel.platform_id) != channel.truth()  # it really stopped half-way
 
     channel.server.faults.configure({"rates": {}})
-    resumed = jobs.sync_platform(sessions, channel.platform_id, BOX)
+    resumed = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert resumed.status == "succeeded"
     assert stored(engine, channel.platform_id) == channel.truth()
     with sessions() as session:
@@ -166,7 +168,7 @@ def test_auth_error_is_raised_by_check(channel):
     config = {"shop_domain": SHOP_DOMAIN, "base_url": url} if channel.kind == "shopify" else {"base_url": url}
     secrets = {"access_token": "nope"} if channel.kind == "shopify" else {"api_key": "nope"}
     with pytest.raises(AuthError):
-        make_connector(channel.kind, config, secrets).check()
+        make_connector(channel.kind, config, secrets, network=DEV_NETWORK).check()
 
 
 @pytest.mark.postgres

@@ -12,6 +12,7 @@ from flask_login import current_user
 import jobs
 from api.params import csv_text
 from api.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
+from connectors.base import NetworkPolicy
 from dashboard import figures
 from db import queries, reconciliation
 from db.credentials import CredentialBox
@@ -86,8 +87,9 @@ def load(platform_id: int | None, start: str | None, end: str | None) -> dict | 
     if last < first or (last - first).days >= 366:
         return None
     session.commit()  # a fetched report is written by the job's own session
-    box = CredentialBox(state().settings.credentials_keys)
-    error = jobs.refresh_platform_report(state().sessions, platform.id, box, first, last)
+    settings = state().settings
+    box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
+    error = jobs.refresh_platform_report(state().sessions, platform.id, box, first, last, network)
     return reconciliation_json(platform, reconciliation.reconcile(session, platform, first, last), error)
 
 
