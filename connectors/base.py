@@ -309,7 +309,8 @@ def _is_loopback(host: str) -> bool:
 def _host_matches(host: str, pattern: str) -> bool:
     """Whether a host matches a pattern, on label boundaries (evilmyshopify.com is not below myshopify.com)."""
     if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+        suffix = pattern[1:]  # ".myshopify.com"
+        return host.endswith(suffix) and len(host) > len(suffix)
     return host == pattern
 
 
