@@ -37,6 +37,7 @@ from db.models import Company
 from extensions import AppState, init_state, state
 from settings import PROJECT_ROOT, Settings, SettingsError
 from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, available_port, build_demo_stores, demo_connections
+from web_security import init_web_security
 
 log = logging.getLogger("channelpulse")
 request_log = logging.getLogger("channelpulse.request")
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     cache = ReadCache(settings.cache_dir, settings.redis_url)
     init_state(server, AppState(settings=settings, engine=engine, sessions=make_session_factory(engine), cache=cache))
     init_request_tracing(server)
+    init_web_security(server, production=settings.is_production)  # before init_auth: refused before any login lookup
     init_auth(server)
     init_api(server)
     server.add_url_rule("/health", "health", health)
