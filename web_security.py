@@ -22,7 +22,8 @@ defaults fight this app (it forces HTTPS redirects and Secure session cookies, w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, abort, current_app, jsonify, request
@@ -38,7 +39,7 @@ CROSS_ORIGIN_MESSAGE = (
     "pages. Scripts and other sites use an API token (Authorization: Bearer) instead."
 )
 
-# script-src gets Dash's inline-script hashes at start-up (trust_inline_scripts).
+# script-src also gets the hashes of Dash's inline scripts (trust_inline_scripts).
 CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],
@@ -61,17 +62,24 @@ HSTS = "max-age=63072000; includeSubDomains"  # two years, as hstspreload.org as
 EXTENSION = "web_security"
 
 
+@dataclass
+class HeaderSettings:
+    production: bool
+    inline_scripts: Callable[[], Iterable[str]] = tuple
+
+
 def init_web_security(app: Flask, *, production: bool) -> None:
     """Register the cross-origin check (first, before any login lookup) and the headers.
     HSTS only in production: on http://127.0.0.1 it would pin every local port to https."""
-    app.extensions[EXTENSION] = {"csp": content_security_policy(), "production": production}
+    app.extensions[EXTENSION] = HeaderSettings(production)
     app.before_request(refuse_cross_origin_writes)
     app.after_request(add_security_headers)
 
 
-def trust_inline_scripts(app: Flask, sources: Iterable[str]) -> None:
-    """Allow these inline scripts (CSP hash sources, e.g. Dash's `app.csp_hashes()`) and no others."""
-    app.extensions[EXTENSION]["csp"] = content_security_policy(sources)
+def trust_inline_scripts(app: Flask, sources: Callable[[], Iterable[str]]) -> None:
+    """Allow the inline scripts whose CSP hash sources `sources()` returns, and no others. Asked
+    on every response: Dash adds its pages router's script only when it serves its first request."""
+    app.extensions[EXTENSION].inline_scripts = sources
 
 
 def is_cross_origin(req: Request) -> bool:
@@ -117,11 +125,11 @@ def content_security_policy(script_sources: Iterable[str] = ()) -> str:
 
 def add_security_headers(response: Response) -> Response:
     """After every request, errors included; a view that sets its own value keeps it."""
-    settings = current_app.extensions[EXTENSION]
+    settings: HeaderSettings = current_app.extensions[EXTENSION]
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", settings["csp"])
+    headers.setdefault("Content-Security-Policy", content_security_policy(settings.inline_scripts()))
     for name, value in HEADERS.items():
         headers.setdefault(name, value)
-    if settings["production"]:
+    if settings.production:
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response

@@ -31,5 +31,5 @@ def init_dashboard(server: Flask) -> Dash:
         page.register(app)
     app.layout = shell
     # Dash's index page runs a few inline scripts (the renderer, the pages router): allow exactly those.
-    trust_inline_scripts(server, app.csp_hashes())
+    trust_inline_scripts(server, app.csp_hashes)
     return app
