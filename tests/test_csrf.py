@@ -191,10 +191,12 @@ def test_the_remember_cookie_alone_is_checked_too(client, auth):
         },
     )
     client.delete_cookie("session")
-    assert client.get_cookie("remember_token") is not None
     assert client.get("/api/v1/company").status_code == 200  # logged in by the remember cookie alone
-    refused = client.patch("/api/v1/company", json={"name": "Forged"}, headers=FROM_ANOTHER_ORIGIN[0])
+    client.delete_cookie("session")  # that request set a new one
+    assert client.get_cookie("remember_token") is not None
+    refused = client.patch("/api/v1/company", json={"refund_dating": "order"}, headers=FROM_ANOTHER_ORIGIN[0])
     assert refused.status_code == 403 and refused.json["error"]["code"] == "cross_origin_request"
+    assert client.get("/api/v1/company").json["refund_dating"] == "processed"
 
 
 @pytest.mark.usefixtures("company")
