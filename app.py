@@ -35,6 +35,7 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.ingest import MissingFxRate
 from db.models import Company
 from extensions import AppState, init_state, state
+from logs import configure_logging
 from settings import PROJECT_ROOT, Settings, SettingsError
 from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, available_port, build_demo_stores, demo_connections
 from web_security import init_web_security
@@ -45,14 +46,6 @@ request_log = logging.getLogger("channelpulse.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UPLOAD_LIMIT_BYTES = 100 * 1024 * 1024  # CSV imports and rate files; bigger files go through the CLI
 QUIET_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-        force=True,
-    )
 
 
 def create_app(settings: Settings | None = None) -> Flask:
