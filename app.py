@@ -21,6 +21,7 @@ import click
 from flask import Flask, g, jsonify, request
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import jobs
 import worker
@@ -260,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server = create_app(settings)
     app_state = server.extensions["channelpulse"]
-    migrate.upgrade(app_state.engine)
+    try:
+        migrate.upgrade(app_state.engine)
+    except OperationalError as exc:  # refused, unknown host, bad password: one line, not a traceback
+        url = settings.database_url.render_as_string(hide_password=True)
+        print(f"channelpulse: cannot use the database at {url}: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
+        return 1
     url = f"http://{args.host}:{args.port}"
     demo = settings.demo_enabled and not args.no_demo
     demo_ports = connect_demo_company(app_state) if demo else None
