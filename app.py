@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate.upgrade(app_state.engine)
     except OperationalError as exc:  # refused, unknown host, bad password: one line, not a traceback
         url = settings.database_url.render_as_string(hide_password=True)
-        print(f"channelpulse: cannot use the database at {url}: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
+        reason = str(exc.orig).partition("\n")[0] or type(exc.orig).__name__
+        print(f"channelpulse: cannot use the database at {url}: {reason}", file=sys.stderr)
         return 1
     url = f"http://{args.host}:{args.port}"
     demo = settings.demo_enabled and not args.no_demo

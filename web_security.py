@@ -58,7 +58,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # our URLs (ids, dates, filters) are nobody else's business
 }
-HSTS = "max-age=63072000; includeSubDomains"  # two years, as hstspreload.org asks
+HSTS = "max-age=63072000; includeSubDomains"  # two years, the length hstspreload.org recommends
 EXTENSION = "web_security"
 
 
