@@ -60,8 +60,8 @@ def test_every_field_is_escaped_and_a_traceback_keeps_its_lines():
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord("evil\nlogger", logging.ERROR, __file__, 1, "import file=%s", ("x\ny",), None)
-        record.exc_info = sys.exc_info()
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("evil\nlogger", logging.ERROR, __file__, 1, "import file=%s", ("x\ny",), exc_info)
     text = formatter.format(record)
     first, *traceback = text.splitlines()
     assert first == "level=ERROR logger=evil\\nlogger import file=x\\ny"
