@@ -21,6 +21,7 @@ import click
 from flask import Flask, g, jsonify, request
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import jobs
 import worker
@@ -36,8 +37,10 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.ingest import MissingFxRate
 from db.models import Company
 from extensions import AppState, init_state, state
+from logs import configure_logging
 from settings import PROJECT_ROOT, Settings, SettingsError
 from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, available_port, build_demo_stores, demo_connections
+from web_security import init_web_security
 
 log = logging.getLogger("channelpulse")
 request_log = logging.getLogger("channelpulse.request")
@@ -45,14 +48,6 @@ request_log = logging.getLogger("channelpulse.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UPLOAD_LIMIT_BYTES = 100 * 1024 * 1024  # CSV imports and rate files; bigger files go through the CLI
 QUIET_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-        force=True,
-    )
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -75,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     cache = ReadCache(settings.cache_dir, settings.redis_url)
     init_state(server, AppState(settings=settings, engine=engine, sessions=make_session_factory(engine), cache=cache))
     init_request_tracing(server)
+    init_web_security(server, production=settings.is_production)  # before init_auth: refused before any login lookup
     init_auth(server)
     init_api(server)
     server.add_url_rule("/health", "health", health)
@@ -267,7 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server = create_app(settings)
     app_state = server.extensions["channelpulse"]
-    migrate.upgrade(app_state.engine)
+    try:
+        migrate.upgrade(app_state.engine)
+    except OperationalError as exc:  # refused, unknown host, bad password: one line, not a traceback
+        url = settings.database_url.render_as_string(hide_password=True)
+        reason = str(exc.orig).partition("\n")[0] or type(exc.orig).__name__
+        print(f"channelpulse: cannot use the database at {url}: {reason}", file=sys.stderr)
+        return 1
     url = f"http://{args.host}:{args.port}"
     demo = settings.demo_enabled and not args.no_demo
     demo_ports = connect_demo_company(app_state) if demo else None

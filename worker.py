@@ -26,6 +26,7 @@ from connectors.base import STRICT, NetworkPolicy
 from db import locks
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory
+from logs import configure_logging
 from settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def main() -> int:
     except SettingsError as exc:
         print(f"channelpulse worker: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

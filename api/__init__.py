@@ -7,8 +7,9 @@ import logging
 from flask import Blueprint, Flask, abort, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from db import migrate, queries
 from extensions import db_session, state
@@ -50,6 +51,21 @@ def handle_http_exception(exc: HTTPException):
     return jsonify(error_body(exc.code or 500, code, exc.description or exc.name)), exc.code or 500
 
 
+DATABASE_UNAVAILABLE = "The database is not reachable right now; try again in a minute."
+
+
+def handle_database_unavailable(exc: OperationalError | PoolTimeout):
+    """The database refused, dropped or timed out (an OperationalError, often in the login lookup
+    before any view runs), or the pool had no free connection: a 503, not a 500. One warning
+    line names the driver's error class, never the connection string or a traceback: the fault
+    is outside this process."""
+    reason = type(getattr(exc, "orig", None) or exc).__name__
+    log.warning("database unavailable path=%s error=%s request_id=%s", request.path, reason, g.get("request_id"))
+    if not _is_api_request():
+        return ServiceUnavailable(DATABASE_UNAVAILABLE)
+    return jsonify(error_body(503, "database_unavailable", DATABASE_UNAVAILABLE)), 503
+
+
 def handle_unexpected(exc: Exception):
     log.exception("unhandled error path=%s request_id=%s", request.path, g.get("request_id"))
     if not _is_api_request():
@@ -74,6 +90,8 @@ def init_api(app: Flask) -> None:
     app.before_request(reject_non_api_routes)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeout, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
 
 

@@ -18,7 +18,10 @@ from api import bp
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.yaml")
 
-docs_bp = Blueprint("api_docs", __name__, template_folder="templates")
+# Its script is a file (api/static/api_docs.js), not inline: the page runs under the app's CSP.
+docs_bp = Blueprint(
+    "api_docs", __name__, template_folder="templates", static_folder="static", static_url_path="/api/docs/static"
+)
 
 
 @cache

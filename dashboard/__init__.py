@@ -8,6 +8,7 @@ from flask import Flask
 from dashboard.pages import channels, overview, reconciliation
 from dashboard.shell import shell
 from settings import PROJECT_ROOT
+from web_security import trust_inline_scripts
 
 PAGES = (overview, channels, reconciliation)
 
@@ -29,4 +30,6 @@ def init_dashboard(server: Flask) -> Dash:
     for page in PAGES:
         page.register(app)
     app.layout = shell
+    # Dash's index page runs a few inline scripts (the renderer, the pages router): allow exactly those.
+    trust_inline_scripts(server, app.csp_hashes)
     return app
