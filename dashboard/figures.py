@@ -163,7 +163,8 @@ def sync_progress(status: PlatformStatus) -> dbc.Progress | None:
     )
 
 
-def channel_card(status: PlatformStatus, sync_button_type: str) -> dbc.Card:
+def channel_card(status: PlatformStatus, sync_button_type: str | None) -> dbc.Card:
+    """A channel's state and its "Sync now" button (none when `sync_button_type` is None: viewers)."""
     if status.running:
         state = "Syncing now"
     elif status.queued:
@@ -197,7 +198,9 @@ def channel_card(status: PlatformStatus, sync_button_type: str) -> dbc.Card:
                     color="primary",
                     outline=True,
                     disabled=status.running or status.queued or status.kind == "csv",
-                ),
+                )
+                if sync_button_type
+                else None,
             ]
         ),
         className="shadow-sm h-100",
