@@ -18,6 +18,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfoNotFoundError
 
 import click
+from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask, g, jsonify, request
 from flask.cli import with_appcontext
 from sqlalchemy import select
@@ -35,7 +36,7 @@ from db.cache import ReadCache
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory, transaction
 from db.ingest import MissingFxRate
-from db.models import Company
+from db.models import Company, Platform
 from extensions import AppState, init_state, state
 from logs import configure_logging
 from settings import PROJECT_ROOT, Settings, SettingsError
@@ -287,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def connect_demo_company(app_state: AppState) -> tuple[int, int]:
-    """Create the demo company (once) connected to the demo stores' ports; returns the ports."""
+    """Create the demo company (once) connected to the demo stores' ports: the usual ones, or
+    free ones when something holds those. Returns the ports."""
     ports = available_port(SHOPIFY_PORT), available_port(MIRAKL_PORT)
     connections = demo_connections(*(f"http://127.0.0.1:{port}" for port in ports))
     jobs.seed_demo(
@@ -299,18 +301,39 @@ def connect_demo_company(app_state: AppState) -> tuple[int, int]:
     return ports
 
 
-def start_background(app_state: AppState, demo_ports: tuple[int, int] | None, webhook_url: str) -> None:
-    """Serve the demo stores (generating their history takes a few seconds), then schedule syncs."""
+def start_background(app_state: AppState, demo_ports: tuple[int, int] | None, webhook_url: str) -> BaseScheduler:
+    """Serve the demo stores (generating their history takes a few seconds), then schedule syncs.
+    The scheduler starts even when the stores cannot (a port taken since it was chosen)."""
     if demo_ports:
-        stores = build_demo_stores(
-            shopify_port=demo_ports[0],
-            mirakl_port=demo_ports[1],
-            webhook_url=webhook_url,
-            history_days=app_state.settings.demo_history_days,
-        )
-        stores.start()
-        log.info("demo stores shopify=%s bestbuy=%s", stores.shopify.url, stores.bestbuy.url)
-    worker.build_scheduler(app_state.settings, app_state.sessions, background=True).start()
+        try:
+            stores = build_demo_stores(
+                shopify_port=demo_ports[0],
+                mirakl_port=demo_ports[1],
+                webhook_url=webhook_url,
+                history_days=app_state.settings.demo_history_days,
+            )
+        except OSError as exc:
+            report_demo_stores_down(app_state, exc)
+        else:
+            stores.start()
+            log.info("demo stores shopify=%s bestbuy=%s", stores.shopify.url, stores.bestbuy.url)
+    scheduler = worker.build_scheduler(app_state.settings, app_state.sessions, background=True)
+    scheduler.start()
+    return scheduler
+
+
+def report_demo_stores_down(app_state: AppState, error: OSError) -> None:
+    """Say it everywhere someone looks: the log, the console, and the demo channels' cards (their
+    syncs are paused until the next start, so the message stays)."""
+    reason = error.strerror or str(error)
+    message = f"The demo store could not start: {reason}. Free the port and start ChannelPulse again."
+    log.error("demo stores not started error=%s", reason)
+    print(f"channelpulse: {message}", file=sys.stderr, flush=True)
+    with transaction(app_state.sessions) as session:
+        demo = select(Platform).join(Company).where(Company.name == jobs.DEMO_COMPANY, Platform.kind != "csv")
+        for platform in session.scalars(demo):
+            platform.status, platform.status_message = "disabled", message
+            platform.sync_requested_at = None
 
 
 if __name__ == "__main__":

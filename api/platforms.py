@@ -154,7 +154,10 @@ def list_platforms():
 
 @bp.post("/sync/<target>")
 def request_sync(target: str):
-    """Queue a sync of one platform (by id) or of every platform of a kind (shopify, bestbuy)."""
+    """Queue a sync of one platform (by id) or of every platform of a kind (shopify, bestbuy).
+    An admin action: a sync spends the platform's API quota, so viewers and API tokens may not."""
+    if not current_user.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can request a sync.")
     session = db_session()
     query = select(Platform).where(Platform.company_id == current_user.company_id)
     if target.isdigit():

@@ -163,7 +163,20 @@ def sync_progress(status: PlatformStatus) -> dbc.Progress | None:
     )
 
 
-def channel_card(status: PlatformStatus, sync_button_type: str) -> dbc.Card:
+RECONNECT = (
+    "It stays out of date until an admin connects it again with new credentials "
+    "(same kind and display name: docs/connectors.md)."
+)
+
+
+def refused_credentials(status: PlatformStatus) -> str:
+    """What stopped a channel whose platform refused its credentials, and what fixes it."""
+    label = KIND_LABELS.get(status.kind, status.kind)
+    return f"{status.name} stopped syncing: {label} refused its credentials ({status.status_message}). {RECONNECT}"
+
+
+def channel_card(status: PlatformStatus, sync_button_type: str | None) -> dbc.Card:
+    """A channel's state and its "Sync now" button (none when `sync_button_type` is None: viewers)."""
     if status.running:
         state = "Syncing now"
     elif status.queued:
@@ -172,6 +185,8 @@ def channel_card(status: PlatformStatus, sync_button_type: str) -> dbc.Card:
         state = f"Last synced {ago(status.last_sync_at)}"
     last_run = status.run
     problem = status.status_message or (last_run.error if last_run and last_run.status == "failed" else None)
+    if status.status == "needs_attention":
+        problem = refused_credentials(status)
     return dbc.Card(
         dbc.CardBody(
             [
@@ -197,12 +212,28 @@ def channel_card(status: PlatformStatus, sync_button_type: str) -> dbc.Card:
                     color="primary",
                     outline=True,
                     disabled=status.running or status.queued or status.kind == "csv",
-                ),
+                )
+                if sync_button_type
+                else None,
             ]
         ),
         className="shadow-sm h-100",
         id=f"channel-{status.id}",
     )
+
+
+def attention_alerts(statuses: Sequence[PlatformStatus]) -> list[dbc.Alert]:
+    """A warning above the numbers for each channel whose credentials stopped working: its numbers
+    stop at its last sync, which the totals would otherwise hide."""
+    return [
+        dbc.Alert(
+            [refused_credentials(s), " ", html.A("See Channels", href="/channels", className="alert-link")],
+            color="danger",
+            id=f"attention-{s.id}",
+        )
+        for s in statuses
+        if s.status == "needs_attention"
+    ]
 
 
 def backfill_banner(statuses: Sequence[PlatformStatus]) -> dbc.Alert | None:

@@ -4,6 +4,7 @@ company to, and what `python -m simulators` runs standalone."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulators.business import BESTBUY, SHOPIFY, Business
@@ -55,13 +56,31 @@ class DemoStores:
 
 
 def available_port(preferred: int) -> int:
-    """`preferred` if nothing listens on it, else a port the system says is free."""
+    """`preferred` if a store could listen on it now, else a port the system says is free.
+
+    Tested by binding and listening the way the store's server will (SO_REUSEADDR): a port can
+    be taken without anything answering on it (a bound socket that does not listen, a listener
+    that does not accept), so trying to connect says nothing."""
     with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", preferred)) != 0:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            probe.listen()
+        except OSError:
+            pass
+        else:
             return preferred
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))
         return spare.getsockname()[1]
+
+
+def _listening(build: Callable[..., SimulatorServer], port: int, **options) -> SimulatorServer:
+    """`build(port=port, ...)`; an OSError names the port that could not be had."""
+    try:
+        return build(port=port, **options)
+    except OSError as exc:
+        raise OSError(exc.errno, f"127.0.0.1:{port} is taken ({exc.strerror})") from exc
 
 
 def build_demo_stores(
@@ -73,21 +92,25 @@ def build_demo_stores(
     live_interval: float | None = LIVE_INTERVAL_SECONDS,
     history_days: int = 730,
 ) -> DemoStores:
-    """Both stores over the same business, not yet started (building them generates the history)."""
+    """Both stores over the same business, listening on exactly these ports (pick them with
+    available_port) but not yet serving; building them generates the history. Raises OSError
+    naming the port when one is taken."""
     business = business or Business()
-    shopify = build_shopify(
-        business,
-        port=available_port(shopify_port),
+    shopify = _listening(
+        build_shopify,
+        shopify_port,
+        business=business,
         history_days=history_days,
         live_interval=live_interval,
         webhook_url=webhook_url,
         webhook_secret=SHOPIFY_WEBHOOK_SECRET,
         **SHOPIFY_PLUS_BUCKET,
     )
-    bestbuy = build_mirakl(
-        business,
+    bestbuy = _listening(
+        build_mirakl,
+        mirakl_port,
+        business=business,
         api_key=MIRAKL_API_KEY,
-        port=available_port(mirakl_port),
         history_days=history_days,
         live_interval=live_interval,
         min_interval_seconds=MIRAKL_MIN_INTERVAL,

@@ -135,7 +135,7 @@ def test_tokens_are_scoped_to_their_company(client, auth, other, our_platform):
     assert [p["id"] for p in client.get("/api/v1/sync/status", headers=headers).json["platforms"]] == [
         other.platform_id
     ]
-    assert client.post(f"/api/v1/sync/{our_platform}", headers=headers).status_code == 404
+    assert client.post(f"/api/v1/sync/{our_platform}", headers=headers).status_code == 403  # tokens never sync
     assert [t["id"] for t in client.get("/api/v1/tokens", headers=headers).json["tokens"]] == [other.token_id]
 
     auth.login()

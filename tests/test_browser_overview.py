@@ -1,5 +1,6 @@
 """A user's first minute, in a real browser: log in with the demo account, see the overview,
-and the numbers on the cards are the ones pandas computes from the database rows."""
+and the numbers on the cards are the ones pandas computes from the database rows; a channel
+whose credentials stopped working is called out above them."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlalchemy import select
 
 import jobs
 from dashboard import data
+from dashboard.shell import REFRESH_MS
 from db import migrate
-from db.engine import make_engine, make_session_factory
-from db.models import Company
+from db.engine import make_engine, make_session_factory, transaction
+from db.models import Company, Platform
 from simulators.business import Business
 from tests.pandas_metrics import expected_daily, expected_totals
 
@@ -54,4 +56,38 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
 
     page.click("text=Sign out")
     expect(page).to_have_url(f"{url}/login")
+    engine.dispose()
+
+
+def test_overview_warns_when_a_channels_credentials_stop_working(live_server, browser_page):
+    """A sync refused by the platform marks the channel needs_attention (jobs.sync_platform); the
+    open Overview says so within its 30 s refresh, naming the channel and what fixes it."""
+    engine = make_engine(live_server.database_url)
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    jobs.seed_demo(sessions, business=Business(scale=0.1), days=10)
+    url = live_server.start("--no-demo")
+
+    page = browser_page
+    page.goto(url + "/login")
+    page.fill("#email", "demo@example.com")
+    page.fill("#password", "demo")
+    page.click("button[type=submit]")
+    expect(page.locator("#kpi-net-sales-value")).to_be_visible(timeout=20_000)
+    expect(page.locator("[id^=attention-]")).to_have_count(0)
+
+    with transaction(sessions) as session:
+        platform = session.scalars(select(Platform).where(Platform.kind == "shopify")).one()
+        platform.status, platform.status_message = "needs_attention", "Shopify refused the access token (401)"
+        name, platform_id = platform.display_name, platform.id
+    warning = page.locator(f"#attention-{platform_id}")
+    expect(warning).to_be_visible(timeout=REFRESH_MS + 10_000)  # the page's own refresh, no reload
+    expect(warning).to_contain_text(f"{name} stopped syncing")
+    expect(warning).to_contain_text("new credentials")
+
+    page.click("#attention-" + str(platform_id) + " >> text=See Channels")
+    card = page.locator(f"#channel-{platform_id}")
+    expect(card).to_contain_text("needs attention", timeout=20_000)
+    expect(card).to_contain_text("new credentials")
+    assert page.console_errors == []
     engine.dispose()

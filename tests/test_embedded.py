@@ -1,18 +1,24 @@
 """`make run`'s embedded mode end to end: `python app.py` serves the demo stores, the demo company
 backfills through the real connectors, and an order placed in a store reaches the database within
-a sync interval."""
+a sync interval; taken ports move the stores elsewhere, and a store that cannot start at all never
+stops the scheduler."""
 
 from __future__ import annotations
 
 import re
+import socket
 import time
+from dataclasses import replace
 
 import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Order
+from app import connect_demo_company, create_app, start_background
+from db.models import Order, Platform
+from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, available_port
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -64,3 +70,73 @@ def test_demo_backfills_and_new_orders_arrive_within_a_sync_interval(live_server
     today = web.get(f"{url}/api/v1/analytics/dashboard-summary").json()
     assert int(today["metrics"]["orders"]["value"]) > 0
     engine.dispose()
+
+
+def hold(port: int, listen: bool) -> socket.socket | None:
+    """Take `port` the way another program might; None if someone already has it."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", port))
+    except OSError:
+        holder.close()
+        return None
+    if listen:
+        holder.listen()
+    return holder
+
+
+@pytest.mark.parametrize("listen", [False, True], ids=["bound", "listening"])
+def test_available_port_skips_a_taken_port(listen):
+    port = free_port()
+    holder = hold(port, listen)
+    try:
+        assert available_port(port) != port
+    finally:
+        holder.close()
+    assert available_port(port) == port
+
+
+def test_demo_stores_move_off_taken_ports_and_backfill(live_server):
+    """Something holds the demo stores' usual ports without answering on them: `make run` picks
+    free ports, so the stores start, the scheduler runs and both backfill."""
+    holders = [hold(port, listen=False) for port in (SHOPIFY_PORT, MIRAKL_PORT)]
+    try:
+        url = live_server.start(env={"DEMO_HISTORY_DAYS": "3", "SYNC_INTERVAL_SECONDS": str(SYNC_INTERVAL)})
+        web = login(url)
+
+        def backfilled():
+            platforms = web.get(f"{url}/api/v1/sync/status").json()["platforms"]
+            return len(platforms) == 2 and all(p["last_sync_at"] for p in platforms) and platforms
+
+        wait_for(backfilled, 120, "the first backfill of both demo stores")
+        stores = [p["config"]["base_url"] for p in web.get(f"{url}/api/v1/platforms").json()["platforms"]]
+        assert not {f"http://127.0.0.1:{port}" for port in (SHOPIFY_PORT, MIRAKL_PORT)} & set(stores)
+    finally:
+        for holder in holders:
+            if holder:
+                holder.close()
+
+
+def test_the_scheduler_starts_when_a_demo_store_cannot(settings, sessions, capsys):
+    """A port taken between choosing it and binding it: the failure is logged with the port,
+    printed, and shown on the demo channels, and the scheduler runs anyway."""
+    app_state = create_app(replace(settings, demo_history_days=3)).extensions["channelpulse"]
+    ports = connect_demo_company(app_state)
+    holder = hold(ports[0], listen=True)
+    scheduler = None
+    try:
+        scheduler = start_background(app_state, ports, "http://127.0.0.1:9/webhooks/shopify")
+        assert scheduler.running and {job.id for job in scheduler.get_jobs()} == {"sync-due", "rescan"}
+    finally:
+        holder.close()
+        if scheduler:
+            scheduler.shutdown(wait=True)
+    taken = f"127.0.0.1:{ports[0]} is taken"
+    console = capsys.readouterr().err.splitlines()  # the log goes to stderr too (create_app's logging)
+    assert any("level=ERROR" in line and taken in line for line in console)
+    assert any(line.startswith(f"channelpulse: The demo store could not start: {taken}") for line in console)
+    with sessions() as session:
+        demo = session.scalars(select(Platform).where(Platform.kind != "csv")).all()
+    assert len(demo) == 2
+    assert all(p.status == "disabled" and "demo store could not start" in p.status_message for p in demo)
+    assert all(taken in p.status_message for p in demo)

@@ -161,7 +161,11 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ],
     ("GET", "/api/v1/platforms"): [Call(200), Call(401, caller="bad_token")],
     ("POST", "/api/v1/platforms/connect"): [Call(403, json={}), Call(400, caller="admin", json={"kind": "ebay"})],
-    ("POST", "/api/v1/sync/{target}"): [Call(202, "/api/v1/sync/shopify"), Call(404, "/api/v1/sync/999999")],
+    ("POST", "/api/v1/sync/{target}"): [
+        Call(403, "/api/v1/sync/shopify"),
+        Call(202, "/api/v1/sync/shopify", caller="admin"),
+        Call(404, "/api/v1/sync/999999", caller="admin"),
+    ],
     ("GET", "/api/v1/sync/status"): [Call(200)],
     ("GET", "/api/v1/tokens"): [Call(200)],
     ("POST", "/api/v1/tokens"): [

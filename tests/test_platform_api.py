@@ -197,6 +197,30 @@ def test_sync_requests_are_scoped_to_the_company(client, auth, sessions):
     assert client.get("/api/v1/platforms").json["platforms"] == []
 
 
+def test_only_admins_request_syncs(client, auth, sessions, company):
+    """A sync spends the platform's API quota, so it is an admin action: viewers and API tokens
+    (which read as viewers) get 403 and nothing is queued."""
+    with transaction(sessions) as session:
+        platform = Platform(company_id=company.id, kind="shopify", display_name="Ours", currency="USD", config={})
+        session.add(platform)
+        session.flush()
+        platform_id = platform.id
+    auth.login()
+    token = client.post("/api/v1/tokens", json={"name": "reader"}).json["token"]
+    auth.logout()
+    auth.login("viewer@example.com")
+    for target in (platform_id, "shopify"):
+        refused = client.post(f"/api/v1/sync/{target}")
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    auth.logout()
+    refused = client.post(f"/api/v1/sync/{platform_id}", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403
+    with sessions() as session:
+        assert session.get(Platform, platform_id).sync_requested_at is None
+    auth.login()
+    assert client.post(f"/api/v1/sync/{platform_id}").status_code == 202
+
+
 @pytest.fixture
 def live_app(app):
     """The app served over real HTTP in this process, so simulators can POST webhooks to it."""

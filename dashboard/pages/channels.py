@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 import jobs
 from api import ApiError
-from api.platforms import save_platform
+from api.platforms import SYNCABLE_KINDS, save_platform
 from connectors.csv_import import PRESETS
-from dashboard import figures
+from dashboard import figures, inputs
 from db import queries
 from db.models import Company, utcnow
 from extensions import db_session, state
@@ -139,7 +139,7 @@ def import_form(options: list[dict]) -> dbc.Card:
     )
 
 
-def add_channel(_clicks: int, name: str | None, currency: str | None):
+def add_channel(_clicks: object, name: object, currency: object):
     """Create the CSV channel (or update the one with this name) with the API's rules, then offer
     it to the import form; bad input says why and creates nothing."""
     if not current_user.is_admin:
@@ -147,10 +147,10 @@ def add_channel(_clicks: int, name: str | None, currency: str | None):
     session = db_session()
     try:
         platform, created = save_platform(
-            session, current_user.company_id, "csv", name, {"currency": currency or ""}, {}
+            session, current_user.company_id, "csv", name, {"currency": inputs.text(currency)}, {}
         )
     except ApiError as exc:
-        return dbc.Alert(exc.message, color="danger", className="py-2 mb-0"), dash.no_update, dash.no_update
+        return inputs.alert(exc.message, color="danger"), dash.no_update, dash.no_update
     done = "Added" if created else "Updated"
     message = f"{done} {platform.display_name} ({platform.currency}): import a file into it below."
     return message, csv_channel_options(session, current_user.company_id), platform.id
@@ -169,17 +169,21 @@ def start_import(contents: str | None, filename: str | None, platform_id: int, p
     return f"Importing {filename} into {platform.display_name}: see its progress above."
 
 
-def update(_tick, _clicks):
+def update(_tick: object, _clicks: object):
+    """The channel cards; a "Sync now" click (admins only: a sync spends the platform's API quota)
+    queues a sync of that platform if it is the company's and not queued yet."""
     session = db_session()
-    if ctx.triggered_id and isinstance(ctx.triggered_id, dict) and ctx.triggered_id.get("type") == SYNC_BUTTON:
-        platform = queries.company_platform(session, current_user.company_id, ctx.triggered_id["index"])
-        if platform is not None and platform.sync_requested_at is None:
+    clicked = ctx.triggered_id
+    if current_user.is_admin and isinstance(clicked, dict) and clicked.get("type") == SYNC_BUTTON:
+        platform = inputs.own_platform(session, clicked.get("index"))
+        if platform is not None and platform.kind in SYNCABLE_KINDS and platform.sync_requested_at is None:
             platform.sync_requested_at = utcnow()
             session.commit()
     statuses = queries.sync_status(session, current_user.company_id)
     if not statuses:
         return dbc.Alert("No channels are connected yet.", color="secondary")
-    return dbc.Row([dbc.Col(figures.channel_card(s, SYNC_BUTTON), md=6, className="mb-3") for s in statuses])
+    button = SYNC_BUTTON if current_user.is_admin else None
+    return dbc.Row([dbc.Col(figures.channel_card(s, button), md=6, className="mb-3") for s in statuses])
 
 
 def register(app: Dash) -> None:

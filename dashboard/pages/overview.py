@@ -64,7 +64,7 @@ def update(_n_intervals: int | None):
     if view.totals.fx_rate_age_days > STALE_RATE_DAYS:
         notes.append(f"⚠ some amounts use an exchange rate {view.totals.fx_rate_age_days} days old: add newer rates")
     return (
-        figures.backfill_banner(view.syncs),
+        [*figures.attention_alerts(view.syncs), figures.backfill_banner(view.syncs)],
         figures.kpi_cards(view.totals, view.previous),
         figures.sales_trend_figure(view.daily, kinds, view.start, view.end, view.currency),
         period,

@@ -13,7 +13,7 @@ import jobs
 from api.params import csv_text
 from api.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
 from connectors.base import NetworkPolicy
-from dashboard import figures
+from dashboard import figures, inputs
 from db import queries, reconciliation
 from db.credentials import CredentialBox
 from db.models import Company
@@ -26,6 +26,7 @@ TABLE = "recon-table"
 EXPORT = "recon-export"
 DOWNLOAD = "recon-download"
 SPAN_DAYS = 30
+MAX_SPAN_DAYS = 366
 
 
 def layout(**_query) -> html.Div:
@@ -76,37 +77,38 @@ def layout(**_query) -> html.Div:
     )
 
 
-def load(platform_id: int | None, start: str | None, end: str | None) -> dict | None:
-    """The reconciliation as the API answers it (fetching the platform's report if stale), or
-    None when the choice does not name one of the company's platforms and a range of a year at most."""
+def load(platform_id: object, start: object, end: object) -> tuple[dict, date, date]:
+    """The reconciliation as the API answers it (fetching the platform's report if stale) and its
+    range; InputError unless the choice names one of the company's platforms and a range of a
+    year at most."""
     session = db_session()
-    platform = next((p for p in queries.platforms(session, current_user.company_id) if p.id == platform_id), None)
-    if platform is None or not start or not end:
-        return None
-    first, last = date.fromisoformat(start[:10]), date.fromisoformat(end[:10])
-    if last < first or (last - first).days >= 366:
-        return None
+    platform = inputs.own_platform(session, platform_id)
+    if platform is None:
+        raise inputs.InputError("Pick one of your platforms.")
+    first, last = inputs.day_range(start, end, MAX_SPAN_DAYS)
     session.commit()  # a fetched report is written by the job's own session
     settings = state().settings
     box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
     error = jobs.refresh_platform_report(state().sessions, platform.id, box, first, last, network)
-    return reconciliation_json(platform, reconciliation.reconcile(session, platform, first, last), error)
+    body = reconciliation_json(platform, reconciliation.reconcile(session, platform, first, last), error)
+    return body, first, last
 
 
-def update(platform_id: int | None, start: str | None, end: str | None, _refresh: int | None):
-    body = load(platform_id, start, end)
-    if body is None:
-        return dbc.Alert("Pick a connected platform and a range of at most a year.", color="secondary"), None
+def update(platform_id: object, start: object, end: object, _refresh: object):
+    try:
+        body, _first, _last = load(platform_id, start, end)
+    except inputs.InputError as exc:
+        return inputs.alert(str(exc), color="secondary"), None
     return figures.reconciliation_summary(body), figures.reconciliation_table(body)
 
 
-def export(_clicks: int, platform_id: int | None, start: str | None, end: str | None):
-    body = load(platform_id, start, end)
-    if body is None:
-        return None
-    first, last = start[:10], end[:10]
+def export(_clicks: object, platform_id: object, start: object, end: object):
+    try:
+        body, first, last = load(platform_id, start, end)
+    except inputs.InputError:
+        return dash.no_update  # the page already says what to pick
     text = csv_text(csv_header(body, first, last), CSV_COLUMNS, csv_rows(body))
-    return dcc.send_string(text, f"channelpulse-reconciliation-{platform_id}-{first}-{last}.csv")
+    return dcc.send_string(text, f"channelpulse-reconciliation-{body['platform']['id']}-{first}-{last}.csv")
 
 
 def register(app: Dash) -> None:
