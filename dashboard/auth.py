@@ -137,7 +137,7 @@ class LoginThrottle:
     def reserve(self, client: str, email: str) -> float:
         """0 if this attempt may check its password (one failure is then counted in advance),
         else the seconds until it may (and nothing is counted)."""
-        counters = [(self.per_client, client), (self.per_email, _email_key(email))]
+        counters = [(self.per_client, client), (self.per_email, email_key(email))]
         for n, (limit, who) in enumerate(counters):
             if not self.limiter.hit(limit, who):
                 wait = self.limiter.get_window_stats(limit, who).reset_time - time.time()
@@ -147,14 +147,14 @@ class LoginThrottle:
         return 0.0
 
     def succeeded(self, client: str, email: str) -> None:
-        self.limiter.clear(self.per_email, _email_key(email))
+        self.limiter.clear(self.per_email, email_key(email))
         self._give_back(self.per_client, client)
 
     def _give_back(self, limit: RateLimitItem, who: str) -> None:
         self.storage.incr(limit.key_for(who), limit.get_expiry(), amount=-1)
 
 
-def _email_key(email: str) -> str:
+def email_key(email: str) -> str:
     """Emails are counted by digest: what people type there (sometimes a password) is not stored."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 

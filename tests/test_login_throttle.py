@@ -20,7 +20,7 @@ import redis
 import requests
 
 import jobs
-from dashboard.auth import PER_CLIENT, PER_EMAIL, client_key
+from dashboard.auth import PER_CLIENT, PER_EMAIL, client_key, email_key
 from db.engine import transaction
 from db.logins import SqlStorage
 from db.models import Company
@@ -119,11 +119,17 @@ def attempt(url: str, email: str, password: str, client: str) -> int:
         return http.post(url + "/login", data=form, allow_redirects=False, timeout=30).status_code
 
 
-def test_failures_per_email_are_counted_across_gunicorn_workers(gunicorn, user_email):
+def test_failures_per_email_are_counted_across_gunicorn_workers(gunicorn, user_email, settings, engine):
     client = random_client()
     statuses = [attempt(gunicorn.url, user_email, "wrong password", client) for _ in range(20)]
     assert statuses == [200] * PER_EMAIL.amount + [429] * (20 - PER_EMAIL.amount)
     assert attempt(gunicorn.url, user_email, TEST_PASSWORD, random_client()) == 429  # from any client
+    key = PER_EMAIL.key_for(email_key(user_email))
+    if settings.redis_url:  # counted in the configured store, and only there
+        assert int(redis.Redis.from_url(REDIS_URL).get(f"cp-login:{key}")) == PER_EMAIL.amount
+        assert SqlStorage(engine).get(key) == 0
+    else:
+        assert SqlStorage(engine).get(key) == PER_EMAIL.amount
     log = gunicorn.stop()
     workers = set(re.findall(r"worker=<(\d+)> POST /login", log))
     assert len(workers) == 2, f"the logins were not spread over both workers:\n{log}"
