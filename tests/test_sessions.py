@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select, update
 
-from db.engine import transaction
-from db.models import LoginSession, User, utcnow
+import jobs
+from db import migrate
+from db.engine import make_engine, make_session_factory, transaction
+from db.models import Company, LoginSession, User, utcnow
 from tests.conftest import TEST_PASSWORD, AuthActions
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -165,3 +168,35 @@ def test_a_cookie_naming_a_user_id_is_no_login(client):
     with client.session_transaction() as session:
         session["_user_id"] = "1"
     assert not is_logged_in(client)
+
+
+@pytest.mark.browser
+def test_changing_the_password_in_the_browser_signs_out_the_other_browser(live_server, chromium):
+    engine = make_engine(live_server.database_url)
+    migrate.upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        company = Company(name="Acme Audio", timezone="UTC", currency="USD")
+        jobs.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
+    engine.dispose()
+    url = live_server.start("--no-demo")
+    mine, other = (chromium.new_context().new_page() for _ in range(2))
+    for page in (mine, other):
+        page.goto(url + "/login")
+        page.fill("#email", "admin@example.com")
+        page.fill("#password", TEST_PASSWORD)
+        page.check("#remember")
+        page.click("button[type=submit]")
+        expect(page.locator("#nav-company")).to_have_text("Acme Audio", timeout=20_000)
+
+    mine.click("text=Change password")
+    mine.fill("#current_password", TEST_PASSWORD)
+    mine.fill("#new_password", NEW_PASSWORD)
+    mine.fill("#confirm", NEW_PASSWORD)
+    mine.click("button[type=submit]")
+    expect(mine.locator(".alert-success")).to_contain_text("Password changed")
+    mine.goto(url + "/")
+    expect(mine.locator("#nav-company")).to_have_text("Acme Audio", timeout=20_000)
+    other.goto(url + "/")  # its session and remember-me cookies name a revoked login
+    expect(other).to_have_url(f"{url}/login?next=/")
+    for page in (mine, other):
+        page.context.close()
