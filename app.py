@@ -23,6 +23,7 @@ from flask import Flask, g, jsonify, request
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import jobs
 import worker
@@ -30,13 +31,13 @@ from api import init_api
 from connectors.base import NetworkPolicy
 from connectors.csv_import import mapping_for
 from dashboard import init_dashboard
-from dashboard.auth import init_auth
+from dashboard.auth import MIN_PASSWORD_LENGTH, init_auth, set_password
 from db import migrate
 from db.cache import ReadCache
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory, transaction
 from db.ingest import MissingFxRate
-from db.models import Company, Platform
+from db.models import Company, Platform, User
 from extensions import AppState, init_state, state
 from logs import configure_logging
 from settings import PROJECT_ROOT, Settings, SettingsError
@@ -63,10 +64,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.is_production,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=timedelta(days=14),  # also how long an unused login lives (dashboard/auth.py)
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=UPLOAD_LIMIT_BYTES,
     )
     server.json.sort_keys = False  # answers keep the documented field order
+    if settings.trusted_proxy_hops:  # remote_addr (the login throttle's client) is the real client's
+        hops = settings.trusted_proxy_hops
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)
     engine = make_engine(settings.database_url)
     cache = ReadCache(settings.cache_dir, settings.redis_url)
     init_state(server, AppState(settings=settings, engine=engine, sessions=make_session_factory(engine), cache=cache))
@@ -78,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     server.cli.add_command(db_upgrade_command)
     server.cli.add_command(seed_demo_command)
     server.cli.add_command(create_user_command)
+    server.cli.add_command(set_password_command)
     server.cli.add_command(import_csv_command)
     server.cli.add_command(sync_command)
     init_dashboard(server)
@@ -145,12 +152,31 @@ def seed_demo_command() -> None:
 @with_appcontext
 def create_user_command(email: str, company_name: str, timezone: str, currency: str, role: str, password: str) -> None:
     """Create a user (and their company if it does not exist yet)."""
-    with transaction(state().sessions) as session:
-        company = session.scalar(select(Company).where(Company.name == company_name))
-        if company is None:
-            company = Company(name=company_name, timezone=timezone, currency=currency.upper())
-        jobs.create_user(session, company, email, password, role)
+    try:
+        with transaction(state().sessions) as session:
+            company = session.scalar(select(Company).where(Company.name == company_name))
+            if company is None:
+                company = Company(name=company_name, timezone=timezone, currency=currency.upper())
+            jobs.create_user(session, company, email, password, role)
+    except jobs.UserExists as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"created {role} {email.lower()} in {company_name}")
+
+
+@click.command("set-password")
+@click.option("--email", required=True)
+@click.password_option(prompt="New password")
+@with_appcontext
+def set_password_command(email: str, password: str) -> None:
+    """Set a user's password and sign them out everywhere (every login of theirs is revoked)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    with transaction(state().sessions) as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"no user with the email {email.strip().lower()}")
+        ended = set_password(session, user, password)
+    click.echo(f"password set for {user.email}; {ended} sign-ins ended")
 
 
 @click.command("sync")

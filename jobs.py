@@ -81,10 +81,17 @@ class ProgressLine:
         self.stream.flush()
 
 
+class UserExists(ValueError):
+    """create_user was given an email that already has an account."""
+
+
 def create_user(session: Session, company: Company, email: str, password: str, role: str = "viewer") -> User:
     from dashboard.auth import hash_password  # argon2 set-up lives with the login
 
-    user = User(email=email.strip().lower(), password_hash=hash_password(password), company=company, role=role)
+    email = email.strip().lower()
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise UserExists("a user with this email already exists")
+    user = User(email=email, password_hash=hash_password(password), company=company, role=role)
     session.add(user)
     return user
 

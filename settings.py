@@ -85,6 +85,8 @@ class Settings:
     sync_interval_seconds: float = 300.0
     # How much history the demo stores hold (make run); smaller makes a quicker first backfill.
     demo_history_days: int = 730
+    # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are trusted (Render: 1).
+    trusted_proxy_hops: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -140,6 +142,9 @@ class Settings:
         raw_days = env.get("DEMO_HISTORY_DAYS", "").strip() or str(defaults.demo_history_days)
         if not raw_days.isdigit() or not 1 <= int(raw_days) <= 1500:
             raise SettingsError(f"DEMO_HISTORY_DAYS must be a whole number of days from 1 to 1500, not {raw_days!r}")
+        raw_hops = env.get("TRUSTED_PROXY_HOPS", "").strip() or "0"
+        if raw_hops not in ("0", "1", "2", "3", "4", "5"):
+            raise SettingsError(f"TRUSTED_PROXY_HOPS must be a whole number of proxies from 0 to 5, not {raw_hops!r}")
 
         return cls(
             app_env=app_env,
@@ -152,4 +157,5 @@ class Settings:
             embedded=embedded,
             sync_interval_seconds=sync_interval,
             demo_history_days=int(raw_days),
+            trusted_proxy_hops=int(raw_hops),
         )

@@ -4,28 +4,53 @@ Every route needs a logged-in user except the login page itself, the health chec
 assets, the OpenAPI document, and webhooks (which carry their own signature). Unknown emails and
 wrong passwords get the same message and take the same time, so the form does not reveal who has
 an account. API calls may instead carry a company API token (`Authorization: Bearer cp_...`).
+
+The cookies carry only the id of a server-side login session (db/logins.py, Flask-Login's
+"alternative token" pattern): logout revokes that login and a password change revokes every login
+of the user, so replayed session or remember-me cookies stop working. Failed logins are throttled
+per email and per client in storage every process shares (Redis when configured, else the
+database): PER_EMAIL failures per email from any client, PER_CLIENT failures per client over all
+emails, each in a fixed 15-minute window counted from its first failure.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import ipaddress
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, Flask, Request, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from api import error_body, tokens
+from db import logins
 from db.models import User, utcnow
 from extensions import db_session, state
+from settings import Settings
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
@@ -37,6 +62,10 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/webhooks/")
 PUBLIC_PATHS = ("/login", "/health", "/_favicon.ico", "/favicon.ico", "/api/v1/openapi.json")
 PAGES_UNDER_API = ("/api/docs",)  # browser pages: they send a stranger to the login page like every page
 INVALID_LOGIN = "Invalid email or password."
+MIN_PASSWORD_LENGTH = 8  # for new passwords (NIST SP 800-63B's minimum)
+PER_EMAIL = RateLimitItemPerMinute(10, 15, namespace="login-email")
+PER_CLIENT = RateLimitItemPerMinute(20, 15, namespace="login-client")
+THROTTLE_KEY = "login_throttle"  # app.extensions key
 
 
 def hash_password(password: str) -> str:
@@ -51,10 +80,15 @@ class CurrentUser(UserMixin):
     email: str
     company_id: int
     role: str
+    login_id: str  # the server-side login session (db/logins.py) the cookies name
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def get_id(self) -> str:
+        """What Flask-Login puts in the session and remember-me cookies: the login, not the user."""
+        return self.login_id
 
 
 @dataclass(frozen=True)
@@ -81,36 +115,69 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
+def set_password(session: Session, user: User, password: str) -> int:
+    """Give the user a new password and end all their logins; returns how many were live."""
+    user.password_hash = hash_password(password)
+    return logins.revoke_all(session, user.id)
+
+
 class LoginThrottle:
-    """At most `limit` failed logins per (client, email) per `window` seconds, in this process."""
+    """Failed logins per email and per client (see the module docstring), on a `limits` storage.
 
-    def __init__(self, limit: int = 10, window: float = 900) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
+    An attempt reserves one failure on both counters before its password is checked, so parallel
+    guesses cannot all pass a check made before any of them failed; a refused attempt and a
+    success give their reservation back, and a success also clears the email's count. So the
+    counters hold failed password checks only (plus the ones in flight).
+    """
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-        self._failures[key] = recent
-        return recent
+    def __init__(self, storage: Storage, per_email: RateLimitItem = PER_EMAIL, per_client: RateLimitItem = PER_CLIENT):
+        self.storage, self.limiter = storage, FixedWindowRateLimiter(storage)
+        self.per_email, self.per_client = per_email, per_client
 
-    def blocked_for(self, key: tuple[str, str]) -> float:
-        """Seconds until this key may try again (0 = now)."""
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent(key, now)
-            return self.window - (now - recent[0]) if len(recent) >= self.limit else 0.0
+    def reserve(self, client: str, email: str) -> float:
+        """0 if this attempt may check its password (one failure is then counted in advance),
+        else the seconds until it may (and nothing is counted)."""
+        counters = [(self.per_client, client), (self.per_email, email_key(email))]
+        for n, (limit, who) in enumerate(counters):
+            if not self.limiter.hit(limit, who):
+                wait = self.limiter.get_window_stats(limit, who).reset_time - time.time()
+                for taken in counters[: n + 1]:
+                    self._give_back(*taken)
+                return max(wait, 1.0)
+        return 0.0
 
-    def fail(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
+    def succeeded(self, client: str, email: str) -> None:
+        self.limiter.clear(self.per_email, email_key(email))
+        self._give_back(self.per_client, client)
 
-    def clear(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+    def _give_back(self, limit: RateLimitItem, who: str) -> None:
+        self.storage.incr(limit.key_for(who), limit.get_expiry(), amount=-1)
 
 
-throttle = LoginThrottle()
+def email_key(email: str) -> str:
+    """Emails are counted by digest: what people type there (sometimes a password) is not stored."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def client_key(address: str | None) -> str:
+    """The client the throttle counts: its IP address, or its /64 for IPv6 (one host commonly
+    holds a whole /64, so counting single addresses would not limit it)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
+def throttle_storage(settings: Settings, engine: Engine) -> Storage:
+    """Redis when REDIS_URL is set (limits' own storage), else the database: shared by every process."""
+    if settings.redis_url:
+        return RedisStorage(settings.redis_url, key_prefix="cp-login", socket_timeout=2, socket_connect_timeout=2)
+    return logins.SqlStorage(engine)
+
+
+def throttle() -> LoginThrottle:
+    return current_app.extensions[THROTTLE_KEY]
 
 
 class LoginForm(FlaskForm):
@@ -119,14 +186,40 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in")
 
 
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
+    confirm = PasswordField(
+        "New password again", validators=[DataRequired(), EqualTo("new_password", "The new passwords differ.")]
+    )
+
+
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never redirect a fresh login to another host."""
-    if not target:
+    """Only same-site relative paths: never redirect a fresh login to another host. Control
+    characters (a header cannot hold them) and backslashes (browsers read them as slashes, so
+    `/\\evil.example` is another host) are refused too."""
+    if not target or "\\" in target or not target.isprintable():
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
+
+
+def _too_many(wait: float) -> None:
+    flash(f"Too many failed attempts. Try again in {int(wait // 60) + 1} minutes.", "danger")
+
+
+def _idle_limit() -> timedelta:
+    """A login unused this long is over, like its remember-me cookie."""
+    return current_app.config["REMEMBER_COOKIE_DURATION"]
+
+
+def _log_in(session: Session, user: User, remember: bool) -> None:
+    """Start a new server-side login (a new random id, so a new remember token) and commit."""
+    login_id = logins.start(session, user.id, _idle_limit())
+    session.commit()
+    login_user(_current(user, login_id), remember=remember)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -136,22 +229,20 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        key = (request.remote_addr or "?", form.email.data.strip().lower())
-        wait = throttle.blocked_for(key)
+        client = client_key(request.remote_addr)
+        wait = throttle().reserve(client, form.email.data)
         if wait:
-            flash(f"Too many failed attempts. Try again in {int(wait // 60) + 1} minutes.", "danger")
+            _too_many(wait)
             status = 429
         else:
             session = db_session()
             user = authenticate(session, form.email.data, form.password.data)
             if user is None:
-                throttle.fail(key)
                 flash(INVALID_LOGIN, "danger")
             else:
-                throttle.clear(key)
+                throttle().succeeded(client, form.email.data)
                 user.last_login_at = utcnow()
-                session.commit()
-                login_user(_current(user), remember=form.remember.data)
+                _log_in(session, user, remember=form.remember.data)
                 return redirect(safe_next(request.args.get("next")))
     elif request.method == "POST":
         flash("Your session expired or the form was incomplete; please try again.", "warning")
@@ -161,20 +252,56 @@ def login():
 
 @bp.route("/logout")
 def logout():
+    """End this login on the server too, so its cookies are worthless even if kept."""
+    if isinstance(current_user, CurrentUser):
+        session = db_session()
+        logins.revoke(session, current_user.login_id)
+        session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
 
 
-def _current(user: User) -> CurrentUser:
-    return CurrentUser(user.id, user.email, user.company_id, user.role)
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    """The logged-in user changes their password (the current one required, throttled like the
+    login). Every other login of theirs ends; this browser continues on a fresh login."""
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        client = client_key(request.remote_addr)
+        wait = throttle().reserve(client, current_user.email)
+        session = db_session()
+        user = session.get(User, current_user.id)
+        if wait:
+            _too_many(wait)
+            status = 429
+        elif authenticate(session, user.email, form.current_password.data) is None:
+            flash("The current password is wrong.", "danger")
+            status = 400
+        else:
+            throttle().succeeded(client, user.email)
+            set_password(session, user, form.new_password.data)
+            remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            _log_in(session, user, remember=remember)
+            flash("Password changed. You are signed out everywhere else.", "success")
+            return redirect(url_for("auth.change_password"))
+    elif request.method == "POST":
+        for errors in form.errors.values():
+            flash(errors[0], "warning")
+        status = 400
+    return render_template("password.html", form=form, min_length=MIN_PASSWORD_LENGTH), status
+
+
+def _current(user: User, login_id: str) -> CurrentUser:
+    return CurrentUser(user.id, user.email, user.company_id, user.role, login_id)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> CurrentUser | None:
-    if not user_id.isdigit():
-        return None
-    user = db_session().get(User, int(user_id))
-    return _current(user) if user else None
+def load_user(login_id: str) -> CurrentUser | None:
+    """The user of a live login; None for a revoked, expired or unknown one (the old cookies
+    that named a user id included), which Flask-Login treats as logged out."""
+    found = logins.find_live(db_session(), login_id, _idle_limit())
+    return _current(found.user, login_id) if found else None
 
 
 @login_manager.request_loader
@@ -212,6 +339,8 @@ def require_login():
 
 
 def init_auth(app: Flask) -> None:
+    with app.app_context():
+        app.extensions[THROTTLE_KEY] = LoginThrottle(throttle_storage(state().settings, state().engine))
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.before_request(require_login)

@@ -23,6 +23,7 @@ def navbar() -> dbc.Navbar:
     account = [
         html.Span(company.name if company else "", className="navbar-text text-light me-3", id="nav-company"),
         html.Span(current_user.email if current_user.is_authenticated else "", className="navbar-text me-3"),
+        html.A("Change password", href="/account/password", className="nav-link text-light me-3"),
         dbc.Button("Sign out", href="/logout", external_link=True, size="sm", color="light", outline=True),
     ]
     return dbc.Navbar(

@@ -465,3 +465,31 @@ class Prediction(Base):
     hi_95: Mapped[Decimal | None] = mapped_column(Money)
 
     __table_args__ = (UniqueConstraint("model_run_id", "day", name="uq_predictions_run_day"),)
+
+
+class LoginSession(Base):
+    """One login of a user in one browser. Its random id is what the session and remember-me
+    cookies carry, so revoking this row (logout, password change) logs that browser out even if
+    the cookies are replayed. Only the id's SHA-256 is stored."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottleCounter(Base):
+    """A failed-login counter of the login throttle when no Redis is configured: `count` failures
+    in the window that ends at `expires_at` (see db/logins.py)."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import TEST_PASSWORD
@@ -48,15 +54,20 @@ def test_email_is_case_insensitive(auth):
 
 
 @pytest.mark.usefixtures("company")
-def test_repeated_failures_are_throttled(auth, monkeypatch):
-    from dashboard import auth as auth_module
+def test_unknown_emails_cost_a_password_check_too(auth):
+    """The dummy hash: an unknown email takes as long as a wrong password, so timing tells nothing."""
 
-    monkeypatch.setattr(auth_module, "throttle", auth_module.LoginThrottle(limit=3, window=60))
-    for _ in range(3):
-        assert b"Invalid email or password." in auth.login(password="nope").data
-    blocked = auth.login()  # even the right password waits out the window
-    assert blocked.status_code == 429
-    assert b"Too many failed attempts" in blocked.data
+    def median_seconds(email: str, password: str) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert b"Invalid email or password." in auth.login(email, password).data
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    wrong_password = median_seconds("admin@example.com", "wrong password")
+    unknown_email = median_seconds("nobody@example.com", TEST_PASSWORD)
+    assert unknown_email > 0.5 * wrong_password
 
 
 @pytest.mark.parametrize("path", ["/", "/_dash-layout", "/_dash-dependencies", "/api/v1/status", "/api/v1/unknown"])
@@ -86,3 +97,30 @@ def test_login_redirect_stays_on_site(client, auth, company):
 def test_public_paths_need_no_login(client):
     assert client.get("/health").json == {"status": "ok"}
     assert client.get("/assets/channelpulse.css").status_code == 200
+
+
+@pytest.mark.parametrize("target", ["/%0d%0aSet-Cookie:%20x=1", "/%0aX", "/\\evil.example", "/%5C%5Cevil.example"])
+def test_login_next_with_control_characters_or_backslashes_goes_home(client, auth, company, target):
+    assert client.get(f"/login?next={target}").status_code == 200
+    token = auth.csrf_token()
+    form = {"email": "admin@example.com", "password": TEST_PASSWORD, "csrf_token": token}
+    response = client.post(f"/login?next={target}", data=form)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    logged_in = client.get(f"/login?next={target}")
+    assert logged_in.status_code == 302 and logged_in.headers["Location"] == "/"
+
+
+def test_create_user_with_a_taken_email_says_so_in_one_line(db_url, company, tmp_path):
+    """Run as an operator would: the real `flask` command, its whole output checked."""
+    command = ["create-user", "--email", "Admin@example.com", "--company", "Acme Audio", "--password", "another pw"]
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *command],
+        cwd=Path(__file__).resolve().parents[1],
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": db_url, "CACHE_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "Error: a user with this email already exists"

@@ -1,0 +1,223 @@
+"""The login throttle: failed logins per email and per client, shared by every process, in the
+database or in Redis (every test here runs on both backends, over SQLite and Postgres)."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+import jobs
+from dashboard.auth import PER_CLIENT, PER_EMAIL, client_key, email_key
+from db.engine import transaction
+from db.logins import SqlStorage
+from db.models import Company
+from settings import Settings, SettingsError
+from tests.conftest import TEST_PASSWORD, AuthActions, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@pytest.fixture(params=["database", "redis"])
+def settings(request, settings: Settings) -> Settings:
+    """The conftest settings, with the throttle's counters in the database or in Redis."""
+    if request.param == "database":
+        return settings
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    return replace(settings, redis_url=REDIS_URL)
+
+
+@pytest.fixture
+def user_email(sessions, company: Company) -> str:
+    """A user of its own per test, so counters left in the shared Redis by other runs never count."""
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    with transaction(sessions) as session:
+        jobs.create_user(session, session.get(Company, company.id), email, TEST_PASSWORD)
+    return email
+
+
+def random_client() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+@pytest.fixture
+def from_client(client):
+    """The test client, coming from an address of its own (again so Redis counters never mix)."""
+    client.environ_base["REMOTE_ADDR"] = random_client()
+    return client
+
+
+class Gunicorn:
+    """`gunicorn -w 2 app:server` against the test database, logging which worker served what."""
+
+    def __init__(self, settings: Settings, tmp_path: Path) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV", "EMBEDDED")}
+        env.update(
+            DATABASE_URL=settings.database_url.render_as_string(hide_password=False),
+            CACHE_DIR=str(tmp_path / "gunicorn-cache"),
+            LOG_LEVEL="WARNING",
+            TRUSTED_PROXY_HOPS="1",  # X-Forwarded-For names the client, as behind Render's proxy
+            **({"REDIS_URL": settings.redis_url} if settings.redis_url else {}),
+        )
+        command = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"]
+        command += ["--access-logfile", "-", "--access-logformat", "worker=%(p)s %(m)s %(U)s %(s)s"]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.process.stdout.read()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("gunicorn did not answer /health within 120 s")
+
+    def stop(self) -> str:
+        """Stop it; returns what it logged."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.communicate(timeout=30)[0]
+
+
+@pytest.fixture
+def gunicorn(settings, tmp_path) -> Iterator[Gunicorn]:
+    server = Gunicorn(settings, tmp_path)
+    yield server
+    server.stop()
+
+
+def attempt(url: str, email: str, password: str, client: str) -> int:
+    """One login as a browser does it (the form, then its post) on fresh connections."""
+    with requests.Session() as http:
+        http.headers.update({"X-Forwarded-For": client, "Connection": "close"})
+        token = CSRF.search(http.get(url + "/login", timeout=30).text).group(1)
+        form = {"email": email, "password": password, "csrf_token": token}
+        return http.post(url + "/login", data=form, allow_redirects=False, timeout=30).status_code
+
+
+def test_failures_per_email_are_counted_across_gunicorn_workers(gunicorn, user_email, settings, engine):
+    client = random_client()
+    statuses = [attempt(gunicorn.url, user_email, "wrong password", client) for _ in range(20)]
+    assert statuses == [200] * PER_EMAIL.amount + [429] * (20 - PER_EMAIL.amount)
+    assert attempt(gunicorn.url, user_email, TEST_PASSWORD, random_client()) == 429  # from any client
+    key = PER_EMAIL.key_for(email_key(user_email))
+    if settings.redis_url:  # counted in the configured store, and only there
+        assert int(redis.Redis.from_url(REDIS_URL).get(f"cp-login:{key}")) == PER_EMAIL.amount
+        assert SqlStorage(engine).get(key) == 0
+    else:
+        assert SqlStorage(engine).get(key) == PER_EMAIL.amount
+    log = gunicorn.stop()
+    workers = set(re.findall(r"worker=<(\d+)> POST /login", log))
+    assert len(workers) == 2, f"the logins were not spread over both workers:\n{log}"
+
+
+@pytest.mark.usefixtures("company")
+def test_one_client_is_capped_over_all_emails(from_client):
+    auth, run = AuthActions(from_client), uuid.uuid4().hex[:8]
+    statuses = [auth.login(f"{run}-{n}@example.com", "guess").status_code for n in range(30)]
+    assert statuses == [200] * PER_CLIENT.amount + [429] * (30 - PER_CLIENT.amount)
+    blocked = auth.login("admin@example.com", TEST_PASSWORD)
+    assert blocked.status_code == 429 and b"Too many failed attempts" in blocked.data
+
+
+def test_a_success_clears_the_email_count_but_not_the_client_count(from_client, user_email):
+    auth, run = AuthActions(from_client), uuid.uuid4().hex[:8]
+    for _ in range(PER_EMAIL.amount - 1):
+        assert auth.login(user_email, "wrong").status_code == 200
+    assert auth.login(user_email).status_code == 302
+    auth.logout()
+    for _ in range(PER_EMAIL.amount):  # the email starts over...
+        assert auth.login(user_email, "wrong").status_code == 200
+    # ...but the client keeps its failures: a login of its own does not buy more guesses.
+    remaining = PER_CLIENT.amount - (2 * PER_EMAIL.amount - 1)
+    for n in range(remaining):
+        assert auth.login(f"{run}-{n}@example.com", "wrong").status_code == 200
+    assert auth.login(f"{run}-last@example.com", "wrong").status_code == 429
+
+
+ONE_BACKEND = pytest.mark.parametrize("settings", ["database"], indirect=True)  # the backend does not matter here
+
+
+@ONE_BACKEND
+@pytest.mark.usefixtures("company")
+def test_a_forged_forwarded_for_does_not_escape_the_client_cap(from_client):
+    """Without a trusted proxy (TRUSTED_PROXY_HOPS=0) X-Forwarded-For is the client's own word."""
+    auth, run = AuthActions(from_client), uuid.uuid4().hex[:8]
+    for n in range(PER_CLIENT.amount):
+        from_client.environ_base["HTTP_X_FORWARDED_FOR"] = random_client()
+        assert auth.login(f"{run}-{n}@example.com", "wrong").status_code == 200
+    from_client.environ_base["HTTP_X_FORWARDED_FOR"] = random_client()
+    assert auth.login(f"{run}-x@example.com", "wrong").status_code == 429
+
+
+@ONE_BACKEND
+def test_a_trusted_proxy_names_the_client(settings):
+    from app import create_app
+
+    proxied = create_app(replace(settings, trusted_proxy_hops=1)).test_client()
+    proxied.environ_base.update(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=random_client())
+    auth, run = AuthActions(proxied), uuid.uuid4().hex[:8]
+    for n in range(PER_CLIENT.amount):
+        assert auth.login(f"{run}-{n}@example.com", "wrong").status_code == 200
+    assert auth.login(f"{run}-x@example.com", "wrong").status_code == 429
+    proxied.environ_base["HTTP_X_FORWARDED_FOR"] = random_client()  # another client behind the same proxy
+    assert auth.login(f"{run}-y@example.com", "wrong").status_code == 200
+
+
+def test_sql_storage_counts_every_concurrent_increment(engine):
+    storage, key = SqlStorage(engine), f"test/{uuid.uuid4().hex}"
+    threads = [threading.Thread(target=lambda: [storage.incr(key, 60) for _ in range(25)]) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert storage.get(key) == 200
+    storage.clear(key)
+    assert storage.get(key) == 0
+
+
+def test_sql_storage_starts_a_new_window_when_the_old_one_ended(engine):
+    storage, key = SqlStorage(engine), f"test/{uuid.uuid4().hex}"
+    assert storage.incr(key, 1, amount=5) == 5
+    time.sleep(1.1)
+    assert storage.get(key) == 0
+    assert storage.incr(key, 60) == 1
+    assert storage.get_expiry(key) > time.time() + 50
+
+
+def test_ipv6_clients_are_counted_per_64():
+    assert client_key("2001:db8:1:2::1") == client_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("203.0.113.7") == "203.0.113.7"
+
+
+@pytest.mark.parametrize("value", ["-1", "6", "one", "1.5", "²"])
+def test_trusted_proxy_hops_must_be_a_small_whole_number(value):
+    with pytest.raises(SettingsError, match="TRUSTED_PROXY_HOPS"):
+        Settings.from_env({"TRUSTED_PROXY_HOPS": value})
+    assert Settings.from_env({"TRUSTED_PROXY_HOPS": "1"}).trusted_proxy_hops == 1
+    assert Settings.from_env({}).trusted_proxy_hops == 0
