@@ -29,7 +29,7 @@ import jobs
 import worker
 from api import init_api
 from connectors.base import NetworkPolicy
-from connectors.csv_import import mapping_for
+from connectors.csv_import import CLI_LIMITS, UnreadableFile, mapping_for
 from dashboard import init_dashboard
 from dashboard.auth import MIN_PASSWORD_LENGTH, init_auth, set_password
 from db import migrate
@@ -211,6 +211,8 @@ def sync_command(platform_id: int, lookback_minutes: float) -> None:
 @click.option("--preset", default="canonical", show_default=True, help="A known layout (docs/csv_import.md).")
 @click.option("--column", "columns", multiple=True, metavar="NAME=HEADER", help="Map a canonical column (repeatable).")
 @click.option("--date-format", help="strptime format of the file's dates, instead of the preset's.")
+@click.option("--shipping-sku", "shipping_skus", multiple=True, help="A SKU that is postage (repeatable).")
+@click.option("--ignored-sku", "ignored_skus", multiple=True, help="A SKU that is not goods: left out (repeatable).")
 @click.option("--currency", help="Currency of rows without one (default: the platform's).")
 @click.option("--timezone", help="Time zone of times without an offset (default: the company's).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
@@ -220,17 +222,26 @@ def import_csv_command(
     preset: str,
     columns: tuple[str, ...],
     date_format: str | None,
+    shipping_skus: tuple[str, ...],
+    ignored_skus: tuple[str, ...],
     currency: str | None,
     timezone: str | None,
     file: str,
 ) -> None:
-    """Import orders from a CSV file: every row, or nothing if any row is wrong."""
+    """Import orders from a CSV file: every row, or nothing if any row is wrong. Files may be
+    bigger than a web upload (csv_import.CLI_LIMITS)."""
     if any("=" not in c for c in columns):
         raise click.BadParameter("expected NAME=HEADER", param_hint="--column")
     name = click.format_filename(file, shorten=True)
     parse_line, write_line = jobs.ProgressLine(f"parsing {name}"), jobs.ProgressLine(f"writing {name}")
     try:
-        mapping = mapping_for(preset, dict(c.split("=", 1) for c in columns), date_format)
+        mapping = mapping_for(
+            preset,
+            dict(c.split("=", 1) for c in columns),
+            date_format,
+            shipping_skus=shipping_skus,
+            ignored_skus=ignored_skus,
+        )
         result = jobs.import_csv(
             state().sessions,
             platform_id,
@@ -240,8 +251,9 @@ def import_csv_command(
             timezone=timezone,
             parse_progress=parse_line,
             write_progress=write_line,
+            limits=CLI_LIMITS,
         )
-    except (ValueError, ZoneInfoNotFoundError, MissingFxRate) as exc:
+    except (ValueError, ZoneInfoNotFoundError, MissingFxRate, UnreadableFile) as exc:
         raise click.ClickException(str(exc)) from None
     if result.errors:
         parse_line.finish(f"{len(result.errors):,} errors")
@@ -250,7 +262,8 @@ def import_csv_command(
         raise click.ClickException(f"{len(result.errors):,} errors in {name} (the first 50 above); nothing imported")
     write_line.finish(
         f"{result.rows:,} rows: {result.orders:,} orders, {result.lines:,} lines, {result.returns:,} returned lines, "
-        f"{result.skipped:,} skipped (parse {result.parse_s:.1f} s, write {result.write_s:.1f} s)"
+        f"{result.skipped:,} skipped, {result.ignored:,} ignored "
+        f"(parse {result.parse_s:.1f} s, write {result.write_s:.1f} s)"
     )
 
 

@@ -436,6 +436,7 @@ class CsvImportResult:
     lines: int
     returns: int
     skipped: int
+    ignored: int
     errors: list[csv_import.RowError]
     parse_s: float
     write_s: float
@@ -451,13 +452,15 @@ def import_csv(
     timezone: str | None = None,
     parse_progress: Progress | None = None,
     write_progress: Progress | None = None,
+    limits: csv_import.Limits = csv_import.UPLOAD_LIMITS,
 ) -> CsvImportResult:
     """Import a CSV file into a "csv" platform: all of it, or, if any row is wrong, nothing.
 
     The whole file is parsed and validated first; only a clean file is written, in one
     transaction with the rollup of the days it touched. Re-importing a file rewrites the same
     orders (same external ids), so it never duplicates. `currency` defaults to the platform's,
-    `timezone` (of the file's times) to the company's.
+    `timezone` (of the file's times) to the company's. A file past `limits` (the web upload's
+    unless the caller, the CLI, says otherwise) raises csv_import.UnreadableFile.
     """
     with sessions() as session:
         platform = session.get(Platform, platform_id)
@@ -472,6 +475,7 @@ def import_csv(
         currency=currency or platform.currency,
         timezone=timezone or company_tz,
         progress=parse_progress,
+        limits=limits,
     )
     parse_s = time.perf_counter() - started
     orders, tz = parsed.orders, ZoneInfo(company_tz)
@@ -502,6 +506,7 @@ def import_csv(
         lines=parsed.lines,
         returns=parsed.returns,
         skipped=parsed.skipped,
+        ignored=parsed.ignored,
         errors=parsed.errors,
         parse_s=parse_s,
         write_s=write_s,
@@ -511,6 +516,7 @@ def import_csv(
 IMPORT_STREAM = "import"  # the sync_runs stream of CSV imports (their progress bar)
 PROGRESS_WRITE_SECONDS = 0.5
 IMPORT_BUSY = "another import into this channel was running: nothing imported; upload the file again"
+MAX_UPLOAD_NAME = 100  # characters of the upload's name kept in its stored file's name
 
 
 def run_csv_import(
@@ -559,6 +565,9 @@ def run_csv_import(
             )
         except (ValueError, records.ConnectorError, ingest.MissingFxRate) as exc:
             error, rows = str(exc), 0
+        except Exception as exc:  # a bug or a database error: the run must still end, and say so
+            log.exception("csv import crashed platform_id=%s run_id=%s", platform_id, run_id)
+            error, rows = f"internal error ({type(exc).__name__}), nothing imported: please report it", 0
         else:
             rows = result.orders
             error = None
@@ -590,10 +599,11 @@ def run_csv_import(
 
 
 def upload_path(instance_path: str, filename: str) -> Path:
-    """A new file under instance/uploads for an upload (its import deletes it when done)."""
+    """A new file under instance/uploads for an upload (its import deletes it when done): a
+    random name, then the upload's own made safe and cut short (file names have a length limit)."""
     folder = Path(instance_path) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{uuid.uuid4().hex}-{secure_filename(filename) or 'upload.csv'}"
+    return folder / f"{uuid.uuid4().hex}-{secure_filename(filename)[-MAX_UPLOAD_NAME:] or 'upload.csv'}"
 
 
 def start_csv_import(
@@ -606,11 +616,14 @@ def start_csv_import(
     timezone: str | None = None,
 ) -> threading.Thread:
     """Run an uploaded file's import in the background (progress: the platform's sync runs)
-    and delete the file afterwards."""
+    and delete the file afterwards. run_csv_import ends its run whatever the file does; what
+    can still escape it (the database gone before the run is recorded) is logged here."""
 
     def run() -> None:
         try:
             run_csv_import(sessions, platform_id, path, mapping, currency=currency, timezone=timezone)
+        except Exception:
+            log.exception("csv import thread failed platform_id=%s", platform_id)
         finally:
             path.unlink(missing_ok=True)
 

@@ -20,7 +20,7 @@ import jobs
 from api import ApiError, bp, params
 from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError, BlockedURL, ConnectorError, NetworkPolicy, shown_url
-from connectors.csv_import import mapping_for
+from connectors.csv_import import InvalidMapping, mapping_for
 from db import queries
 from db.credentials import CredentialBox
 from db.models import Platform, SyncRun, utcnow
@@ -219,7 +219,9 @@ def sync_status():
 @bp.post("/platforms/<platform_id>/import")
 def import_csv_file(platform_id: str):
     """Import an uploaded CSV file into a CSV platform, in the background: 202 at once, then
-    /sync/status shows the import's progress and outcome (all rows, or none if any is wrong)."""
+    /sync/status shows the import's progress and outcome (all rows, or none if any is wrong;
+    a file past csv_import.UPLOAD_LIMITS once decompressed fails with that reason). Repeat
+    `shipping_skus` / `ignored_skus` to add postage and non-merchandise codes to the preset's."""
     if not current_user.is_admin:
         raise ApiError(403, "forbidden", "Only an admin can import files.")
     session = db_session()
@@ -230,9 +232,15 @@ def import_csv_file(platform_id: str):
     if upload is None or not upload.filename:
         raise ApiError(400, "missing_parameter", "Send the file as multipart field `file`.", field="file")
     try:
-        mapping = mapping_for(request.form.get("preset") or "canonical", None, request.form.get("date_format"))
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", str(exc), field="preset") from None
+        mapping = mapping_for(
+            request.form.get("preset") or "canonical",
+            None,
+            request.form.get("date_format"),
+            shipping_skus=request.form.getlist("shipping_skus"),
+            ignored_skus=request.form.getlist("ignored_skus"),
+        )
+    except InvalidMapping as exc:
+        raise ApiError(400, "invalid_parameter", str(exc), field=exc.field) from None
     timezone = request.form.get("timezone") or None
     if timezone:
         try:

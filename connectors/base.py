@@ -61,11 +61,15 @@ class LineItem:
 
 @dataclass(frozen=True, slots=True)
 class RefundLine:
-    """Goods returned from one line: `amount` is their value after discounts, before tax."""
+    """Goods returned from one line: `amount` is their value after discounts, before tax.
+    `sku` and `title` name the product when the line item may not exist (a CSV cancellation
+    invoice); left None, the product is the line item's."""
 
     line_item_external_id: str
     quantity: int
     amount: Decimal
+    sku: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

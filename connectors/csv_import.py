@@ -14,6 +14,8 @@ is not a sale (`excluded_reason="returns_only"`) carrying one refund per return 
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -21,7 +23,8 @@ import gzip
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -53,8 +56,12 @@ COLUMNS = REQUIRED + OPTIONAL
 ISO = "iso"  # a date format meaning ISO 8601 (datetime.fromisoformat), with or without an offset
 PAGE_SIZE = 1000
 PROGRESS_EVERY = 10_000  # rows between progress reports
+READ_CHUNK = 1024 * 1024  # bytes read (decompressed) at a time: a file is never held whole
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_FIELD = csv.field_size_limit()  # 131,072 characters: the csv module refuses longer fields
 MAX_ORDER_ID = 64  # orders.name
 MAX_SKU = 128  # order_line_items.sku
+MAX_MAPPED_SKUS = 1000  # shipping or ignored SKUs of one mapping
 # UTF-8 with or without BOM first; then Windows-1252, what spreadsheet exports on Windows write
 # (a superset of latin-1's printable characters), and latin-1, which decodes any byte.
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
@@ -72,6 +79,14 @@ CURRENCIES = frozenset(
 )
 
 
+class InvalidMapping(ValueError):
+    """A mapping that cannot be built; `field` names the setting at fault (API and CLI)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class CsvMapping:
     """How a file's layout maps onto the canonical columns.
@@ -81,19 +96,31 @@ class CsvMapping:
     is the empty mapping. `date_formats` are tried in order (strptime formats, or ISO). Order ids
     starting with `cancellation_prefix` are cancellations (every quantity negative); those
     starting with one of `skip_prefixes` are not sales documents and are skipped, and counted.
+    Rows whose SKU is in `shipping_skus` are postage charged (or refunded), not goods; rows whose
+    SKU is in `ignored_skus` (fees, manual adjustments) are checked, then left out and counted.
     """
 
     columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
     date_formats: tuple[str, ...] = (ISO,)
     cancellation_prefix: str | None = None
     skip_prefixes: tuple[str, ...] = ()
+    shipping_skus: frozenset[str] = frozenset()
+    ignored_skus: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.columns) - set(COLUMNS))
         if unknown:
-            raise ValueError(f"unknown canonical column(s): {', '.join(unknown)}; known: {', '.join(COLUMNS)}")
+            message = f"unknown canonical column(s): {', '.join(unknown)}; known: {', '.join(COLUMNS)}"
+            raise InvalidMapping("columns", message)
         if not self.date_formats:
-            raise ValueError("at least one date format is needed")
+            raise InvalidMapping("date_format", "at least one date format is needed")
+        for name in ("shipping_skus", "ignored_skus"):
+            codes = getattr(self, name)
+            if len(codes) > MAX_MAPPED_SKUS or not all(isinstance(c, str) and 0 < len(c) <= MAX_SKU for c in codes):
+                raise InvalidMapping(name, f"{name}: at most {MAX_MAPPED_SKUS:,} SKUs of 1-{MAX_SKU} characters")
+        both = self.shipping_skus & self.ignored_skus
+        if both:
+            raise InvalidMapping("ignored_skus", f"SKU(s) both shipping and ignored: {', '.join(sorted(both))[:200]}")
 
 
 CANONICAL = CsvMapping()
@@ -112,22 +139,34 @@ PRESETS: dict[str, CsvMapping] = {
         date_formats=(ISO, "%m/%d/%Y %H:%M"),
         cancellation_prefix="C",
         skip_prefixes=("A",),  # "Adjust bad debt" bookkeeping entries, not sales
+        # Postage and carriage charged on the invoice (docs/csv_import.md lists what each code is).
+        shipping_skus=frozenset({"POST", "DOT", "C2"}),
+        # Marketplace fees, bank charges, charity commission, discounts, manual entries, samples
+        # credited and bad debt: money moved, but no goods sold or returned.
+        ignored_skus=frozenset({"AMAZONFEE", "BANK CHARGES", "CRUK", "D", "M", "m", "S", "B"}),
     ),
 }
 
 
 def mapping_for(
-    preset: str = "canonical", columns: Mapping[str, str] | None = None, date_format: str | None = None
+    preset: object = "canonical",
+    columns: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    *,
+    shipping_skus: Iterable[str] = (),
+    ignored_skus: Iterable[str] = (),
 ) -> CsvMapping:
-    """A preset with some columns remapped and/or its date format replaced (CLI and connector config)."""
-    try:
-        mapping = PRESETS[preset]
-    except KeyError:
-        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}") from None
+    """A preset with some columns remapped, its date format replaced and/or SKUs added to its
+    shipping and ignored ones (API, CLI and connector config); InvalidMapping says what is wrong."""
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise InvalidMapping("preset", f"unknown preset {str(preset)[:50]!r}; known: {', '.join(PRESETS)}")
+    mapping = PRESETS[preset]
     return dataclasses.replace(
         mapping,
         columns={**mapping.columns, **(columns or {})},
         date_formats=(date_format,) if date_format else mapping.date_formats,
+        shipping_skus=mapping.shipping_skus | {c.strip() for c in shipping_skus},
+        ignored_skus=mapping.ignored_skus | {c.strip() for c in ignored_skus},
     )
 
 
@@ -141,6 +180,8 @@ class RowError:
     reason: str
 
     def __str__(self) -> str:
+        if not (self.column or self.value):  # about the whole line
+            return f"line {self.line}: {self.reason}"
         return f"line {self.line}, column {self.column!r}, value {self.value!r}: {self.reason}"
 
 
@@ -162,6 +203,7 @@ class ParsedCsv:
     lines: int = 0  # sold lines
     returns: int = 0  # returned lines (negative quantity)
     skipped: int = 0  # rows of skipped documents (CsvMapping.skip_prefixes)
+    ignored: int = 0  # rows of ignored SKUs (CsvMapping.ignored_skus)
 
 
 class _Row(NamedTuple):
@@ -180,17 +222,108 @@ class _Row(NamedTuple):
 # --- reading -------------------------------------------------------------------------------
 
 
-def read_text(source: Source) -> str:
-    """The whole file as text: gzip recognised by its magic bytes, whatever the file name."""
-    data = Path(source).read_bytes() if isinstance(source, str | Path) else source.read()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    for encoding in ENCODINGS[:-1]:
+@dataclass(frozen=True)
+class Limits:
+    """The most a file may hold, counted after decompression, so that a hostile file (a gzip
+    bomb, millions of tiny rows) is refused with a message instead of exhausting memory: the
+    file is streamed, never held whole, and its parsed rows (about 1 KB of memory each) stop at
+    `max_rows`."""
+
+    max_bytes: int
+    max_rows: int
+
+
+MB = 1024 * 1024
+# Web uploads (API and Channels page): 2.5x the bytes and 1.8x the rows of the UCI Online
+# Retail export (49 MB, 541,909 rows), which peaks at about 560 MB while it imports.
+UPLOAD_LIMITS = Limits(max_bytes=128 * MB, max_rows=1_000_000)
+# The command line runs on the operator's own machine: bigger files, as memory allows.
+CLI_LIMITS = Limits(max_bytes=1024 * MB, max_rows=5_000_000)
+
+
+class UnreadableFile(ConnectorError):
+    """The file as a whole cannot be imported (too big, a damaged gzip): the message says why."""
+
+
+class _Capped(io.RawIOBase):
+    """A binary stream that raises UnreadableFile once more than `limit` bytes came out of it."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__()
+        self.stream, self.limit, self.size = stream, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.stream.readinto(buffer)
+        self.size += count
+        if self.size > self.limit:
+            raise UnreadableFile(
+                f"the file is larger than {self.limit // MB:,} MB (uncompressed): split it, "
+                "or import it with the command line (docs/csv_import.md)"
+            )
+        return count
+
+
+@contextlib.contextmanager
+def _binary(source: Source, limits: Limits) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed as they are read when it is a gzip (recognised by its
+    magic bytes, whatever its name) and capped at `limits.max_bytes`. A damaged or cut-short
+    gzip raises UnreadableFile."""
+    with open(source, "rb") if isinstance(source, str | Path) else contextlib.nullcontext(source) as raw:
+        raw.seek(0)
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         try:
-            return data.decode(encoding)
+            yield io.BufferedReader(_Capped(stream, limits.max_bytes), READ_CHUNK)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise UnreadableFile(f"the gzip file is damaged or cut short ({exc}): compress it again") from None
+
+
+@dataclass(frozen=True)
+class _Scan:
+    encoding: str
+    lines: int  # physical lines, for progress
+    nul_line: int | None  # the first line with a NUL byte, if any
+
+
+def _scan(source: Source, limits: Limits) -> _Scan:
+    """Read the whole file once without keeping it: enforce the byte cap, count its lines, find
+    any NUL byte (no database text column stores one) and pick the first encoding of ENCODINGS
+    that decodes all of it."""
+    decoders = {name: codecs.getincrementaldecoder(name)() for name in ENCODINGS[:-1]}
+    lines, nul_line, last = 0, None, b"\n"
+    with _binary(source, limits) as stream:
+        while chunk := stream.read(READ_CHUNK):
+            if nul_line is None and (at := chunk.find(b"\0")) >= 0:
+                nul_line = lines + chunk.count(b"\n", 0, at) + 1
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+            for name, decoder in list(decoders.items()):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    del decoders[name]
+    for name, decoder in list(decoders.items()):
+        try:
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            continue
-    return data.decode(ENCODINGS[-1])
+            del decoders[name]
+    encoding = next(iter(decoders), ENCODINGS[-1])
+    return _Scan(encoding, lines + (last != b"\n"), nul_line)
+
+
+def read_text(source: Source, limits: Limits = UPLOAD_LIMITS) -> str:
+    """A small file (a sales report) as text, whole: decompressed and decoded as parse_csv does,
+    within `limits.max_bytes`; a file that cannot be read raises CsvImportError saying why."""
+    try:
+        scan = _scan(source, limits)
+        with _binary(source, limits) as stream:
+            return stream.read().decode(scan.encoding)
+    except UnreadableFile as exc:
+        raise CsvImportError([RowError(1, "", "", str(exc))]) from None
 
 
 def resolve_columns(
@@ -212,14 +345,37 @@ def resolve_columns(
     return found, errors
 
 
-def _open(source: Source, mapping: CsvMapping, currency: str | None) -> tuple[str, Any, dict[str, int], list[RowError]]:
-    """The file's text, a csv reader past the header, and the canonical columns' positions."""
-    text = read_text(source)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
-        return text, reader, {}, [RowError(1, "", "", "the file is empty")]
-    return text, reader, *resolve_columns(header, mapping, currency)
+@contextlib.contextmanager
+def _open(
+    source: Source, mapping: CsvMapping, currency: str | None, limits: Limits
+) -> Iterator[tuple[_Scan, Any, dict[str, int], list[RowError]]]:
+    """The file's scan, a csv reader past the header, and the canonical columns' positions; or
+    the errors that stop it before any row is read (a NUL byte, an empty file, missing columns)."""
+    scan = _scan(source, limits)
+    if scan.nul_line is not None:
+        reason = "contains a NUL byte (a UTF-16 file? save it as CSV UTF-8)"
+        yield scan, iter(()), {}, [RowError(scan.nul_line, "", "", reason)]
+        return
+    with _binary(source, limits) as stream:
+        reader = csv.reader(io.TextIOWrapper(stream, encoding=scan.encoding, newline=""))
+        errors: list[RowError] = []
+        header = _next_row(reader, errors)
+        if header is None:
+            yield scan, reader, {}, errors or [RowError(1, "", "", "the file is empty")]
+        else:
+            yield scan, reader, *resolve_columns(header, mapping, currency)
+
+
+def _next_row(reader: Any, errors: list[RowError]) -> list[str] | None:
+    """The reader's next row, None at the end or, after a row the csv module refuses (a field
+    over MAX_FIELD characters), with that line's error in `errors`: the rows after it cannot be
+    told apart reliably."""
+    try:
+        return next(reader, None)
+    except csv.Error as exc:
+        reason = f"a field is longer than {MAX_FIELD:,} characters" if "field larger" in str(exc) else str(exc)
+        errors.append(RowError(reader.line_num, "", "", reason))
+        return None
 
 
 # --- cell converters: each returns the value or raises ValueError(reason) --------------------
@@ -301,7 +457,7 @@ class _RowReader:
         }
         self.orders: dict[str, list[_Row]] = {}
         self.errors: list[RowError] = []
-        self.rows = self.skipped = 0
+        self.rows = self.skipped = self.ignored = 0
 
     def read(self, line: int, cells: list[str]) -> None:
         self.rows += 1
@@ -330,7 +486,11 @@ class _RowReader:
             self.error(line, "quantity", str(quantity), "a cancellation's quantities must be negative")
         if discount > abs(quantity) * unit_price:
             self.error(line, "discount", str(discount), "more than quantity x unit price")
-        if len(self.errors) == errors_before:
+        if len(self.errors) > errors_before:
+            return
+        if sku in self.mapping.ignored_skus:
+            self.ignored += 1
+        else:
             row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping)
             self.orders.setdefault(order_id, []).append(row)
 
@@ -369,35 +529,41 @@ def parse_csv(
     timezone: str = "UTC",
     imported_at: datetime | None = None,
     progress: Progress | None = None,
+    limits: Limits = UPLOAD_LIMITS,
 ) -> ParsedCsv:
     """Read and validate a whole CSV (or .csv.gz) file into orders, or into the list of errors.
 
     `currency` is used for rows without one (or files without the column), `timezone` for
     dates without an offset. Every order's `updated_at` is `imported_at` (default: now): a
     file has no change history, and this makes a re-import rewrite what it imports, so a
-    corrected file replaces what an earlier import wrote.
+    corrected file replaces what an earlier import wrote. A file past `limits` raises
+    UnreadableFile, as does a damaged gzip; a file object source must be seekable (it is read twice).
     """
     started = time.perf_counter()
     if currency:
         currency = _currency(currency)
-    text, reader, columns, errors = _open(source, mapping, currency)
-    if errors:
-        return ParsedCsv(orders=[], errors=errors)
-
-    validated = _RowReader(mapping, columns, currency, ZoneInfo(timezone))
-    total = text.count("\n") + (not text.endswith("\n"))
-    for cells in reader:
-        if cells:  # blank lines carry nothing
-            validated.read(reader.line_num, cells)
-        if progress and reader.line_num % PROGRESS_EVERY == 0:
-            progress(reader.line_num, total)
+    with _open(source, mapping, currency, limits) as (scan, reader, columns, errors):
+        if errors:
+            return ParsedCsv(orders=[], errors=errors)
+        validated = _RowReader(mapping, columns, currency, ZoneInfo(timezone))
+        while (cells := _next_row(reader, validated.errors)) is not None:
+            if cells:  # blank lines carry nothing
+                validated.read(reader.line_num, cells)
+                if validated.rows > limits.max_rows:
+                    raise UnreadableFile(
+                        f"the file has more than {limits.max_rows:,} rows: split it, "
+                        "or import it with the command line (docs/csv_import.md)"
+                    )
+            if progress and reader.line_num % PROGRESS_EVERY == 0:
+                progress(reader.line_num, scan.lines)
     if progress:
-        progress(total, total)
+        progress(scan.lines, scan.lines)
 
     imported_at = imported_at or datetime.now(UTC)
-    orders = (
-        [] if validated.errors else [_order(oid, rows, mapping, imported_at) for oid, rows in validated.orders.items()]
+    built = (
+        [] if validated.errors else (_order(oid, rows, mapping, imported_at) for oid, rows in validated.orders.items())
     )
+    orders = [order for order in built if order is not None]
     parsed = ParsedCsv(
         orders=orders,
         errors=validated.errors,
@@ -405,24 +571,29 @@ def parse_csv(
         lines=sum(len(o.line_items) for o in orders),
         returns=sum(len(r.lines) for o in orders for r in o.refunds),
         skipped=validated.skipped,
+        ignored=validated.ignored,
     )
     log.info(
-        "csv parsed rows=%d orders=%d errors=%d skipped=%d seconds=%.2f",
+        "csv parsed rows=%d orders=%d errors=%d skipped=%d ignored=%d seconds=%.2f",
         parsed.rows,
         len(orders),
         len(parsed.errors),
         parsed.skipped,
+        parsed.ignored,
         time.perf_counter() - started,
     )
     return parsed
 
 
 def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: datetime) -> Order:
-    """One order from its rows in file order; line n of the order has the id "<order id>-<n>"."""
+    """One order from its rows in file order; line n of the order has the id "<order id>-<n>".
+    Rows of shipping SKUs are postage: their value goes to the order's (or refund's) shipping."""
     numbered = list(enumerate(rows, 1))
     sold = [(n, r) for n, r in numbered if r.quantity > 0]
     lines = tuple(
-        LineItem(f"{order_id}-{n}", r.sku, r.title, r.quantity, r.unit_price, r.discount, r.tax) for n, r in sold
+        LineItem(f"{order_id}-{n}", r.sku, r.title, r.quantity, r.unit_price, r.discount, r.tax)
+        for n, r in sold
+        if r.sku not in mapping.shipping_skus
     )
     line_of_sku: dict[str | None, str] = {}
     for li in lines:
@@ -433,8 +604,9 @@ def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: da
         if r.quantity < 0:
             returned.setdefault(r.at, []).append((n, r))
     cancelled = bool(mapping.cancellation_prefix) and order_id.startswith(mapping.cancellation_prefix)
+    kind = "cancellation" if cancelled else "refund"
     refunds = tuple(
-        _refund(f"{order_id}-R{k}", at, "cancellation" if cancelled else "refund", group, order_id, line_of_sku)
+        _refund(f"{order_id}-R{k}", at, kind, group, order_id, line_of_sku, mapping.shipping_skus)
         for k, (at, group) in enumerate(returned.items(), 1)
     )
     placed = min(r.at for _, r in (sold or numbered))
@@ -446,13 +618,20 @@ def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: da
         processed_at=placed,
         updated_at=imported_at,
         status="cancelled" if cancelled else "imported",
-        shipping=sum((r.shipping for _, r in sold), ZERO),
+        shipping=sum((_shipping(r, mapping.shipping_skus) for _, r in sold), ZERO),
         tax=sum((r.tax for _, r in sold), ZERO),
         line_items=lines,
         refunds=refunds,
         cancelled_at=placed if cancelled else None,
-        excluded_reason=None if lines else RETURNS_ONLY,
+        excluded_reason=None if sold else RETURNS_ONLY,  # postage alone is still a sale
     )
+
+
+def _shipping(row: _Row, shipping_skus: frozenset[str]) -> Decimal:
+    """The row's shipping column, plus its whole value when it is a postage row."""
+    if row.sku in shipping_skus:
+        return row.shipping + abs(row.quantity) * row.unit_price - row.discount
+    return row.shipping
 
 
 def _refund(
@@ -462,18 +641,27 @@ def _refund(
     group: list[tuple[int, _Row]],
     order_id: str,
     line_of_sku: dict[str | None, str],
+    shipping_skus: frozenset[str],
 ) -> Refund:
-    """Returned rows of one time: each refers to the order's sold line of its SKU, if any."""
+    """Returned rows of one time: each refers to the order's sold line of its SKU, if any, and
+    names its product itself, since a cancellation invoice's lines refer to no stored line."""
     lines = tuple(
-        RefundLine(line_of_sku.get(r.sku, f"{order_id}-{n}"), -r.quantity, -r.quantity * r.unit_price - r.discount)
+        RefundLine(
+            line_of_sku.get(r.sku, f"{order_id}-{n}"),
+            -r.quantity,
+            -r.quantity * r.unit_price - r.discount,
+            sku=r.sku,
+            title=r.title,
+        )
         for n, r in group
+        if r.sku not in shipping_skus
     )
     return Refund(
         external_id=external_id,
         processed_at=at,
         kind=kind,
         returns=sum((rl.amount for rl in lines), ZERO),
-        shipping=sum((r.shipping for _, r in group), ZERO),
+        shipping=sum((_shipping(r, shipping_skus) for _, r in group), ZERO),
         tax=sum((r.tax for _, r in group), ZERO),
         lines=lines,
     )
@@ -517,13 +705,13 @@ class CsvImportConnector(Connector):
 
     def check(self) -> AccountInfo:
         """Validate the header against the mapping; the currency is the parameter's or the first row's."""
-        _, reader, columns, errors = _open(self.path, self.mapping, self.currency)
-        if errors:
-            raise CsvImportError(errors)
-        currency = self.currency
-        if not currency:
-            first = next(reader, [])
-            currency = first[columns["currency"]].strip().upper() if len(first) > columns["currency"] else ""
+        with _open(self.path, self.mapping, self.currency, UPLOAD_LIMITS) as (_, reader, columns, errors):
+            if errors:
+                raise CsvImportError(errors)
+            currency = self.currency
+            if not currency:
+                first = _next_row(reader, []) or []
+                currency = first[columns["currency"]].strip().upper() if len(first) > columns["currency"] else ""
         return AccountInfo(name=self.path.name, currency=currency)
 
     def parse(self) -> ParsedCsv:

@@ -177,7 +177,7 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
             RefundLine.__table__,
             REFUND_LINE_COLUMNS,
             [
-                (refund_ids[ext], rl.line_item_external_id, rl.quantity, rl.amount)
+                (refund_ids[ext], rl.line_item_external_id, rl.quantity, rl.amount, rl.sku, rl.title and rl.title[:500])
                 for ext, lines in refund_children
                 for rl in lines
             ],
@@ -229,7 +229,7 @@ REFUND_COLUMNS = (
     "taxes",
     "units",
 )
-REFUND_LINE_COLUMNS = ("refund_id", "line_item_external_id", "quantity", "amount")
+REFUND_LINE_COLUMNS = ("refund_id", "line_item_external_id", "quantity", "amount", "sku", "title")
 ORDER_DAY = ORDER_COLUMNS.index("order_day")
 
 
@@ -529,25 +529,28 @@ def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> 
             p["discounts"] += convert(discounts, currency, day, day)
             p["units"] += units or 0
 
+        # The refund line's own product when it names one (a CSV cancellation's lines point to
+        # no stored line), else its line item's: every returned line counts for some product.
+        returned_sku = func.coalesce(RefundLine.sku, OrderLineItem.sku, "")
         product_returns = session.execute(
             select(
                 refund_day,
                 Order.order_day,
                 Order.currency,
-                sku,
-                func.max(OrderLineItem.title),
+                returned_sku,
+                func.max(func.coalesce(RefundLine.title, OrderLineItem.title)),
                 func.sum(RefundLine.amount),
                 func.sum(RefundLine.quantity),
             )
             .select_from(RefundLine)
             .join(Refund, Refund.id == RefundLine.refund_id)
             .join(Order, Order.id == Refund.order_id)
-            .join(
+            .outerjoin(
                 OrderLineItem,
                 (OrderLineItem.order_id == Order.id) & (OrderLineItem.external_id == RefundLine.line_item_external_id),
             )
             .where(Refund.platform_id == platform.id, refund_day.in_(part), counted_refunds)
-            .group_by(refund_day, Order.order_day, Order.currency, sku)
+            .group_by(refund_day, Order.order_day, Order.currency, returned_sku)
         )
         for day, order_day, currency, code, title, returned, units in product_returns:
             p = products[day, code]

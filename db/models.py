@@ -287,6 +287,10 @@ class Refund(Base):
 
 
 class RefundLine(Base):
+    """Goods returned from one line. `sku` and `title` name the product when the refund knows it
+    (a CSV cancellation invoice's lines point to no stored line item); otherwise the product is
+    the line item's."""
+
     __tablename__ = "refund_lines"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -294,6 +298,8 @@ class RefundLine(Base):
     line_item_external_id: Mapped[str] = mapped_column(String(128))
     quantity: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Money)
+    sku: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(String(500))
 
 
 class FxRate(Base):

@@ -6,6 +6,7 @@ the rollups); the UCI Online Retail tests read the shared real export at test ti
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import io
@@ -55,12 +56,9 @@ MAPPED = CsvMapping(
 # --- helpers -------------------------------------------------------------------------------
 
 
-def expected_daily(rows: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """Daily metrics straight from canonical-named CSV rows (all text), with pandas and Decimal.
-
-    Sales go to the local day of the order's first sold row, returns (negative quantities) to
-    their own row's day; net = gross - discounts - returns; total = net + taxes + shipping.
-    """
+def with_values(rows: pd.DataFrame, timezone: str, shipping_skus=frozenset()) -> pd.DataFrame:
+    """Canonical-named CSV rows (all text) with Decimal amounts, the local `day`, the goods'
+    `value` (|quantity| x price) and `units`; a postage row's value is shipping instead."""
     rows = rows.copy()
     for column in ("discount", "tax", "shipping"):
         rows[column] = rows[column].replace("", "0") if column in rows else "0"
@@ -68,8 +66,22 @@ def expected_daily(rows: pd.DataFrame, timezone: str) -> pd.DataFrame:
         rows[column] = rows[column].map(Decimal)
     rows["quantity"] = rows["quantity"].astype(float).astype(int)
     rows["day"] = pd.to_datetime(rows["order_date"], format="ISO8601").dt.tz_localize(timezone).dt.date
-    rows["value"] = [abs(q) * p for q, p in zip(rows["quantity"], rows["unit_price"], strict=True)]
+    value = pd.Series([abs(q) * p for q, p in zip(rows["quantity"], rows["unit_price"], strict=True)], rows.index)
+    postage = rows["sku"].isin(shipping_skus)
+    rows["shipping"] += (value - rows["discount"]).where(postage, Decimal(0))
+    rows["discount"] = rows["discount"].where(~postage, Decimal(0))
+    rows["value"] = value.where(~postage, Decimal(0))
+    rows["units"] = rows["quantity"].abs().where(~postage, 0)
+    return rows
 
+
+def expected_daily(rows: pd.DataFrame, timezone: str, shipping_skus=frozenset()) -> pd.DataFrame:
+    """Daily metrics straight from canonical-named CSV rows (all text), with pandas and Decimal.
+
+    Sales go to the local day of the order's first sold row, returns (negative quantities) to
+    their own row's day; net = gross - discounts - returns; total = net + taxes + shipping.
+    """
+    rows = with_values(rows, timezone, shipping_skus)
     sold = rows[rows["quantity"] > 0].copy()
     sold["day"] = sold.groupby("order_id")["day"].transform("min")
     returned = rows[rows["quantity"] < 0].copy()
@@ -88,8 +100,8 @@ def expected_daily(rows: pd.DataFrame, timezone: str) -> pd.DataFrame:
             "shipping_charged": total(sold, "shipping"),
             "shipping_refunded": total(returned, "shipping"),
             "orders": sold.groupby("day")["order_id"].nunique(),
-            "units": sold.groupby("day")["quantity"].sum(),
-            "units_returned": -returned.groupby("day")["quantity"].sum(),
+            "units": sold.groupby("day")["units"].sum(),
+            "units_returned": returned.groupby("day")["units"].sum(),
         }
     )
     for column in daily.columns:
@@ -126,10 +138,11 @@ def read_canonical(path: Path) -> pd.DataFrame:
 
 
 def read_uci(path: Path) -> pd.DataFrame:
-    """UCI rows under canonical names, without the skipped "A" bookkeeping invoices."""
+    """UCI rows under canonical names, without the skipped "A" bookkeeping invoices and the
+    ignored fee and adjustment codes."""
     rows = pd.read_csv(path, dtype=str, keep_default_na=False)
     rows = rows.rename(columns={file: name for name, file in UCI.columns.items()})
-    return rows[~rows["order_id"].str.startswith("A")]
+    return rows[~rows["order_id"].str.startswith("A") & ~rows["sku"].isin(UCI.ignored_skus)]
 
 
 def counts(sessions) -> dict[str, int]:
@@ -269,9 +282,11 @@ def test_uci_preset_on_the_real_export(uci_excerpt):
     parsed = parse_csv(uci_excerpt, UCI, currency="GBP", timezone="Europe/London", imported_at=NOW)
     rows = read_uci(uci_excerpt)
     cancelled = rows[rows["order_id"].str.startswith("C")]
+    goods = ~rows["sku"].isin(UCI.shipping_skus)
     assert parsed.errors == [] and parsed.rows == UCI_EXCERPT_LINES - 1
     assert len(parsed.orders) == rows["order_id"].nunique()
-    assert parsed.returns == (rows["quantity"].astype(float) < 0).sum()
+    assert parsed.returns == ((rows["quantity"].astype(float) < 0) & goods).sum()
+    assert parsed.ignored == UCI_EXCERPT_LINES - 1 - len(rows) > 0
 
     orders = {o.external_id: o for o in parsed.orders}
     first = orders["536365"]  # the file's first invoice: 7 lines at 2010-12-01 08:26 London (GMT)
@@ -281,6 +296,7 @@ def test_uci_preset_on_the_real_export(uci_excerpt):
         order = orders[invoice]
         assert order.excluded_reason == RETURNS_ONLY and order.cancelled_at == order.processed_at
         assert order.line_items == () and {r.kind for r in order.refunds} == {"cancellation"}
+        lines = lines[~lines["sku"].isin(UCI.shipping_skus)]
         value = sum(-int(float(q)) * Decimal(p) for q, p in zip(lines["quantity"], lines["unit_price"], strict=True))
         assert sum(r.returns for r in order.refunds) == value
         booked = pd.Timestamp(lines["order_date"].iloc[0], tz="Europe/London").to_pydatetime()
@@ -290,7 +306,9 @@ def test_uci_preset_on_the_real_export(uci_excerpt):
 def test_the_whole_uci_export_parses_clean_and_matches_the_shared_daily_file():
     if not UCI_FILE.exists():
         pytest.skip(f"{UCI_FILE} not found (shared datasets)")
-    parsed = parse_csv(UCI_FILE, UCI, currency="GBP", timezone="Europe/London")
+    # Every stock code as a product, as the shared daily file counts them.
+    as_products = dataclasses.replace(UCI, shipping_skus=frozenset(), ignored_skus=frozenset())
+    parsed = parse_csv(UCI_FILE, as_products, currency="GBP", timezone="Europe/London")
     assert parsed.errors == []
     assert (parsed.rows, parsed.skipped, len(parsed.orders)) == (541_909, 3, 25_897)  # 25,900 invoices - 3 "A"
     assert (parsed.lines, parsed.returns) == (531_282, 10_624)
@@ -375,7 +393,7 @@ def test_uci_excerpt_imports_with_cancellations_on_their_day(sessions, company, 
     set_company(sessions, company, timezone="Europe/London", currency="GBP")
     result = jobs.import_csv(sessions, platform_id, uci_excerpt, UCI, currency="GBP")
     assert result.errors == [] and result.rows == UCI_EXCERPT_LINES - 1
-    expected = expected_daily(read_uci(uci_excerpt), "Europe/London")
+    expected = expected_daily(read_uci(uci_excerpt), "Europe/London", UCI.shipping_skus)
     assert_daily_equal(stored_daily(sessions, platform_id), expected, ("gross_sales", "discounts", "orders", "units"))
     with sessions() as session:
         refunds = session.execute(
@@ -388,7 +406,7 @@ def test_uci_excerpt_imports_with_cancellations_on_their_day(sessions, company, 
 def test_uci_cancellations_reach_the_daily_returns(sessions, company, platform_id, uci_excerpt):
     set_company(sessions, company, timezone="Europe/London", currency="GBP")
     jobs.import_csv(sessions, platform_id, uci_excerpt, UCI, currency="GBP")
-    expected = expected_daily(read_uci(uci_excerpt), "Europe/London")
+    expected = expected_daily(read_uci(uci_excerpt), "Europe/London", UCI.shipping_skus)
     assert_daily_equal(stored_daily(sessions, platform_id), expected)
 
 

@@ -4,6 +4,7 @@ and "Sync now". Admins also add CSV channels and import files into them."""
 from __future__ import annotations
 
 import base64
+import binascii
 
 import dash
 import dash_bootstrap_components as dbc
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 import jobs
 from api import ApiError
 from api.platforms import SYNCABLE_KINDS, save_platform
-from connectors.csv_import import PRESETS
+from connectors.csv_import import PRESETS, InvalidMapping, mapping_for
 from dashboard import figures, inputs
 from db import queries
 from db.models import Company, utcnow
@@ -33,6 +34,7 @@ IMPORT_PLATFORM = "import-platform"
 IMPORT_PRESET = "import-preset"
 IMPORT_FILE = "import-file"
 IMPORT_STATUS = "import-status"
+MAX_SHOWN_NAME = 100  # characters of an upload's file name echoed back
 
 
 def layout(**_query) -> html.Div:
@@ -156,17 +158,40 @@ def add_channel(_clicks: object, name: object, currency: object):
     return message, csv_channel_options(session, current_user.company_id), platform.id
 
 
-def start_import(contents: str | None, filename: str | None, platform_id: int, preset: str):
-    """Save the upload and start its import in the background; the platform's card shows the rest."""
+def start_import(contents: object, filename: object, platform_id: object, preset: object):
+    """Save the upload and start its import in the background; the platform's card shows the rest.
+    Every input is the browser's to forge: each bad one gets an inline message, never a 500."""
     if not contents or not current_user.is_admin:
         return dash.no_update
-    platform = queries.company_platform(db_session(), current_user.company_id, platform_id)
+    platform = inputs.own_platform(db_session(), platform_id)
     if platform is None or platform.kind != "csv":
-        return dbc.Alert("Pick one of your CSV channels.", color="warning", className="py-2")
-    path = jobs.upload_path(current_app.instance_path, filename or "upload.csv")
-    path.write_bytes(base64.b64decode(contents.split(",", 1)[1]))
-    jobs.start_csv_import(state().sessions, platform.id, path, PRESETS[preset])
-    return f"Importing {filename} into {platform.display_name}: see its progress above."
+        return inputs.alert("Pick one of your CSV channels.")
+    try:
+        mapping = mapping_for(preset)
+    except InvalidMapping:
+        return inputs.alert("Pick one of the layouts in the list.")
+    name = filename[-MAX_SHOWN_NAME:] if isinstance(filename, str) and filename.strip() else "upload.csv"
+    data = uploaded_bytes(contents)
+    if data is None:
+        return inputs.alert("The file did not arrive whole: choose it again.")
+    path = jobs.upload_path(current_app.instance_path, name)
+    path.write_bytes(data)
+    jobs.start_csv_import(state().sessions, platform.id, path, mapping)
+    return f"Importing {name} into {platform.display_name}: see its progress above."
+
+
+def uploaded_bytes(contents: object) -> bytes | None:
+    """The file of a dcc.Upload `contents` ("data:<type>;base64,<data>"), None if it is not one.
+    Its size is already capped: Flask refuses a request over MAX_CONTENT_LENGTH."""
+    if not isinstance(contents, str):
+        return None
+    header, comma, data = contents.partition(",")
+    if not comma or not header.startswith("data:") or not header.endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode(data, validate=True)
+    except binascii.Error:
+        return None
 
 
 def update(_tick: object, _clicks: object):
