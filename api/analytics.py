@@ -157,6 +157,8 @@ def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
     return [
         {
             "period_start": r.period_start.isoformat(),
+            "period_end": r.period_end.isoformat(),
+            "partial": r.partial,
             "platform_id": r.platform_id,
             "platform": r.platform,
             "gross_sales": money(r.gross_sales),
@@ -173,6 +175,8 @@ def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
 
 TREND_COLUMNS = (
     "period_start",
+    "period_end",
+    "partial",
     "platform_id",
     "platform",
     "gross_sales",
