@@ -28,34 +28,29 @@ HOSTILE_CSV_CHANNEL = "+cmd|' /C calc'!A0"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), TZ).astimezone(UTC)
+
+
 def order(external_id: str, day: date, refund_day: date | None = None) -> records.Order:
     """A 100.00 sale of a hostile product; with `refund_day`, all of it returned that day."""
-    moment = datetime.combine(day, time(12), TZ).astimezone(UTC)
     line = records.LineItem("L" + external_id, HOSTILE_SKU, HOSTILE_TITLE, 1, Decimal("100.00"))
+    returned = records.RefundLine(line.external_id, 1, Decimal("100.00"))
     refunds = ()
     if refund_day:
-        back = datetime.combine(refund_day, time(12), TZ).astimezone(UTC)
-        refunds = (
-            records.Refund(
-                "R" + external_id,
-                back,
-                "refund",
-                Decimal("100.00"),
-                lines=(records.RefundLine(line.external_id, 1, 100),),
-            ),
-        )
+        refunds = (records.Refund("R" + external_id, noon(refund_day), "refund", Decimal("100.00"), lines=(returned,)),)
     return records.Order(
-        external_id,
-        "#" + external_id,
-        "USD",
-        moment,
-        moment,
-        moment,
-        "paid",
-        Decimal("5.00"),
-        Decimal("8.00"),
-        (line,),
-        refunds,
+        external_id=external_id,
+        name="#" + external_id,
+        currency="USD",
+        created_at=noon(day),
+        processed_at=noon(day),
+        updated_at=noon(day),
+        status="paid",
+        shipping=Decimal("5.00"),
+        tax=Decimal("8.00"),
+        line_items=(line,),
+        refunds=refunds,
     )
 
 
