@@ -12,6 +12,7 @@ from flask import Response, current_app, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+import exports
 from api import ApiError, bp, params
 from api.platforms import sync_status_json
 from db import metrics, queries
@@ -124,7 +125,7 @@ def answer(
         body = build()
         if as_csv:
             what, columns, rows = table(body)
-            return params.csv_text(header_lines(body, what), columns, rows).encode(), "text/csv"
+            return exports.csv_text(header_lines(body, what), columns, rows).encode(), "text/csv"
         return current_app.json.dumps(body).encode(), "application/json"
 
     content, mimetype = cached(owner, name, {**key, "csv": as_csv}, render)
@@ -156,6 +157,8 @@ def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
     return [
         {
             "period_start": r.period_start.isoformat(),
+            "period_end": r.period_end.isoformat(),
+            "partial": r.partial,
             "platform_id": r.platform_id,
             "platform": r.platform,
             "gross_sales": money(r.gross_sales),
@@ -172,6 +175,8 @@ def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
 
 TREND_COLUMNS = (
     "period_start",
+    "period_end",
+    "partial",
     "platform_id",
     "platform",
     "gross_sales",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -104,17 +102,6 @@ def choice(args: Mapping[str, str], name: str, options: Sequence[str], default: 
 
 def wants_csv(args: Mapping[str, str]) -> bool:
     return choice(args, "format", ("json", "csv"), "json") == "csv"
-
-
-def csv_text(header: Iterable[str], columns: Sequence[str], rows: Iterable[Sequence]) -> str:
-    """CSV whose first lines (starting with #) say what the numbers are."""
-    out = io.StringIO()
-    for line in header:
-        out.write(f"# {line}\n")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def company_platform(session: Session, company_id: int, raw_id: str) -> Platform:

@@ -16,6 +16,7 @@ from flask import Response, jsonify, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+import exports
 import jobs
 from api import ApiError, bp, error_body, params
 from api.analytics import company, number
@@ -47,7 +48,7 @@ def get_reconciliation() -> Response:
     if as_csv:
         filename = f"channelpulse-reconciliation-{platform.id}-{start}-{end}.csv"
         return Response(
-            params.csv_text(csv_header(body, start, end), CSV_COLUMNS, csv_rows(body)),
+            exports.csv_text(csv_header(body, start, end), CSV_COLUMNS, csv_rows(body)),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -65,7 +65,7 @@ def shopify_webhook():
     if topic.startswith("orders/") and topic != "orders/delete":
         try:
             order = shopify.order_from_webhook(json.loads(body))
-        except (ValueError, KeyError, TypeError, ConnectorError) as exc:
+        except (ValueError, RecursionError, ConnectorError) as exc:  # RecursionError: JSON nested too deep
             session.rollback()
             log.warning("webhook unreadable shop=%s topic=%s error=%s", shop_domain, topic, type(exc).__name__)
             raise ApiError(400, "invalid_body", "The webhook body is not a Shopify order.") from None

@@ -14,7 +14,7 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -121,12 +121,28 @@ class _Checker:
         return rows
 
 
+LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
 def _text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = len(LINE_BREAK.findall(data, 0, exc.start)) + 1
         raise FxParseError([FxError(line, "file", "", f"not UTF-8 text ({exc.reason})")]) from None
+
+
+def _csv_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """(physical line number, cells) of a CSV file, whatever ends its lines: LF, CRLF, or the
+    lone CR of old Mac exports (newline="" hands every ending to the csv module, as its docs
+    ask). What the csv module cannot read at all (a NUL byte, a cell over its size limit) is
+    an FxParseError naming the line."""
+    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    try:
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error as exc:
+        raise FxParseError([FxError(reader.line_num, "line", "", f"not readable as CSV ({exc})")]) from None
 
 
 # --- formats -------------------------------------------------------------------------------
@@ -135,13 +151,12 @@ def _text(data: bytes) -> str:
 def parse_csv(data: bytes) -> list[RateRow]:
     """Our own format: a `day,base,quote,rate` header, then one rate per line."""
     check, rows = _Checker(), []
-    reader = csv.reader(io.StringIO(_text(data)))
-    header = next(reader, [])
+    lines = _csv_lines(data)
+    _, header = next(lines, (1, []))
     if [cell.strip().lower() for cell in header] != CSV_HEADER:
         check.fail(1, "header", ",".join(header), f"the first line must be {','.join(CSV_HEADER)}")
         return check.result(rows)
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in lines:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(CSV_HEADER):
@@ -205,8 +220,8 @@ def parse_ecb_csv(data: bytes) -> list[RateRow]:
     """The ECB historic CSV (eurofxref-hist.csv): `Date,USD,JPY,…,` then one day per line, each
     cell EUR -> that column's currency, "N/A" where the currency was not quoted that day."""
     check, rows = _Checker(), []
-    reader = csv.reader(io.StringIO(_text(data)))
-    header = next(reader, [])
+    lines = _csv_lines(data)
+    _, header = next(lines, (1, []))
     if not header or header[0].strip() != "Date":
         check.fail(1, "header", ",".join(header), "the first line must be Date,<currency>,<currency>,…")
         return check.result(rows)
@@ -217,8 +232,7 @@ def parse_ecb_csv(data: bytes) -> list[RateRow]:
             check.fail(1, "header", code, "the euro is the base of every ECB rate")
         elif code:
             check.first(code, 1, "header", code)
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in lines:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(header):

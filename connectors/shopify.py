@@ -683,9 +683,17 @@ def verify_webhook(secret: str, body: bytes, hmac_header: str) -> bool:
     return hmac.compare_digest(expected, hmac_header.strip().encode())
 
 
-def order_from_webhook(payload: Mapping[str, Any]) -> records.Order:
+def order_from_webhook(payload: Any) -> records.Order:
     """The record for a REST-shaped order (an orders/* webhook body): the same record the
-    GraphQL path gives for that order."""
+    GraphQL path gives for that order. A body of any other shape (a list, a string where an
+    object or a number belongs) raises ConnectorError: the body is the sender's, not ours."""
+    try:
+        return _rest_order(payload)
+    except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise ConnectorError(f"not a Shopify order ({type(exc).__name__})") from None
+
+
+def _rest_order(payload: Mapping[str, Any]) -> records.Order:
     cancelled_at = _time(payload.get("cancelled_at"))
     status = (payload.get("financial_status") or "").upper()
     return records.Order(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +10,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
+import exports
 from db.metrics import METRICS, change_pct
 from db.queries import DailyRow, PlatformStatus, Totals
 
@@ -113,14 +112,14 @@ def sales_trend_figure(
 
 def trend_csv(rows: Sequence[DailyRow], currency: str, timezone: str, start: date, end: date) -> str:
     """CSV of the trend chart, with a header that says what the numbers are."""
-    out = io.StringIO()
-    out.write(f"# ChannelPulse daily sales by channel, {start.isoformat()} to {end.isoformat()}\n")
-    out.write(f"# days: company-local ({timezone}); money: {currency}; Net sales = {METRICS['net_sales'].formula}\n")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["day", "channel", "gross_sales", "net_sales", "total_sales", "orders", "units"])
-    for r in rows:
-        writer.writerow([r.day.isoformat(), r.platform, r.gross_sales, r.net_sales, r.total_sales, r.orders, r.units])
-    return out.getvalue()
+    return exports.csv_text(
+        [
+            f"ChannelPulse daily sales by channel, {start.isoformat()} to {end.isoformat()}",
+            f"days: company-local ({timezone}); money: {currency}; Net sales = {METRICS['net_sales'].formula}",
+        ],
+        ("day", "channel", "gross_sales", "net_sales", "total_sales", "orders", "units"),
+        ([r.day.isoformat(), r.platform, r.gross_sales, r.net_sales, r.total_sales, r.orders, r.units] for r in rows),
+    )
 
 
 STATUS_COLOURS = {"active": "success", "needs_attention": "danger", "disabled": "secondary"}

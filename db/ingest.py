@@ -79,8 +79,10 @@ def _insert(session: Session, table: Table):
 def upsert_orders(session: Session, platform: Platform, orders: Sequence[records.Order], tz: ZoneInfo) -> set[date]:
     """Write a page of orders (with lines and refunds); return the local days it touched.
 
-    Orders whose stored `updated_at` equals the record's are skipped: sync lookback windows
-    re-read recent orders on purpose, and those re-reads cost one SELECT, not a rewrite.
+    An order is written only when it is new or its `updated_at` is later than the stored one,
+    whatever the source (sync page, lookback re-read, webhook, CSV re-import): an equal
+    `updated_at` is a re-read (one SELECT, not a rewrite), and an older one is a stale copy (a
+    delayed or replayed webhook) that must never roll the order or its refunds back.
     """
     by_id = {o.external_id: o for o in orders}  # a page can repeat an order; the last one wins
     order_rows = {
@@ -107,14 +109,14 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
         for ext, o in by_id.items()
     }
     existing = _existing_orders(session, platform, list(order_rows.values()))
-    changed = [o for o in by_id.values() if o.external_id not in existing or existing[o.external_id][2] != o.updated_at]
+    changed = [o for o in by_id.values() if o.external_id not in existing or existing[o.external_id][2] < o.updated_at]
     if not changed:
         return set()
 
     touched = {existing[o.external_id][1] for o in changed if o.external_id in existing}
     touched.update(order_rows[o.external_id][ORDER_DAY] for o in changed)
     ids = _upsert_returning_ids(session, [order_rows[o.external_id] for o in changed])
-    changed = [o for o in changed if o.external_id in ids]  # less any a webhook wrote meanwhile
+    changed = [o for o in changed if o.external_id in ids]  # less any a webhook made newer meanwhile
 
     # Replace the children of orders we already had; refund days that disappear are touched too.
     replaced = [existing[o.external_id][0] for o in changed if o.external_id in existing]
@@ -303,10 +305,10 @@ def _existing_orders(session: Session, platform: Platform, rows: list[tuple]) ->
 
 def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]:
     """INSERT ... ON CONFLICT (platform_id, external_id) DO UPDATE for the changed orders of a
-    page; returns external id -> row id. On Postgres they are upserted from the staging table
-    (see _existing_orders) in one statement: the staged orders that are new or whose
-    updated_at moved, which are the changed ones, less any that a concurrent writer (a
-    webhook) stored as they are since they were looked up."""
+    page; returns external id -> row id of the orders written. A stored order is only replaced
+    by a later `updated_at` (the WHERE of DO UPDATE), so a concurrent writer (a webhook) that
+    stored a newer copy since the lookup keeps it, and the order is not returned. On Postgres
+    they are upserted from the staging table (see _existing_orders) in one statement."""
     keep = ("company_id", "platform_id", "external_id")
     updates = ", ".join(f"{c} = excluded.{c}" for c in ORDER_COLUMNS if c not in keep)
     columns = ", ".join(ORDER_COLUMNS)
@@ -315,7 +317,7 @@ def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]
             text(
                 f"INSERT INTO orders ({columns}) SELECT {columns} FROM stage_orders "
                 f"ON CONFLICT (platform_id, external_id) DO UPDATE SET {updates} "
-                "WHERE orders.updated_at IS DISTINCT FROM excluded.updated_at RETURNING external_id, id"
+                "WHERE orders.updated_at < excluded.updated_at RETURNING external_id, id"
             )
         )
         return dict(result.all())
@@ -323,7 +325,8 @@ def _upsert_returning_ids(session: Session, rows: list[tuple]) -> dict[str, int]
     stmt = stmt.on_conflict_do_update(
         index_elements=["platform_id", "external_id"],
         set_={c: stmt.excluded[c] for c in ORDER_COLUMNS if c not in keep},
-    ).returning(Order.external_id, Order.id, sort_by_parameter_order=True)
+        where=Order.__table__.c.updated_at < stmt.excluded.updated_at,
+    ).returning(Order.external_id, Order.id)
     return dict(session.execute(stmt, [dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows]).all())
 
 

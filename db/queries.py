@@ -98,7 +98,12 @@ def totals_by_platform(session: Session, company: Company, start: date, end: dat
 
 @dataclass(frozen=True)
 class TrendRow:
+    """One period of one platform. `period_start`..`period_end` are the days it sums: a week or
+    month cut by the range's start or end is `partial`, and its bounds are the range's own."""
+
     period_start: date
+    period_end: date
+    partial: bool
     platform_id: int
     platform: str
     gross_sales: Decimal
@@ -113,13 +118,16 @@ class TrendRow:
 TREND_SUMS = ("gross_sales", "discounts", "returns", "net_sales", "total_sales", "orders", "units")
 
 
-def period_start(day: date, granularity: str) -> date:
-    """The first day of the day's period: itself, its ISO week's Monday, or its month's first."""
+def period_of(day: date, granularity: str) -> tuple[date, date]:
+    """The first and last day of the day's period: the day itself, its ISO week (Monday to
+    Sunday), or its calendar month."""
     if granularity == "week":
-        return day - timedelta(days=day.weekday())
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
     if granularity == "month":
-        return day.replace(day=1)
-    return day
+        first = day.replace(day=1)
+        return first, (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+    return day, day
 
 
 def trend(
@@ -131,7 +139,9 @@ def trend(
     granularity: str = "day",
 ) -> list[TrendRow]:
     """Sums per period and platform, oldest first; every period of the range is present for
-    every platform in scope, with zeros where nothing sold (a chart must show the gap)."""
+    every platform in scope, with zeros where nothing sold (a chart must show the gap). A first
+    or last week or month that the range cuts is labelled with the days it holds and marked
+    partial, so it is never read as a whole period."""
     scope = [p for p in platforms(session, company.id) if platform_ids is None or p.id in platform_ids]
     names = {p.id: p.display_name for p in scope}
     rows = session.execute(
@@ -140,17 +150,19 @@ def trend(
         )
     )
     sums: dict[tuple[date, int], list] = {}
-    periods = sorted({period_start(start + timedelta(days=i), granularity) for i in range((end - start).days + 1)})
+    periods = sorted({period_of(start + timedelta(days=i), granularity) for i in range((end - start).days + 1)})
     for period in periods:
         for platform_id in names:
             sums[period, platform_id] = [ZERO] * 5 + [0, 0]
     for day, platform_id, *values in rows:
-        bucket = sums[period_start(day, granularity), platform_id]
+        bucket = sums[period_of(day, granularity), platform_id]
         for i, value in enumerate(values):
             bucket[i] += _money(value) if i < 5 else int(value)
     return [
-        TrendRow(period, platform_id, names[platform_id], *values)
-        for (period, platform_id), values in sorted(sums.items())
+        TrendRow(
+            max(first, start), min(last, end), first < start or last > end, platform_id, names[platform_id], *values
+        )
+        for ((first, last), platform_id), values in sorted(sums.items())
     ]
 
 

@@ -85,10 +85,10 @@ def test_sales_trend_matches_pandas(demo_client, engine, demo, granularity):
     ).json
     window = daily[(daily["day"] >= START) & (daily["day"] <= END)].copy()
 
-    def period(day: date) -> date:
+    def period(day: date) -> date:  # the first day of the period the row sums: never before START
         if granularity == "week":
-            return day - timedelta(days=day.weekday())
-        return day.replace(day=1) if granularity == "month" else day
+            return max(START, day - timedelta(days=day.weekday()))
+        return max(START, day.replace(day=1)) if granularity == "month" else day
 
     window["period"] = window["day"].map(period)
     want = {
@@ -99,6 +99,34 @@ def test_sales_trend_matches_pandas(demo_client, engine, demo, granularity):
     assert got == {k: v for k, v in want.items() if v[1]}
     periods = {r["period_start"] for r in body["series"]}
     assert len(periods) == {"day": 42, "week": 7, "month": 2}[granularity]  # empty periods are listed too
+
+
+@pytest.mark.parametrize(
+    ("granularity", "first", "last"),
+    [
+        # START is a Saturday, END a Friday: both weeks are cut, and both months.
+        ("week", ("2026-10-10", "2026-10-11"), ("2026-11-16", "2026-11-20")),
+        ("month", ("2026-10-10", "2026-10-31"), ("2026-11-01", "2026-11-20")),
+    ],
+)
+def test_a_week_or_month_cut_by_the_range_says_so(demo_client, granularity, first, last):
+    query = f"start_date={START}&end_date={END}&granularity={granularity}"
+    series = demo_client.get(f"/api/v1/analytics/sales-trend?{query}").json["series"]
+    bounds = sorted({(r["period_start"], r["period_end"], r["partial"]) for r in series})
+    assert bounds[0] == (*first, True) and bounds[-1] == (*last, True)
+    assert all(not partial for _, _, partial in bounds[1:-1])
+    if granularity == "week":
+        assert ("2026-10-12", "2026-10-18", False) in bounds  # a whole week in the middle
+
+    text = demo_client.get(f"/api/v1/analytics/sales-trend?{query}&format=csv").get_data(as_text=True)
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    assert (rows[0]["period_start"], rows[0]["period_end"], rows[0]["partial"]) == (*first, "True")
+    assert (rows[-1]["period_start"], rows[-1]["period_end"], rows[-1]["partial"]) == (*last, "True")
+
+    whole = demo_client.get("/api/v1/analytics/sales-trend?start_date=2026-10-12&end_date=2026-11-15&granularity=week")
+    assert not any(r["partial"] for r in whole.json["series"])  # Monday to Sunday: nothing is cut
+    daily = demo_client.get(f"/api/v1/analytics/sales-trend?start_date={START}&end_date={END}").json["series"]
+    assert all(r["period_start"] == r["period_end"] and not r["partial"] for r in daily)
 
 
 def test_platform_comparison_matches_pandas(demo_client, engine, demo):

@@ -103,6 +103,30 @@ def test_csv_needs_its_header_and_some_rates(data, error):
     assert errors_of(fx.parse_csv, data) == [error]
 
 
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
+def test_csv_reads_any_line_ending(ending):
+    """Old Mac exports end lines with a lone CR: read like any other, line numbers included."""
+    lines = [b"day,base,quote,rate", b"2024-03-01,CAD,USD,0.7372", b"2024-03-04,USD,CAD,1.3516"]
+    assert fx.parse_csv(ending.join(lines) + ending) == [
+        RateRow(MAR1, "CAD", "USD", Decimal("0.7372")),
+        RateRow(MAR4, "USD", "CAD", Decimal("1.3516")),
+    ]
+    assert errors_of(fx.parse_csv, ending.join([*lines, b"2024-03-05,CAD,USD,x"])) == [
+        FxError(4, "rate", "x", "not a decimal number")
+    ]
+    ecb = ending.join([b"Date,USD,CAD,", b"2024-03-01,1.0830,1.4690,", b"2024-03-04,1.0843,abc,"])
+    assert errors_of(fx.parse_ecb_csv, ecb) == [FxError(3, "CAD", "abc", "not a decimal number")]
+    assert errors_of(fx.parse_csv, ending.join([*lines, b"\xff"])) == [
+        FxError(4, "file", "", "not UTF-8 text (invalid start byte)")
+    ]
+
+
+def test_csv_the_csv_module_cannot_read_is_an_error_naming_the_line():
+    data = b"day,base,quote,rate\n2024-03-01,CAD,USD,0.73\n2024-03-02,CAD,USD," + b"9" * 200_000 + b"\n"
+    (error,) = errors_of(fx.parse_csv, data)
+    assert (error.line, error.field) == (3, "line") and "field larger than field limit" in error.reason
+
+
 # --- ECB XML -------------------------------------------------------------------------------
 
 
@@ -399,6 +423,20 @@ def test_a_bad_file_writes_nothing(client, auth, sessions, company):
     assert (len(error["errors"]), error["error_count"]) == (50, 60)
     assert upload(client, ECB_XML, "x.xml", format="ecb").json["error"]["field"] == "format"
     assert client.post("/api/v1/fx-rates", data={}, content_type="multipart/form-data").json["error"]["field"] == "file"
+    assert stored(sessions) == before
+
+
+def test_old_mac_line_endings_upload_and_unreadable_csv_is_a_400(client, auth, sessions, company):
+    platform_id = add_channel(sessions, company.id)
+    auth.login()
+    response = upload(client, b"day,base,quote,rate\r2024-03-01,CAD,USD,0.75\r2024-03-04,CAD,USD,0.75\r", "mac.csv")
+    assert response.status_code == 200, response.json
+    assert (response.json["rows"], response.json["rollups_recomputed"]) == (2, 3)
+    assert daily(sessions, platform_id)[MAR4][0] == Decimal("37.50")
+
+    before = stored(sessions)
+    huge = upload(client, b"day,base,quote,rate\r2024-03-02,CAD,USD," + b"9" * 200_000 + b"\r", "huge.csv")
+    assert huge.status_code == 400 and huge.json["error"]["errors"][0]["line"] == 2
     assert stored(sessions) == before
 
 

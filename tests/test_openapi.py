@@ -191,7 +191,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         Call(404, query={"platform": "999999"}),
     ],
     ("GET", "/api/v1/analytics/sales-trend"): [
-        Call(200, query={"granularity": "week"}),
+        Call(200, query={"granularity": "week"}),  # the default 30 days cut a week and a month: partial rows
+        Call(200, query={"granularity": "month", "format": "csv"}),
         Call(400, query={"granularity": "hour"}),
     ],
     ("GET", "/api/v1/analytics/platform-comparison"): [

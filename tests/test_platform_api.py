@@ -299,3 +299,59 @@ def test_webhook_signature_and_duplicates(client, auth, sessions, shop):
     assert client.post("/webhooks/shopify", data=body, headers={"X-Shopify-Topic": "x"}).status_code == 400
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def deliver(client, body: bytes, delivery: str):
+    """POST a Shopify orders/updated webhook, signed with the platform's webhook secret."""
+    headers = {
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+        "X-Shopify-Webhook-Id": delivery,
+        "X-Shopify-Hmac-Sha256": webhook_hmac(WEBHOOK_SECRET, body),
+        "Content-Type": "application/json",
+    }
+    return client.post("/webhooks/shopify", data=body, headers=headers)
+
+
+@pytest.mark.usefixtures("company")
+def test_a_replayed_older_webhook_never_rolls_an_order_back(client, auth, sessions, shop):
+    """A validly signed older body under a new delivery id (a delayed retry, or a replay) is
+    accepted and ignored: the refunded order and its refund stay, and so after a sync."""
+    auth.login()
+    platform_id = client.post("/api/v1/platforms/connect", json=connect_body(shop)).json["id"]
+    store = shop.simulator.store
+    order = store.by_created(store.now())[0]
+    before = json.dumps(shop.simulator.rest_order(order, store.now())).encode()
+    refunded = store.refund(order.order_id)
+    after = json.dumps(shop.simulator.rest_order(refunded, store.now())).encode()
+    assert deliver(client, before, "delivery-1").json == {"status": "ok"}
+    assert deliver(client, after, "delivery-2").json == {"status": "ok"}
+
+    def stored_order() -> tuple:
+        with sessions() as session:
+            stored = session.scalars(select(Order).where(Order.external_id == refunded.external_id)).one()
+            return stored.updated_at, len(stored.refunds)
+
+    newest = stored_order()
+    assert newest == (refunded.to_record(store.now()).updated_at, 1)
+    assert deliver(client, before, "delivery-3").json == {"status": "ok"}
+    assert stored_order() == newest
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 3  # each delivery applied once
+    assert jobs.sync_platform(sessions, platform_id, BOX).status == "succeeded"
+    assert deliver(client, before, "delivery-4").json == {"status": "ok"}
+    assert stored_order() == newest
+
+
+@pytest.mark.usefixtures("company")
+def test_signed_webhook_bodies_that_are_no_order_are_refused(client, auth, sessions, shop):
+    """A signed body is still the sender's: 100k-deep JSON, a list, a price that is no number."""
+    auth.login()
+    client.post("/api/v1/platforms/connect", json=connect_body(shop))
+    order = shop.simulator.rest_order(shop.simulator.store.by_created(shop.simulator.store.now())[0], START)
+    order["line_items"][0]["price"] = "free"
+    for n, body in enumerate([b"[" * 100_000 + b"]" * 100_000, b"[]", json.dumps(order).encode()]):
+        refused = deliver(client, body, f"delivery-{n}")
+        assert refused.status_code == 400 and refused.json["error"]["code"] == "invalid_body", body[:40]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0  # a fixed retry still applies

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -60,6 +61,29 @@ def test_full_then_incremental_sync(engine, sessions, channel):
             )
             >= 12
         )
+
+
+def test_a_stale_page_never_rolls_an_order_back(engine, sessions, channel):
+    """A page read before an order was refunded (a slow sync, a replayed re-read) arrives after
+    the refund was stored: the refund and the newer order stay, whoever writes the old page."""
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    connector = quick_connector(channel, sessions)
+    stale_pages = list(connector.fetch_orders(None))
+    store = channel.server.simulator.store
+    refunded = store.refund(store.by_created(channel.clock())[0].order_id)
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert stored(engine, channel.platform_id) == channel.truth()
+
+    edited = store.edit(store.by_created(channel.clock())[1].order_id)  # a page mixes stale and new
+    page = [o for stale in stale_pages for o in stale] + [edited.to_record(channel.clock())]
+    with transaction(sessions) as session:
+        platform = session.get(Platform, channel.platform_id)
+        ingest.upsert_orders(session, platform, page, ZoneInfo(platform.company.timezone))
+    assert stored(engine, channel.platform_id) == channel.truth()
+    with sessions() as session:
+        kept = session.scalars(select(Order).where(Order.external_id == refunded.external_id)).one()
+        now = refunded.to_record(channel.clock())
+        assert kept.updated_at == now.updated_at and len(kept.refunds) == len(now.refunds) > 0
 
 
 def quick_connector(channel: Channel, sessions):

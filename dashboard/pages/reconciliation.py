@@ -10,13 +10,13 @@ from dash import Dash, Input, Output, State, dcc, html
 from flask_login import current_user
 
 import jobs
-from api.params import csv_text
 from api.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
 from connectors.base import NetworkPolicy
 from dashboard import figures, inputs
 from db import queries, reconciliation
 from db.credentials import CredentialBox
 from db.models import Company
+from exports import csv_text
 from extensions import db_session, state
 
 PLATFORM = "recon-platform"
