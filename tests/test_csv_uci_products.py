@@ -133,7 +133,9 @@ def test_uci_products_add_up_to_the_days(sessions, uci_platform, uci_subset):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_the_whole_uci_export_products_add_up_to_the_days(sessions, uci_platform):
+    """The whole file once, on the production database (the subset above runs on both)."""
     if not UCI_FILE.exists():
         pytest.skip(f"{UCI_FILE} not found (shared datasets)")
     check_uci_import(sessions, uci_platform, UCI_FILE)

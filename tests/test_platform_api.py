@@ -338,7 +338,7 @@ def test_a_replayed_older_webhook_never_rolls_an_order_back(client, auth, sessio
     assert stored_order() == newest
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 3  # each delivery applied once
-    assert jobs.sync_platform(sessions, platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     assert deliver(client, before, "delivery-4").json == {"status": "ok"}
     assert stored_order() == newest
 

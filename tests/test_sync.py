@@ -66,12 +66,12 @@ def test_full_then_incremental_sync(engine, sessions, channel):
 def test_a_stale_page_never_rolls_an_order_back(engine, sessions, channel):
     """A page read before an order was refunded (a slow sync, a replayed re-read) arrives after
     the refund was stored: the refund and the newer order stay, whoever writes the old page."""
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     connector = quick_connector(channel, sessions)
     stale_pages = list(connector.fetch_orders(None))
     store = channel.server.simulator.store
     refunded = store.refund(store.by_created(channel.clock())[0].order_id)
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX).status == "succeeded"
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     assert stored(engine, channel.platform_id) == channel.truth()
 
     edited = store.edit(store.by_created(channel.clock())[1].order_id)  # a page mixes stale and new
