@@ -313,9 +313,13 @@ def login():
     return render_template("login.html", form=form, demo=state().settings.demo_enabled), status
 
 
-@bp.route("/logout")
+@bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """End this login on the server too, so its cookies are worthless even if kept."""
+    """End this login on the server too, so its cookies are worthless even if kept. Only a POST
+    does: a GET (an old bookmark, or a link or image on another site) gets a page with the button,
+    and a POST is a write, which web_security refuses from another origin."""
+    if request.method == "GET":
+        return render_template("logout.html")
     if isinstance(current_user, CurrentUser):
         session = db_session()
         logins.revoke(session, current_user.login_id)

@@ -28,6 +28,27 @@ def test_login_then_overview_then_logout(client, auth):
 
 
 @pytest.mark.usefixtures("company")
+def test_a_link_cannot_log_out(client, auth):
+    """GET /logout (an old bookmark, a link or an <img> on any site) only shows the button."""
+    auth.login()
+    response = client.get("/logout")
+    assert response.status_code == 200 and b'<form method="post" action="/logout">' in response.data
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.usefixtures("company")
+def test_another_site_cannot_log_you_out(client, auth):
+    """A form on another origin posting to /logout is refused by the cross-origin check."""
+    auth.login()
+    forged = client.post("/logout", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert forged.status_code == 403
+    assert client.get("/").status_code == 200
+    ours = client.post("/logout", headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    assert ours.status_code == 302 and ours.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.usefixtures("company")
 @pytest.mark.parametrize(
     ("email", "password"),
     [("admin@example.com", "wrong password"), ("nobody@example.com", TEST_PASSWORD)],
