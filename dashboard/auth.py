@@ -8,18 +8,20 @@ an account. API calls may instead carry a company API token (`Authorization: Bea
 The cookies carry only the id of a server-side login session (db/logins.py, Flask-Login's
 "alternative token" pattern): logout revokes that login and a password change revokes every login
 of the user, so replayed session or remember-me cookies stop working. Failed logins are throttled
-per email and per client in storage every process shares (Redis when configured, else the
-database): PER_EMAIL failures per email from any client, PER_CLIENT failures per client over all
-emails, each in a fixed 15-minute window counted from its first failure.
+per email and per client in storage every process shares (Redis when configured, the database
+while Redis is down, else the database): PER_EMAIL failures per email from any client, PER_CLIENT
+failures per client over all emails, each in a fixed 15-minute window counted from its first failure.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
@@ -52,6 +54,7 @@ from db.models import User, utcnow
 from extensions import db_session, state
 from settings import Settings
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
 hasher = PasswordHasher()
@@ -66,6 +69,7 @@ MIN_PASSWORD_LENGTH = 8  # for new passwords (NIST SP 800-63B's minimum)
 PER_EMAIL = RateLimitItemPerMinute(10, 15, namespace="login-email")
 PER_CLIENT = RateLimitItemPerMinute(20, 15, namespace="login-client")
 THROTTLE_KEY = "login_throttle"  # app.extensions key
+REDIS_RETRY_SECONDS = 30  # while Redis is down, how long the throttle counts in the database before trying it again
 
 
 def hash_password(password: str) -> str:
@@ -169,11 +173,70 @@ def client_key(address: str | None) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
 
 
+class FailoverStorage(Storage):
+    """The primary storage (Redis), or the fallback (the database) while the primary fails.
+
+    A login must neither fail nor go unthrottled because Redis is down: a 503 would lock every user
+    out for the length of a Redis outage, and skipping the throttle would let guesses through. The
+    database is there anyway (the password check reads it) and every process shares it, so the
+    counters move there, with one warning per outage and process; the primary is tried again
+    `retry_after` seconds later. The counts do not move along, so each switch can give a guesser
+    one more window's worth of attempts. The database's own errors are not caught.
+    """
+
+    STORAGE_SCHEME = None  # built from two storages, never from a URI
+
+    def __init__(self, primary: Storage, fallback: Storage, retry_after: float = REDIS_RETRY_SECONDS) -> None:
+        super().__init__()
+        self.primary, self.fallback, self.retry_after = primary, fallback, retry_after
+        self._down_until = 0.0  # time.monotonic() until which the primary is skipped; 0 while it works
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return self.fallback.base_exceptions
+
+    def _call(self, method: str, *args: object) -> Any:
+        if time.monotonic() >= self._down_until:
+            try:
+                result = getattr(self.primary, method)(*args)
+            except self.primary.base_exceptions as exc:
+                if not self._down_until:  # the name of the error only: a Redis URL may hold a password
+                    log.warning("login throttle: Redis failed (%s), counting in the database", type(exc).__name__)
+                self._down_until = time.monotonic() + self.retry_after
+            else:
+                if self._down_until:
+                    log.info("login throttle: Redis is back, counting there again")
+                    self._down_until = 0.0
+                return result
+        return getattr(self.fallback, method)(*args)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self._call("incr", key, expiry, amount)
+
+    def get(self, key: str) -> int:
+        return self._call("get", key)
+
+    def get_expiry(self, key: str) -> float:
+        return self._call("get_expiry", key)
+
+    def clear(self, key: str) -> None:
+        return self._call("clear", key)
+
+    def check(self) -> bool:
+        return self.primary.check() or self.fallback.check()
+
+    def reset(self) -> int | None:
+        return self._call("reset")
+
+
 def throttle_storage(settings: Settings, engine: Engine) -> Storage:
-    """Redis when REDIS_URL is set (limits' own storage), else the database: shared by every process."""
+    """Redis when REDIS_URL is set (limits' own storage, the database standing in while it is down),
+    else the database: shared by every process either way."""
+    database = logins.SqlStorage(engine)
     if settings.redis_url:
-        return RedisStorage(settings.redis_url, key_prefix="cp-login", socket_timeout=2, socket_connect_timeout=2)
-    return logins.SqlStorage(engine)
+        redis = RedisStorage(settings.redis_url, key_prefix="cp-login", socket_timeout=2, socket_connect_timeout=2)
+        return FailoverStorage(redis, database)
+    return database
 
 
 def throttle() -> LoginThrottle:
@@ -250,9 +313,13 @@ def login():
     return render_template("login.html", form=form, demo=state().settings.demo_enabled), status
 
 
-@bp.route("/logout")
+@bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """End this login on the server too, so its cookies are worthless even if kept."""
+    """End this login on the server too, so its cookies are worthless even if kept. Only a POST
+    does: a GET (an old bookmark, or a link or image on another site) gets a page with the button,
+    and a POST is a write, which web_security refuses from another origin."""
+    if request.method == "GET":
+        return render_template("logout.html")
     if isinstance(current_user, CurrentUser):
         session = db_session()
         logins.revoke(session, current_user.login_id)

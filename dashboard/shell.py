@@ -24,7 +24,12 @@ def navbar() -> dbc.Navbar:
         html.Span(company.name if company else "", className="navbar-text text-light me-3", id="nav-company"),
         html.Span(current_user.email if current_user.is_authenticated else "", className="navbar-text me-3"),
         html.A("Change password", href="/account/password", className="nav-link text-light me-3"),
-        dbc.Button("Sign out", href="/logout", external_link=True, size="sm", color="light", outline=True),
+        html.Form(  # a POST (see auth.logout), sent by the browser itself: no callback, allowed by form-action 'self'
+            dbc.Button("Sign out", type="submit", size="sm", color="light", outline=True),
+            action="/logout",
+            method="post",
+            className="m-0",
+        ),
     ]
     return dbc.Navbar(
         dbc.Container(

@@ -151,7 +151,7 @@ class AuthActions:
         return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
     def logout(self):
-        return self._client.get("/logout")
+        return self._client.post("/logout")
 
 
 @pytest.fixture

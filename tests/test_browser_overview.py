@@ -54,8 +54,11 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
     expect(page.locator("#nav-company")).to_have_text(jobs.DEMO_COMPANY)
     assert page.console_errors == []
 
-    page.click("text=Sign out")
+    page.click("text=Sign out")  # a form POST, under the Content-Security-Policy's form-action 'self'
     expect(page).to_have_url(f"{url}/login")
+    page.goto(url + "/")  # the login is over, not just forgotten by this page
+    expect(page).to_have_url(f"{url}/login?next=/")
+    assert page.console_errors == []
     engine.dispose()
 
 

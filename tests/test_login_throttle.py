@@ -3,9 +3,11 @@ database or in Redis (every test here runs on both backends, over SQLite and Pos
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -18,14 +20,16 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from limits.storage import RedisStorage
 
 import jobs
-from dashboard.auth import PER_CLIENT, PER_EMAIL, client_key, email_key
+from dashboard.auth import PER_CLIENT, PER_EMAIL, FailoverStorage, client_key, email_key
 from db.engine import transaction
 from db.logins import SqlStorage
 from db.models import Company
 from settings import Settings, SettingsError
 from tests.conftest import TEST_PASSWORD, AuthActions, free_port
+from tests.test_sessions import change_password
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -221,3 +225,66 @@ def test_trusted_proxy_hops_must_be_a_small_whole_number(value):
         Settings.from_env({"TRUSTED_PROXY_HOPS": value})
     assert Settings.from_env({"TRUSTED_PROXY_HOPS": "1"}).trusted_proxy_hops == 1
     assert Settings.from_env({}).trusted_proxy_hops == 0
+
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: every Redis call is refused
+
+
+@pytest.fixture
+def dead_redis_client(settings):
+    """The app with REDIS_URL set but Redis down, from a client address of its own."""
+    from app import create_app
+
+    client = create_app(replace(settings, redis_url=DEAD_REDIS)).test_client()
+    client.environ_base["REMOTE_ADDR"] = random_client()
+    return client
+
+
+@ONE_BACKEND
+@pytest.mark.usefixtures("company")
+def test_with_redis_down_logins_work_and_are_counted_in_the_database(dead_redis_client, engine, caplog):
+    auth = AuthActions(dead_redis_client)
+    for _ in range(PER_EMAIL.amount):
+        assert auth.login("admin@example.com", "wrong").status_code == 200
+    assert SqlStorage(engine).get(PER_EMAIL.key_for(email_key("admin@example.com"))) == PER_EMAIL.amount
+    assert auth.login("admin@example.com").status_code == 429  # still throttled
+    assert auth.login("viewer@example.com").status_code == 302  # and still open to the right password
+    messages = [r.getMessage() for r in caplog.records if r.name == "dashboard.auth"]
+    assert messages == ["login throttle: Redis failed (ConnectionError), counting in the database"]  # once
+
+
+@ONE_BACKEND
+@pytest.mark.usefixtures("company")
+def test_with_redis_down_the_password_can_be_changed(dead_redis_client):
+    assert AuthActions(dead_redis_client).login().status_code == 302
+    assert change_password(dead_redis_client, current="not my password").status_code == 400
+    assert change_password(dead_redis_client).status_code == 302
+
+
+def test_the_throttle_counts_in_redis_again_once_it_is_back(engine, caplog):
+    """A Redis of its own on a free port: down when the throttle starts, then started."""
+    if not shutil.which("redis-server"):
+        (pytest.fail if os.environ.get("REQUIRE_REDIS") == "1" else pytest.skip)("redis-server is not installed")
+    caplog.set_level(logging.INFO, logger="dashboard.auth")
+    port = free_port()
+    storage = FailoverStorage(RedisStorage(f"redis://127.0.0.1:{port}/0"), SqlStorage(engine), retry_after=0)
+    key = f"test/{uuid.uuid4().hex}"
+    assert [storage.incr(key, 60) for _ in range(3)] == [1, 2, 3]  # in the database, Redis retried each time
+    assert SqlStorage(engine).get(key) == 3
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not storage.primary.check() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert storage.incr(key, 60) == 1  # a fresh count, in Redis
+        assert storage.get(key) == 1 and SqlStorage(engine).get(key) == 3
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    messages = [r.getMessage() for r in caplog.records if r.name == "dashboard.auth"]
+    assert messages == [
+        "login throttle: Redis failed (ConnectionError), counting in the database",
+        "login throttle: Redis is back, counting there again",
+    ]

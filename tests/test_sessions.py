@@ -56,7 +56,7 @@ def test_session_cookie_replayed_after_logout_is_refused(app, client):
     session_cookie = cookie(client, "session")
     assert is_logged_in(replay(app, "session", session_cookie))  # the copy works while the login lives
 
-    client.get("/logout")
+    client.post("/logout")
     thief = replay(app, "session", session_cookie)
     assert thief.get("/api/v1/status").status_code == 401
     response = thief.get("/")
@@ -69,7 +69,7 @@ def test_remember_cookie_replayed_after_logout_is_refused(app, client):
     remember = cookie(client, "remember_token")
     assert is_logged_in(replay(app, "remember_token", remember))
 
-    client.get("/logout")
+    client.post("/logout")
     thief = replay(app, "remember_token", remember)
     assert thief.get("/api/v1/status").status_code == 401
     assert thief.get("/").status_code == 302
