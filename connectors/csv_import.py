@@ -216,7 +216,8 @@ class _Row(NamedTuple):
     currency: str
     discount: Decimal
     tax: Decimal
-    shipping: Decimal
+    shipping: Decimal  # with the row's whole value when it is postage
+    postage: bool  # a row of one of the mapping's shipping SKUs, not goods
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -490,9 +491,12 @@ class _RowReader:
             return
         if sku in self.mapping.ignored_skus:
             self.ignored += 1
-        else:
-            row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping)
-            self.orders.setdefault(order_id, []).append(row)
+            return
+        postage = sku in self.mapping.shipping_skus
+        if postage:
+            shipping += abs(quantity) * unit_price - discount
+        row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping, postage)
+        self.orders.setdefault(order_id, []).append(row)
 
     def text(self, line: int, cells: list[str], name: str, *, required: bool, limit: int) -> str:
         value = cells[self.columns[name]].strip()
@@ -587,13 +591,14 @@ def parse_csv(
 
 def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: datetime) -> Order:
     """One order from its rows in file order; line n of the order has the id "<order id>-<n>".
-    Rows of shipping SKUs are postage: their value goes to the order's (or refund's) shipping."""
+    Postage rows (shipping SKUs) make no line: their value, already in their `shipping`, goes
+    to the order's (or the refund's) shipping."""
     numbered = list(enumerate(rows, 1))
     sold = [(n, r) for n, r in numbered if r.quantity > 0]
     lines = tuple(
         LineItem(f"{order_id}-{n}", r.sku, r.title, r.quantity, r.unit_price, r.discount, r.tax)
         for n, r in sold
-        if r.sku not in mapping.shipping_skus
+        if not r.postage
     )
     line_of_sku: dict[str | None, str] = {}
     for li in lines:
@@ -606,7 +611,7 @@ def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: da
     cancelled = bool(mapping.cancellation_prefix) and order_id.startswith(mapping.cancellation_prefix)
     kind = "cancellation" if cancelled else "refund"
     refunds = tuple(
-        _refund(f"{order_id}-R{k}", at, kind, group, order_id, line_of_sku, mapping.shipping_skus)
+        _refund(f"{order_id}-R{k}", at, kind, group, order_id, line_of_sku)
         for k, (at, group) in enumerate(returned.items(), 1)
     )
     placed = min(r.at for _, r in (sold or numbered))
@@ -618,20 +623,13 @@ def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: da
         processed_at=placed,
         updated_at=imported_at,
         status="cancelled" if cancelled else "imported",
-        shipping=sum((_shipping(r, mapping.shipping_skus) for _, r in sold), ZERO),
+        shipping=sum((r.shipping for _, r in sold), ZERO),
         tax=sum((r.tax for _, r in sold), ZERO),
         line_items=lines,
         refunds=refunds,
         cancelled_at=placed if cancelled else None,
         excluded_reason=None if sold else RETURNS_ONLY,  # postage alone is still a sale
     )
-
-
-def _shipping(row: _Row, shipping_skus: frozenset[str]) -> Decimal:
-    """The row's shipping column, plus its whole value when it is a postage row."""
-    if row.sku in shipping_skus:
-        return row.shipping + abs(row.quantity) * row.unit_price - row.discount
-    return row.shipping
 
 
 def _refund(
@@ -641,7 +639,6 @@ def _refund(
     group: list[tuple[int, _Row]],
     order_id: str,
     line_of_sku: dict[str | None, str],
-    shipping_skus: frozenset[str],
 ) -> Refund:
     """Returned rows of one time: each refers to the order's sold line of its SKU, if any, and
     names its product itself, since a cancellation invoice's lines refer to no stored line."""
@@ -654,14 +651,14 @@ def _refund(
             title=r.title,
         )
         for n, r in group
-        if r.sku not in shipping_skus
+        if not r.postage
     )
     return Refund(
         external_id=external_id,
         processed_at=at,
         kind=kind,
         returns=sum((rl.amount for rl in lines), ZERO),
-        shipping=sum((_shipping(r, shipping_skus) for _, r in group), ZERO),
+        shipping=sum((r.shipping for _, r in group), ZERO),
         tax=sum((r.tax for _, r in group), ZERO),
         lines=lines,
     )
