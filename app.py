@@ -29,7 +29,8 @@ import jobs
 import worker
 from api import init_api
 from connectors.base import NetworkPolicy
-from connectors.csv_import import CLI_LIMITS, UnreadableFile, mapping_for
+from connectors.csv_files import CLI_LIMITS, UnreadableFile
+from connectors.csv_import import mapping_for
 from dashboard import init_dashboard
 from dashboard.auth import MIN_PASSWORD_LENGTH, init_auth, set_password
 from db import migrate
@@ -229,7 +230,7 @@ def import_csv_command(
     file: str,
 ) -> None:
     """Import orders from a CSV file: every row, or nothing if any row is wrong. Files may be
-    bigger than a web upload (csv_import.CLI_LIMITS)."""
+    bigger than a web upload (csv_files.CLI_LIMITS)."""
     if any("=" not in c for c in columns):
         raise click.BadParameter("expected NAME=HEADER", param_hint="--column")
     name = click.format_filename(file, shorten=True)

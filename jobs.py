@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.utils import secure_filename
 
-from connectors import CONNECTORS, csv_import, make_connector
+from connectors import CONNECTORS, csv_files, csv_import, make_connector
 from connectors import base as records
 from db import ingest, locks, reconciliation
 from db.credentials import CredentialBox, CredentialsError
@@ -437,7 +437,7 @@ class CsvImportResult:
     returns: int
     skipped: int
     ignored: int
-    errors: list[csv_import.RowError]
+    errors: list[csv_files.RowError]
     parse_s: float
     write_s: float
 
@@ -445,14 +445,14 @@ class CsvImportResult:
 def import_csv(
     sessions: sessionmaker[Session],
     platform_id: int,
-    source: csv_import.Source,
+    source: csv_files.Source,
     mapping: csv_import.CsvMapping = csv_import.CANONICAL,
     *,
     currency: str | None = None,
     timezone: str | None = None,
     parse_progress: Progress | None = None,
     write_progress: Progress | None = None,
-    limits: csv_import.Limits = csv_import.UPLOAD_LIMITS,
+    limits: csv_files.Limits = csv_files.UPLOAD_LIMITS,
 ) -> CsvImportResult:
     """Import a CSV file into a "csv" platform: all of it, or, if any row is wrong, nothing.
 
@@ -460,7 +460,7 @@ def import_csv(
     transaction with the rollup of the days it touched. Re-importing a file rewrites the same
     orders (same external ids), so it never duplicates. `currency` defaults to the platform's,
     `timezone` (of the file's times) to the company's. A file past `limits` (the web upload's
-    unless the caller, the CLI, says otherwise) raises csv_import.UnreadableFile.
+    unless the caller, the CLI, says otherwise) raises csv_files.UnreadableFile.
     """
     with sessions() as session:
         platform = session.get(Platform, platform_id)
@@ -522,7 +522,7 @@ MAX_UPLOAD_NAME = 100  # characters of the upload's name kept in its stored file
 def run_csv_import(
     sessions: sessionmaker[Session],
     platform_id: int,
-    source: csv_import.Source,
+    source: csv_files.Source,
     mapping: csv_import.CsvMapping = csv_import.CANONICAL,
     *,
     currency: str | None = None,

@@ -220,7 +220,7 @@ def sync_status():
 def import_csv_file(platform_id: str):
     """Import an uploaded CSV file into a CSV platform, in the background: 202 at once, then
     /sync/status shows the import's progress and outcome (all rows, or none if any is wrong;
-    a file past csv_import.UPLOAD_LIMITS once decompressed fails with that reason). Repeat
+    a file past csv_files.UPLOAD_LIMITS once decompressed fails with that reason). Repeat
     `shipping_skus` / `ignored_skus` to add postage and non-merchandise codes to the preset's."""
     if not current_user.is_admin:
         raise ApiError(403, "forbidden", "Only an admin can import files.")

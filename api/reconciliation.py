@@ -22,7 +22,7 @@ from api import ApiError, bp, error_body, params
 from api.analytics import company, number
 from connectors import shopify_report
 from connectors.base import NetworkPolicy
-from connectors.csv_import import CsvImportError
+from connectors.csv_files import CsvImportError
 from db import reconciliation
 from db.credentials import CredentialBox
 from db.models import Platform

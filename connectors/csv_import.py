@@ -14,22 +14,19 @@ is not a sale (`excluded_reason="returns_only"`) carrying one refund per return 
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import dataclasses
 import functools
-import gzip
 import io
 import logging
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connectors.base import (
@@ -37,18 +34,27 @@ from connectors.base import (
     ZERO,
     AccountInfo,
     Connector,
-    ConnectorError,
     LineItem,
     Order,
     Product,
     Refund,
     RefundLine,
 )
+from connectors.csv_files import (
+    UPLOAD_LIMITS,
+    CsvImportError,
+    FileScan,
+    Limits,
+    RowError,
+    Source,
+    UnreadableFile,
+    open_binary,
+    scan_file,
+)
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-Source = str | Path | IO[bytes]  # a path, or an open binary file such as an upload
 
 REQUIRED = ("order_id", "order_date", "sku", "title", "quantity", "unit_price", "currency")
 OPTIONAL = ("discount", "tax", "shipping")
@@ -56,15 +62,10 @@ COLUMNS = REQUIRED + OPTIONAL
 ISO = "iso"  # a date format meaning ISO 8601 (datetime.fromisoformat), with or without an offset
 PAGE_SIZE = 1000
 PROGRESS_EVERY = 10_000  # rows between progress reports
-READ_CHUNK = 1024 * 1024  # bytes read (decompressed) at a time: a file is never held whole
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_FIELD = csv.field_size_limit()  # 131,072 characters: the csv module refuses longer fields
 MAX_ORDER_ID = 64  # orders.name
 MAX_SKU = 128  # order_line_items.sku
 MAX_MAPPED_SKUS = 1000  # shipping or ignored SKUs of one mapping
-# UTF-8 with or without BOM first; then Windows-1252, what spreadsheet exports on Windows write
-# (a superset of latin-1's printable characters), and latin-1, which decodes any byte.
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 # Current ISO 4217 currency codes (funds, metals and test codes left out).
 CURRENCIES = frozenset(
     """
@@ -170,29 +171,6 @@ def mapping_for(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem in the file: `line` is the physical line (the header is line 1)."""
-
-    line: int
-    column: str
-    value: str
-    reason: str
-
-    def __str__(self) -> str:
-        if not (self.column or self.value):  # about the whole line
-            return f"line {self.line}: {self.reason}"
-        return f"line {self.line}, column {self.column!r}, value {self.value!r}: {self.reason}"
-
-
-class CsvImportError(ConnectorError):
-    """The file cannot be imported; `errors` holds every problem found, not just the first."""
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"{len(errors)} error(s) in the CSV file, first: {errors[0]}")
-        self.errors = errors
-
-
 @dataclass(frozen=True)
 class ParsedCsv:
     """What a parse found. `orders` is empty whenever `errors` is not: nothing half imported."""
@@ -216,114 +194,11 @@ class _Row(NamedTuple):
     currency: str
     discount: Decimal
     tax: Decimal
-    shipping: Decimal
+    shipping: Decimal  # with the row's whole value when it is postage
+    postage: bool  # a row of one of the mapping's shipping SKUs, not goods
 
 
 # --- reading -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The most a file may hold, counted after decompression, so that a hostile file (a gzip
-    bomb, millions of tiny rows) is refused with a message instead of exhausting memory: the
-    file is streamed, never held whole, and its parsed rows (about 1 KB of memory each) stop at
-    `max_rows`."""
-
-    max_bytes: int
-    max_rows: int
-
-
-MB = 1024 * 1024
-# Web uploads (API and Channels page): 2.5x the bytes and 1.8x the rows of the UCI Online
-# Retail export (49 MB, 541,909 rows), which peaks at about 560 MB while it imports.
-UPLOAD_LIMITS = Limits(max_bytes=128 * MB, max_rows=1_000_000)
-# The command line runs on the operator's own machine: bigger files, as memory allows.
-CLI_LIMITS = Limits(max_bytes=1024 * MB, max_rows=5_000_000)
-
-
-class UnreadableFile(ConnectorError):
-    """The file as a whole cannot be imported (too big, a damaged gzip): the message says why."""
-
-
-class _Capped(io.RawIOBase):
-    """A binary stream that raises UnreadableFile once more than `limit` bytes came out of it."""
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        super().__init__()
-        self.stream, self.limit, self.size = stream, limit, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = self.stream.readinto(buffer)
-        self.size += count
-        if self.size > self.limit:
-            raise UnreadableFile(
-                f"the file is larger than {self.limit // MB:,} MB (uncompressed): split it, "
-                "or import it with the command line (docs/csv_import.md)"
-            )
-        return count
-
-
-@contextlib.contextmanager
-def _binary(source: Source, limits: Limits) -> Iterator[IO[bytes]]:
-    """The file's bytes, decompressed as they are read when it is a gzip (recognised by its
-    magic bytes, whatever its name) and capped at `limits.max_bytes`. A damaged or cut-short
-    gzip raises UnreadableFile."""
-    with open(source, "rb") if isinstance(source, str | Path) else contextlib.nullcontext(source) as raw:
-        raw.seek(0)
-        compressed = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
-        try:
-            yield io.BufferedReader(_Capped(stream, limits.max_bytes), READ_CHUNK)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise UnreadableFile(f"the gzip file is damaged or cut short ({exc}): compress it again") from None
-
-
-@dataclass(frozen=True)
-class _Scan:
-    encoding: str
-    lines: int  # physical lines, for progress
-    nul_line: int | None  # the first line with a NUL byte, if any
-
-
-def _scan(source: Source, limits: Limits) -> _Scan:
-    """Read the whole file once without keeping it: enforce the byte cap, count its lines, find
-    any NUL byte (no database text column stores one) and pick the first encoding of ENCODINGS
-    that decodes all of it."""
-    decoders = {name: codecs.getincrementaldecoder(name)() for name in ENCODINGS[:-1]}
-    lines, nul_line, last = 0, None, b"\n"
-    with _binary(source, limits) as stream:
-        while chunk := stream.read(READ_CHUNK):
-            if nul_line is None and (at := chunk.find(b"\0")) >= 0:
-                nul_line = lines + chunk.count(b"\n", 0, at) + 1
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-            for name, decoder in list(decoders.items()):
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    del decoders[name]
-    for name, decoder in list(decoders.items()):
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            del decoders[name]
-    encoding = next(iter(decoders), ENCODINGS[-1])
-    return _Scan(encoding, lines + (last != b"\n"), nul_line)
-
-
-def read_text(source: Source, limits: Limits = UPLOAD_LIMITS) -> str:
-    """A small file (a sales report) as text, whole: decompressed and decoded as parse_csv does,
-    within `limits.max_bytes`; a file that cannot be read raises CsvImportError saying why."""
-    try:
-        scan = _scan(source, limits)
-        with _binary(source, limits) as stream:
-            return stream.read().decode(scan.encoding)
-    except UnreadableFile as exc:
-        raise CsvImportError([RowError(1, "", "", str(exc))]) from None
 
 
 def resolve_columns(
@@ -348,15 +223,15 @@ def resolve_columns(
 @contextlib.contextmanager
 def _open(
     source: Source, mapping: CsvMapping, currency: str | None, limits: Limits
-) -> Iterator[tuple[_Scan, Any, dict[str, int], list[RowError]]]:
+) -> Iterator[tuple[FileScan, Any, dict[str, int], list[RowError]]]:
     """The file's scan, a csv reader past the header, and the canonical columns' positions; or
     the errors that stop it before any row is read (a NUL byte, an empty file, missing columns)."""
-    scan = _scan(source, limits)
+    scan = scan_file(source, limits)
     if scan.nul_line is not None:
         reason = "contains a NUL byte (a UTF-16 file? save it as CSV UTF-8)"
         yield scan, iter(()), {}, [RowError(scan.nul_line, "", "", reason)]
         return
-    with _binary(source, limits) as stream:
+    with open_binary(source, limits) as stream:
         reader = csv.reader(io.TextIOWrapper(stream, encoding=scan.encoding, newline=""))
         errors: list[RowError] = []
         header = _next_row(reader, errors)
@@ -490,9 +365,12 @@ class _RowReader:
             return
         if sku in self.mapping.ignored_skus:
             self.ignored += 1
-        else:
-            row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping)
-            self.orders.setdefault(order_id, []).append(row)
+            return
+        postage = sku in self.mapping.shipping_skus
+        if postage:
+            shipping += abs(quantity) * unit_price - discount
+        row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping, postage)
+        self.orders.setdefault(order_id, []).append(row)
 
     def text(self, line: int, cells: list[str], name: str, *, required: bool, limit: int) -> str:
         value = cells[self.columns[name]].strip()
@@ -587,13 +465,14 @@ def parse_csv(
 
 def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: datetime) -> Order:
     """One order from its rows in file order; line n of the order has the id "<order id>-<n>".
-    Rows of shipping SKUs are postage: their value goes to the order's (or refund's) shipping."""
+    Postage rows (shipping SKUs) make no line: their value, already in their `shipping`, goes
+    to the order's (or the refund's) shipping."""
     numbered = list(enumerate(rows, 1))
     sold = [(n, r) for n, r in numbered if r.quantity > 0]
     lines = tuple(
         LineItem(f"{order_id}-{n}", r.sku, r.title, r.quantity, r.unit_price, r.discount, r.tax)
         for n, r in sold
-        if r.sku not in mapping.shipping_skus
+        if not r.postage
     )
     line_of_sku: dict[str | None, str] = {}
     for li in lines:
@@ -606,7 +485,7 @@ def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: da
     cancelled = bool(mapping.cancellation_prefix) and order_id.startswith(mapping.cancellation_prefix)
     kind = "cancellation" if cancelled else "refund"
     refunds = tuple(
-        _refund(f"{order_id}-R{k}", at, kind, group, order_id, line_of_sku, mapping.shipping_skus)
+        _refund(f"{order_id}-R{k}", at, kind, group, order_id, line_of_sku)
         for k, (at, group) in enumerate(returned.items(), 1)
     )
     placed = min(r.at for _, r in (sold or numbered))
@@ -618,20 +497,13 @@ def _order(order_id: str, rows: list[_Row], mapping: CsvMapping, imported_at: da
         processed_at=placed,
         updated_at=imported_at,
         status="cancelled" if cancelled else "imported",
-        shipping=sum((_shipping(r, mapping.shipping_skus) for _, r in sold), ZERO),
+        shipping=sum((r.shipping for _, r in sold), ZERO),
         tax=sum((r.tax for _, r in sold), ZERO),
         line_items=lines,
         refunds=refunds,
         cancelled_at=placed if cancelled else None,
         excluded_reason=None if sold else RETURNS_ONLY,  # postage alone is still a sale
     )
-
-
-def _shipping(row: _Row, shipping_skus: frozenset[str]) -> Decimal:
-    """The row's shipping column, plus its whole value when it is a postage row."""
-    if row.sku in shipping_skus:
-        return row.shipping + abs(row.quantity) * row.unit_price - row.discount
-    return row.shipping
 
 
 def _refund(
@@ -641,7 +513,6 @@ def _refund(
     group: list[tuple[int, _Row]],
     order_id: str,
     line_of_sku: dict[str | None, str],
-    shipping_skus: frozenset[str],
 ) -> Refund:
     """Returned rows of one time: each refers to the order's sold line of its SKU, if any, and
     names its product itself, since a cancellation invoice's lines refer to no stored line."""
@@ -654,14 +525,14 @@ def _refund(
             title=r.title,
         )
         for n, r in group
-        if r.sku not in shipping_skus
+        if not r.postage
     )
     return Refund(
         external_id=external_id,
         processed_at=at,
         kind=kind,
         returns=sum((rl.amount for rl in lines), ZERO),
-        shipping=sum((_shipping(r, shipping_skus) for _, r in group), ZERO),
+        shipping=sum((r.shipping for _, r in group), ZERO),
         tax=sum((r.tax for _, r in group), ZERO),
         lines=lines,
     )

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connectors.base import CENT, ZERO, ReportDay
-from connectors.csv_import import CsvImportError, RowError, Source, read_text
+from connectors.csv_files import CsvImportError, RowError, Source, read_text
 
 SHOPIFYQL = (
     "FROM sales SHOW orders, gross_sales, discounts, returns, net_sales, shipping_charges, taxes, total_sales "

@@ -23,7 +23,8 @@ from sqlalchemy import func, select, update
 import jobs
 from connectors import csv_import
 from connectors.base import RETURNS_ONLY
-from connectors.csv_import import CsvImportConnector, CsvImportError, CsvMapping, parse_csv
+from connectors.csv_files import CsvImportError
+from connectors.csv_import import CsvImportConnector, CsvMapping, parse_csv
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Order, OrderLineItem, Platform, Product, Refund
 from settings import PROJECT_ROOT

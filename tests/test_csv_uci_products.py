@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 import jobs
-from connectors.csv_import import CLI_LIMITS
+from connectors.csv_files import CLI_LIMITS
 from db.engine import transaction
 from db.models import AnalyticsProductDaily, Platform
 from tests.test_csv_import import (

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from api import ApiError
 from api.platforms import save_platform
-from connectors.csv_import import UPLOAD_LIMITS
+from connectors.csv_files import UPLOAD_LIMITS
 from db.locks import named_lock
 from db.models import Order, Platform
 from tests.conftest import TEST_PASSWORD
