@@ -22,24 +22,31 @@ from tests.pandas_metrics import expected_daily, expected_totals
 pytestmark = pytest.mark.browser
 
 
-def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
+def start_demo(live_server, scale: float, days: int):
+    """The live server on a database holding `days` of the demo company (no stores)."""
     engine = make_engine(live_server.database_url)
     migrate.upgrade(engine)
     sessions = make_session_factory(engine)
-    jobs.seed_demo(sessions, business=Business(scale=0.3), days=40)
-    url = live_server.start("--no-demo")
+    jobs.seed_demo(sessions, business=Business(scale=scale), days=days)
+    return engine, sessions, live_server.start("--no-demo")
 
+
+def log_in(page, email: str = "demo@example.com", password: str = "demo") -> None:
+    """Fill in and send the login form the page shows."""
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
+    engine, sessions, url = start_demo(live_server, scale=0.3, days=40)
     page = browser_page
     page.goto(url + "/")
     expect(page).to_have_url(f"{url}/login?next=/")
-    page.fill("#email", "demo@example.com")
-    page.fill("#password", "wrong")
-    page.click("button[type=submit]")
+    log_in(page, password="wrong")
     expect(page.locator(".alert-danger")).to_have_text("Invalid email or password.")
 
-    page.fill("#email", "demo@example.com")
-    page.fill("#password", "demo")
-    page.click("button[type=submit]")
+    log_in(page)
     expect(page.locator("#kpi-net-sales-value")).to_be_visible(timeout=20_000)
     expect(page.locator("#overview-trend .scatterlayer .trace")).to_have_count(2, timeout=20_000)
 
@@ -65,17 +72,10 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
 def test_overview_warns_when_a_channels_credentials_stop_working(live_server, browser_page):
     """A sync refused by the platform marks the channel needs_attention (jobs.sync_platform); the
     open Overview says so within its 30 s refresh, naming the channel and what fixes it."""
-    engine = make_engine(live_server.database_url)
-    migrate.upgrade(engine)
-    sessions = make_session_factory(engine)
-    jobs.seed_demo(sessions, business=Business(scale=0.1), days=10)
-    url = live_server.start("--no-demo")
-
+    engine, sessions, url = start_demo(live_server, scale=0.1, days=10)
     page = browser_page
     page.goto(url + "/login")
-    page.fill("#email", "demo@example.com")
-    page.fill("#password", "demo")
-    page.click("button[type=submit]")
+    log_in(page)
     expect(page.locator("#kpi-net-sales-value")).to_be_visible(timeout=20_000)
     expect(page.locator("[id^=attention-]")).to_have_count(0)
 
