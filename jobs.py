@@ -292,6 +292,16 @@ def sync_platform(
         return _finish(sessions, platform_id, run_id, pages, rows, None)
 
 
+def end_interrupted_runs(session: Session, platform_id: int) -> None:
+    """Mark the platform's runs still `running` as failed. Call it holding the platform's
+    `sync:` lock: no run of it can be going on then, so those were killed mid-way."""
+    session.execute(
+        update(SyncRun)
+        .where(SyncRun.platform_id == platform_id, SyncRun.status == "running")
+        .values(status="failed", finished_at=utcnow(), error="interrupted (the process stopped)")
+    )
+
+
 def _start_run(
     sessions: sessionmaker[Session], platform_id: int, lookback: timedelta
 ) -> tuple[int, datetime | None, ZoneInfo, bool]:
@@ -299,12 +309,7 @@ def _start_run(
         platform = session.get(Platform, platform_id)
         if platform is None:
             raise LookupError(f"no platform {platform_id}")
-        # We hold the lock, so any run still marked running was killed mid-way.
-        session.execute(
-            update(SyncRun)
-            .where(SyncRun.platform_id == platform_id, SyncRun.status == "running")
-            .values(status="failed", finished_at=utcnow(), error="interrupted (the process stopped)")
-        )
+        end_interrupted_runs(session, platform_id)
         platform.sync_requested_at = None
         run = SyncRun(platform_id=platform_id, stream="orders")
         session.add(run)
@@ -534,7 +539,9 @@ def run_csv_import(
     with locks.named_lock(sessions.kw["bind"], f"sync:{platform_id}") as held:
         with transaction(sessions) as session:
             run = SyncRun(platform_id=platform_id, stream=IMPORT_STREAM)
-            if not held:
+            if held:
+                end_interrupted_runs(session, platform_id)  # an import whose process was killed
+            else:
                 run.status, run.finished_at, run.error = "failed", utcnow(), IMPORT_BUSY
             session.add(run)
             session.flush()

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from api import ApiError
 from api.platforms import save_platform
 from connectors.csv_files import UPLOAD_LIMITS
+from db.engine import transaction
 from db.locks import named_lock
-from db.models import Order, Platform
+from db.models import Order, Platform, SyncRun
 from tests.conftest import TEST_PASSWORD
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
@@ -218,6 +219,26 @@ def test_an_unexpected_error_in_an_import_ends_its_run_as_an_internal_error(clie
     assert platform_status(client, platform_id)["running"] is False
     crash = next(r for r in caplog.records if r.getMessage().startswith("csv import crashed"))
     assert crash.exc_info and "csv module exploded" not in run["error"]
+
+
+@pytest.mark.usefixtures("company")
+def test_an_import_killed_with_its_process_is_ended_by_the_next_one(client, auth, sessions):
+    """A run left `running` by a process that died (a deploy, kill -9) is marked interrupted by
+    the next import of the channel, which holds the channel's lock and so knows none is running."""
+    auth.login()
+    platform_id = create_csv_channel(client).json["id"]
+    with transaction(sessions) as session:
+        killed = SyncRun(platform_id=platform_id, stream="import")
+        session.add(killed)
+        session.flush()
+        killed_id = killed.id
+    assert platform_status(client, platform_id)["running"] is True
+    assert upload(client, platform_id, "canonical.csv").status_code == 202
+    assert last_run(client, platform_id, after=killed_id)["status"] == "succeeded"
+    with sessions() as session:
+        killed = session.get(SyncRun, killed_id)
+        assert (killed.status, killed.error) == ("failed", "interrupted (the process stopped)")
+    assert platform_status(client, platform_id)["running"] is False
 
 
 def import_callback(client, contents: object, filename: object, platform_id: object, preset: object) -> dict:
