@@ -171,7 +171,39 @@ BULK_RUN_MUTATION = """mutation RunBulk($query: String!) {
 }"""
 _BULK_FIELDS = "id status errorCode objectCount url query"
 BULK_NODE_QUERY = f"query Bulk($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }} }}"
-BULK_CURRENT_QUERY = f"{{ currentBulkOperation {{ {_BULK_FIELDS} }} }}"
+# The app's bulk queries still queued or running, newest first (Shopify's default order); a shop
+# runs at most five at once. `currentBulkOperation` (the most recent one) is deprecated in
+# favour of this connection with a status filter.
+BULK_IN_PROGRESS_SEARCH = "operation_type:query AND (status:created OR status:running)"
+BULK_IN_PROGRESS_QUERY = f"""query BulkInProgress {{
+  bulkOperations(first: 5, query: {json.dumps(BULK_IN_PROGRESS_SEARCH)}, sortKey: CREATED_AT) {{
+    nodes {{ {_BULK_FIELDS} }}
+  }}
+}}"""
+# The connections read in pages of their own when the first page (read with their owner) was
+# not all: the owner's root field, and its connections.
+FOLLOW_UPS = {"order": ("lineItems",), "refund": ("refundLineItems", "refundShippingLines")}
+
+
+def follow_up_query(owner: str, connection: str) -> str:
+    """The query for the next page of an order's or refund's connection."""
+    rest = _paged(connection, f"first: {FOLLOW_UP_PAGE}, after: $after")
+    return f"query Rest($id: ID!, $after: String) {{ {owner}(id: $id) {{ {rest} }} }}"
+
+
+def built_documents() -> dict[str, str]:
+    """Every GraphQL document the connector builds at run time, by name, in each of its forms:
+    the follow-up pages and the bulk queries (sent inside bulkOperationRunQuery). The module's
+    constant documents (`*_QUERY`, `*_MUTATION`) are the rest; tests validate both against
+    Shopify's published schema."""
+    documents = {f"follow_up_query({o!r}, {c!r})": follow_up_query(o, c) for o, cs in FOLLOW_UPS.items() for c in cs}
+    window = "updated_at:>='2026-01-01T00:00:00Z' AND updated_at:<'2026-02-01T00:00:00Z'"
+    for search in (None, window):
+        for agreements in (True, False):
+            documents[f"bulk_orders_query({search!r}, agreements={agreements})"] = bulk_orders_query(search, agreements)
+    return documents
+
+
 SHOP_QUERY = "{ shop { name currencyCode ianaTimezone myshopifyDomain } }"
 SALES_REPORT_QUERY = """query SalesReport($query: String!) {
   shop { currencyCode ianaTimezone }
@@ -359,13 +391,12 @@ class ShopifyConnector(Connector):
 
     def _complete_refund(self, refund: dict) -> dict:
         """Fetch the rest of a refund's lines that did not fit in its first page."""
-        for connection in ("refundLineItems", "refundShippingLines"):
+        for connection in FOLLOW_UPS["refund"]:
             refund[connection]["nodes"] = self._rest_of("refund", refund["id"], connection, refund[connection])
         return refund
 
     def _rest_of(self, owner: str, owner_id: str, connection: str, page: Mapping[str, Any]) -> list[dict]:
-        rest = _paged(connection, f"first: {FOLLOW_UP_PAGE}, after: $after")
-        query = f"query Rest($id: ID!, $after: String) {{ {owner}(id: $id) {{ {rest} }} }}"
+        query = follow_up_query(owner, connection)
         nodes = list(page["nodes"])
         while page["pageInfo"]["hasNextPage"]:
             holder = self._graphql(query, {"id": owner_id, "after": page["pageInfo"]["endCursor"]})[owner]
@@ -424,14 +455,16 @@ class ShopifyConnector(Connector):
                 operation_id = payload["bulkOperation"]["id"]
                 log.info("shopify bulk started id=%s", operation_id)
             elif any(e.get("code") in ("OPERATION_IN_PROGRESS", "LIMIT_REACHED") for e in errors):
-                # Ours if the query is the same (a retried request, an interrupted sync): adopt
-                # it; otherwise wait for the other one to end, as only one (five from API
-                # version 2026-01) may run at a time.
-                current = self._graphql(BULK_CURRENT_QUERY)["currentBulkOperation"]
-                if current is None or current["query"] != query:
-                    self._await_bulk(BULK_CURRENT_QUERY, {})
+                # Ours if one in progress has the same query (a retried request, an interrupted
+                # sync): adopt it; otherwise wait for the oldest to end, as only one (five from
+                # API version 2026-01) may run at a time.
+                running = self._graphql(BULK_IN_PROGRESS_QUERY)["bulkOperations"]["nodes"]
+                ours = next((operation for operation in running if operation["query"] == query), None)
+                if ours is None:
+                    if running:
+                        self._await_bulk(BULK_NODE_QUERY, {"id": running[-1]["id"]})
                     continue
-                operation_id = current["id"]
+                operation_id = ours["id"]
                 log.info("shopify bulk adopted id=%s", operation_id)
             else:
                 raise BulkQueryRefused(f"Shopify refused the bulk query: {'; '.join(e['message'] for e in errors)}")

@@ -88,6 +88,7 @@ from simulators.business import (
     product_record,
 )
 from simulators.server import FaultPlan, SimRequest, SimResponse, SimulatorServer
+from simulators.shopify_bulk_filter import bulk_filter
 from simulators.store import ChannelStore, Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -855,6 +856,7 @@ class ShopifySimulator:
             "node": self._node,
             "nodes": self._nodes,
             "currentBulkOperation": self._current_bulk_operation,
+            "bulkOperations": self._bulk_operations,
             "bulkOperationRunQuery": self._run_bulk_query,
             "shopifyqlQuery": self._shopifyql_query,
         }
@@ -1049,6 +1051,20 @@ class ShopifySimulator:
         with self._bulk_lock:
             op = self._bulk_ops[max(self._bulk_ops)] if self._bulk_ops and args["type"] == "QUERY" else None
         return None if op is None else op.node(info.context.base_url)
+
+    def _bulk_operations(self, info: Any, **args: Any) -> dict:
+        """The app's bulk operations matching `query`, newest first (unless `reverse`), as
+        Shopify lists them; only the last BULK_OPERATIONS_KEPT are remembered."""
+        if args["sortKey"] != "CREATED_AT":
+            raise GraphQLError(f"The simulator cannot sort bulk operations by {args['sortKey']}.")
+        matches = bulk_filter(args.get("query"))
+        with self._bulk_lock:
+            listed = [
+                (-op.number, op)  # newest first: a descending creation order, ascending keys
+                for op in sorted(self._bulk_ops.values(), key=lambda op: -op.number)
+                if matches({"status": op.status.lower(), "operation_type": "query"})
+            ]
+        return _paginate(listed, **_page_args(args)).connection(lambda op: op.node(info.context.base_url))
 
     def _run_bulk_query(self, info: Any, query: str, **_options: Any) -> dict:
         with self._bulk_lock:
