@@ -16,6 +16,7 @@ from graphql import execute, parse
 from connectors.shopify import BULK_ORDERS_QUERY
 from simulators.business import SHOPIFY, Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SCHEMA, SHOP_NAME, _Context, _resolve_field, build_shopify
+from simulators.shopify_bulk_filter import bulk_filter
 from simulators.store import ManualClock
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
@@ -384,6 +385,53 @@ RUN_BULK = """mutation Run($query: String!) {
 CURRENT = """{ currentBulkOperation {
   id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url partialDataUrl
 } }"""
+
+
+LIST_BULK = """query List($query: String, $reverse: Boolean, $first: Int, $after: String) {
+  bulkOperations(query: $query, reverse: $reverse, first: $first, after: $after, sortKey: CREATED_AT) {
+    nodes { id status } pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def completed_bulk(server, query: str, deadline_s: float = 30.0) -> str:
+    """Run a bulk query and wait, with a deadline, for it to complete; its id."""
+    operation = graphql(server, RUN_BULK, {"query": query})["data"]["bulkOperationRunQuery"]["bulkOperation"]
+    node = "query($id: ID!) { node(id: $id) { ... on BulkOperation { status } } }"
+    deadline = time.monotonic() + deadline_s
+    while graphql(server, node, {"id": operation["id"]})["data"]["node"]["status"] != "COMPLETED":
+        assert time.monotonic() < deadline, "the bulk operation did not complete in time"
+        time.sleep(0.02)
+    return operation["id"]
+
+
+def test_bulk_operations_are_listed_newest_first_and_filtered_by_status(shop):
+    """`bulkOperations`, which replaces the deprecated `currentBulkOperation`."""
+    first, second = completed_bulk(shop, BULK_QUERY), completed_bulk(shop, BULK_QUERY)
+
+    def listed(**variables) -> list[str]:
+        page = graphql(shop, LIST_BULK, {"first": 5, **variables})["data"]["bulkOperations"]
+        return [node["id"] for node in page["nodes"]]
+
+    assert listed() == listed(query="status:completed operation_type:query") == [second, first]
+    assert listed(reverse=True) == [first, second]
+    assert listed(query="operation_type:query AND (status:created OR status:running)") == []
+    assert listed(query="-status:completed OR operation_type:mutation") == []
+    page = graphql(shop, LIST_BULK, {"first": 1})["data"]["bulkOperations"]
+    assert page["pageInfo"]["hasNextPage"]
+    assert listed(after=page["pageInfo"]["endCursor"]) == [first]
+    refused = graphql(shop, LIST_BULK, {"first": 5, "query": "status:done"})
+    assert "cannot filter bulk operations by 'status:done'" in refused["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("created", True), ("running", True), ("completed", False), ("failed", False)],
+)
+def test_the_in_progress_filter_matches_queued_and_running_operations(status, expected):
+    matches = bulk_filter("operation_type:query AND (status:created OR status:running)")
+    assert matches({"status": status, "operation_type": "query"}) is expected
+    assert matches({"status": status, "operation_type": "mutation"}) is False
 
 
 def test_bulk_operation_runs_through_its_states_and_writes_jsonl(shop):
