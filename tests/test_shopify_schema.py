@@ -277,11 +277,11 @@ def test_every_document_sent_in_a_sync_is_valid_against_shopifys_schema(admin_sc
         assert list(connector.fetch_orders(now - timedelta(days=2)))
         assert list(connector.fetch_products())
         assert connector.fetch_daily_report(now.date() - timedelta(days=7), now.date())
+    problems = {text: schema_problems(admin_schema, text) for text in recorder.documents}
+    assert {text: found for text, found in problems.items() if found} == {}
     constants = {text: name for name, text in DOCUMENTS.items() if name.startswith("connectors.")}
     sent = {constants.get(text, text) for text in recorder.documents}
     expected = {"SHOP_QUERY", "SPAN_QUERY", "BULK_RUN_MUTATION", "BULK_NODE_QUERY", "ORDERS_QUERY", "REFUNDS_QUERY"}
     expected |= {"VARIANTS_QUERY", "SALES_REPORT_QUERY"}
     assert {f"connectors.shopify.{name}" for name in expected} <= sent
     assert sum(text.startswith("{ orders(sortKey: UPDATED_AT, query:") for text in sent) >= 3  # the windows
-    problems = {text: schema_problems(admin_schema, text) for text in recorder.documents}
-    assert {text: found for text, found in problems.items() if found} == {}
