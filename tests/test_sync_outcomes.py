@@ -189,19 +189,19 @@ def expected_sales(orders: list[records.Order], tz: ZoneInfo) -> dict[date, tupl
     }
 
 
+DAILY_SALES = (AnalyticsDaily.day, AnalyticsDaily.orders, AnalyticsDaily.gross_sales, AnalyticsDaily.fx_rate_age_days)
+
+
 def dashboard_sales(sessions, platform_id: int) -> dict[date, tuple[int, Decimal, int]]:
     with sessions() as session:
         rows = session.execute(
-            select(AnalyticsDaily.day, AnalyticsDaily.orders, AnalyticsDaily.gross_sales, AnalyticsDaily.fx_rate_age_days)
-            .where(AnalyticsDaily.platform_id == platform_id, AnalyticsDaily.orders > 0)
+            select(*DAILY_SALES).where(AnalyticsDaily.platform_id == platform_id, AnalyticsDaily.orders > 0)
         )
         return {day: (orders, Decimal(gross).quantize(CENT), age) for day, orders, gross, age in rows}
 
 
 @pytest.mark.parametrize("channel", ["bestbuy"], indirect=True)
-def test_orders_without_an_exchange_rate_are_kept_and_counted_once_it_arrives(
-    engine, sessions, channel, monkeypatch
-):
+def test_orders_without_an_exchange_rate_are_kept_and_counted_once_it_arrives(engine, sessions, channel, monkeypatch):
     """Best Buy sells in CAD, the company reports in USD. With no CAD rate on or before the first
     days, the sync stores every order (all of its pages, even with a rollup between every two
     pages) but no day is rolled up with a made-up rate: the run fails saying which rate is
@@ -233,7 +233,7 @@ def test_orders_without_an_exchange_rate_are_kept_and_counted_once_it_arrives(
         assert platform.status == "active" and platform.status_message == failed.error
         assert platform.last_sync_at is None  # due again at once
         assert set(session.scalars(select(DirtyDay.day).where(DirtyDay.platform_id == channel.platform_id))) == touched
-        rolled = select(func.count()).select_from(AnalyticsDaily).where(AnalyticsDaily.platform_id == channel.platform_id)
+        rolled = select(func.count()).where(AnalyticsDaily.platform_id == channel.platform_id)
         assert session.scalar(rolled) == 0  # nothing converted at a guessed rate
 
     with transaction(sessions) as session:

@@ -195,4 +195,3 @@ def test_an_older_delivery_after_a_newer_one_changes_nothing(engine, sessions, s
     assert shop.post("orders/updated", older).json() == {"status": "ok"}
 
     assert stored(engine, shop.platform_id) == orders and daily(sessions, shop.platform_id) == rows
-
