@@ -47,19 +47,22 @@ class Worker:
             text=True,
             env=env,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
             self.lines.put(line)
+        self.lines.put(None)  # the process ended: nothing more will come
 
     def wait_for(self, text: str, deadline: float) -> None:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 line = self.lines.get(timeout=left)
             except queue.Empty:
+                break
+            if line is None:
                 break
             self.seen.append(line)
             if text in line:
