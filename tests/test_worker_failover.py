@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from db.engine import transaction
 from db.models import Platform, SyncRun, utcnow
-from settings import PROJECT_ROOT
+from settings import PROJECT_ROOT, Settings, SettingsError
 from tests.sims import Channel
 
 DEADLINE_SECONDS = 60
@@ -126,3 +126,11 @@ def test_the_standby_takes_over_when_the_leader_is_killed(sessions, channel: Cha
         leader.stop()
         if standby is not None:
             standby.stop()
+
+
+def test_the_standby_retry_is_a_checked_setting():
+    assert Settings.from_env({}).standby_retry_seconds == 30.0
+    assert Settings.from_env({"WORKER_STANDBY_RETRY_SECONDS": "0.2"}).standby_retry_seconds == 0.2
+    for bad in ("0", "abc", "nan", "3601"):
+        with pytest.raises(SettingsError, match="WORKER_STANDBY_RETRY_SECONDS"):
+            Settings.from_env({"WORKER_STANDBY_RETRY_SECONDS": bad})
