@@ -264,7 +264,7 @@ def sync_platform(
             with records.cycle_collector_paused():  # a sync's pages make next to no cycles
                 for page in connector.fetch_orders(since):
                     if time.monotonic() - rolled_up >= every:  # the dashboard fills in as it goes
-                        _rollup_dirty(sessions, platform_id)
+                        _rollup_dirty(sessions, platform_id, during_sync=True)
                         rolled_up = time.monotonic()
                     if not page:
                         continue
@@ -364,9 +364,17 @@ def _write_page(
     )
 
 
-def _rollup_dirty(sessions: sessionmaker[Session], platform_id: int) -> None:
-    with transaction(sessions) as session:
-        ingest.rollup_dirty(session, session.get(Platform, platform_id))
+def _rollup_dirty(sessions: sessionmaker[Session], platform_id: int, during_sync: bool = False) -> None:
+    """Roll up the platform's marked days. `during_sync`: a missing exchange rate does not stop
+    the sync reading its pages (the orders are worth having); the days stay marked and the
+    sync's end, which rolls up again, reports the missing rate."""
+    try:
+        with transaction(sessions) as session:
+            ingest.rollup_dirty(session, session.get(Platform, platform_id))
+    except ingest.MissingFxRate as exc:
+        if not during_sync:
+            raise
+        log.warning("rollup waits for a rate platform_id=%s error=%s", platform_id, exc)
 
 
 def _finish(

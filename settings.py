@@ -83,6 +83,9 @@ class Settings:
     embedded: bool = False
     # How often each platform is synced (Mirakl asks for at most one order poll a minute).
     sync_interval_seconds: float = 300.0
+    # How often a standby worker (`python -m worker`) tries for the leader lock: how long the
+    # schedule can stop after the leading worker dies.
+    standby_retry_seconds: float = 30.0
     # How much history the demo stores hold (make run); smaller makes a quicker first backfill.
     demo_history_days: int = 730
     # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are trusted (Render: 1).
@@ -139,6 +142,13 @@ class Settings:
             raise SettingsError(f"SYNC_INTERVAL_SECONDS must be a number of seconds, not {raw_interval!r}") from None
         if not 1 <= sync_interval <= 86400:
             raise SettingsError("SYNC_INTERVAL_SECONDS must be between 1 and 86400")
+        raw_retry = env.get("WORKER_STANDBY_RETRY_SECONDS", "").strip() or str(defaults.standby_retry_seconds)
+        try:
+            standby_retry = float(raw_retry)
+        except ValueError:
+            standby_retry = -1.0
+        if not 0.1 <= standby_retry <= 3600:
+            raise SettingsError(f"WORKER_STANDBY_RETRY_SECONDS must be 0.1 to 3600 seconds, not {raw_retry!r}")
         raw_days = env.get("DEMO_HISTORY_DAYS", "").strip() or str(defaults.demo_history_days)
         if not raw_days.isdigit() or not 1 <= int(raw_days) <= 1500:
             raise SettingsError(f"DEMO_HISTORY_DAYS must be a whole number of days from 1 to 1500, not {raw_days!r}")
@@ -156,6 +166,7 @@ class Settings:
             log_level=log_level,
             embedded=embedded,
             sync_interval_seconds=sync_interval,
+            standby_retry_seconds=standby_retry,
             demo_history_days=int(raw_days),
             trusted_proxy_hops=int(raw_hops),
         )

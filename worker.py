@@ -32,7 +32,6 @@ from settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 
 LEADER_LOCK = "scheduler-leader"
-STANDBY_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -126,8 +125,8 @@ def main() -> int:
                 log.info("worker leading; schedule=%s", ",".join(j.name for j in schedule(settings, sessions)))
                 build_scheduler(settings, sessions, background=False).start()
                 return 0
-        log.info("worker on standby: another worker leads; retry_in_s=%d", STANDBY_RETRY_SECONDS)
-        time.sleep(STANDBY_RETRY_SECONDS)
+        log.info("worker on standby: another worker leads; retry_in_s=%g", settings.standby_retry_seconds)
+        time.sleep(settings.standby_retry_seconds)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, request
@@ -20,12 +22,13 @@ from connectors import shopify
 from connectors.base import ConnectorError
 from db import ingest
 from db.credentials import CredentialBox
-from db.models import Company, Platform, WebhookEvent
+from db.models import Company, Platform, WebhookEvent, utcnow
 from extensions import db_session, state
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+T = TypeVar("T")
 
 
 def _signed_platform(shop_domain: str, body: bytes, signature: str) -> Platform | None:
@@ -62,16 +65,29 @@ def shopify_webhook():
     except IntegrityError:
         session.rollback()
         return jsonify(status="duplicate"), 200
-    if topic.startswith("orders/") and topic != "orders/delete":
-        try:
-            order = shopify.order_from_webhook(json.loads(body))
-        except (ValueError, RecursionError, ConnectorError) as exc:  # RecursionError: JSON nested too deep
-            session.rollback()
-            log.warning("webhook unreadable shop=%s topic=%s error=%s", shop_domain, topic, type(exc).__name__)
-            raise ApiError(400, "invalid_body", "The webhook body is not a Shopify order.") from None
+    if topic == "orders/delete":
+        external_id = _read_body(body, shopify.deleted_order_id, shop_domain, topic)
+        ingest.rollup_daily(session, platform, ingest.delete_order(session, platform, external_id, utcnow()))
+    elif topic.startswith("orders/"):
+        order = _read_body(body, shopify.order_from_webhook, shop_domain, topic)
         company = session.get(Company, platform.company_id)
         touched = ingest.upsert_orders(session, platform, [order], ZoneInfo(company.timezone))
         ingest.rollup_daily(session, platform, touched)
+    else:  # refunds/create and the like: the orders/updated that comes with them carries the change
+        session.commit()
+        log.info("webhook ignored platform_id=%s topic=%s", platform.id, topic)
+        return jsonify(status="ignored"), 200
     session.commit()
     log.info("webhook applied platform_id=%s topic=%s", platform.id, topic)
     return jsonify(status="ok"), 200
+
+
+def _read_body(body: bytes, read: Callable[[Any], T], shop_domain: str, topic: str) -> T:
+    """The signed body read by `read`; a body that is not JSON (or not UTF-8) or not what the
+    topic carries answers 400 and nothing of the delivery is kept, so a fixed retry applies."""
+    try:
+        return read(json.loads(body.decode("utf-8")))  # UTF-8 only, as JSON between systems is
+    except (ValueError, RecursionError, ConnectorError) as exc:  # RecursionError: JSON nested too deep
+        db_session().rollback()
+        log.warning("webhook unreadable shop=%s topic=%s error=%s", shop_domain, topic, type(exc).__name__)
+        raise ApiError(400, "invalid_body", f"The webhook body is not a Shopify {topic} body.") from None

@@ -726,6 +726,15 @@ def order_from_webhook(payload: Any) -> records.Order:
         raise ConnectorError(f"not a Shopify order ({type(exc).__name__})") from None
 
 
+def deleted_order_id(payload: Any) -> str:
+    """The external id of the order an orders/delete webhook names (its body is `{"id": N}`);
+    ConnectorError when the body names no order."""
+    order_id = payload.get("id") if isinstance(payload, dict) else None
+    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
+        raise ConnectorError("not a Shopify order deletion (no numeric id)")
+    return _gid("Order", order_id)
+
+
 def _rest_order(payload: Mapping[str, Any]) -> records.Order:
     cancelled_at = _time(payload.get("cancelled_at"))
     status = (payload.get("financial_status") or "").upper()

@@ -187,6 +187,25 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     return touched
 
 
+DELETED = "deleted"  # excluded_reason of an order the platform says was deleted
+
+
+def delete_order(session: Session, platform: Platform, external_id: str, when: datetime) -> set[date]:
+    """Exclude a deleted order from every metric (kept, with `excluded_reason` "deleted", for
+    the record); returns the days whose rollups change. Its `updated_at` becomes `when`, the
+    deletion's time, so no earlier copy of the order (a late webhook, a stale page) brings it back.
+    An order not stored yet has nothing to exclude: platforms list no deleted order."""
+    order = session.scalar(
+        select(Order).where(Order.platform_id == platform.id, Order.external_id == external_id).with_for_update()
+    )
+    if order is None or order.excluded_reason == DELETED:
+        return set()
+    order.excluded_reason, order.updated_at = DELETED, max(when, order.updated_at)
+    days = {order.order_day} | set(session.scalars(select(Refund.refund_day).where(Refund.order_id == order.id)))
+    session.flush()
+    return days
+
+
 ORDER_COLUMNS = (
     "company_id",
     "platform_id",

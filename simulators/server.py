@@ -27,6 +27,12 @@ from simulators.store import ChannelStore
 log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("rate_limit", "error", "slow", "timeout", "drop", "malformed")
+# Answers a client cannot ride out by retrying: a 200 whose JSON envelope is right but whose
+# records name their fields differently (as after an API version change). Kept apart from
+# FAULT_KINDS, which a sync must come through unharmed.
+PAYLOAD_FAULTS = ("renamed_fields",)
+# A queue entry that lets one request through untouched, so a test can fault the n-th request.
+NO_FAULT = "none"
 
 
 @dataclass
@@ -90,9 +96,10 @@ class FaultPlan:
         """Apply {"queue": [...], "rates": {...}, "slow_seconds": s, "timeout_seconds": s}."""
         queue = list(spec.get("queue", []))
         rates = dict(spec.get("rates", {}))
-        unknown = sorted({*queue, *rates} - set(FAULT_KINDS))
+        known = (*FAULT_KINDS, *PAYLOAD_FAULTS)
+        unknown = sorted(({*queue} - {NO_FAULT} | {*rates}) - set(known))
         if unknown:
-            raise ValueError(f"unknown fault kind(s) {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kind(s) {', '.join(unknown)}; known: {', '.join(known)}")
         if any(not 0 <= float(p) <= 1 for p in rates.values()):
             raise ValueError("fault rates are probabilities between 0 and 1")
         with self._lock:
@@ -118,6 +125,8 @@ class FaultPlan:
     def draw(self) -> str | None:
         with self._lock:
             fault = self.queue.popleft() if self.queue else None
+            if fault == NO_FAULT:
+                return None
             if fault is None:
                 for kind, probability in self.rates.items():
                     if self._rng.random() < probability:
@@ -225,7 +234,25 @@ class SimulatorServer:
         if fault == "timeout":
             time.sleep(self.faults.timeout_seconds)
         self.simulator.store.advance()
-        return self.simulator.handle(request), fault if fault in ("drop", "malformed") else None
+        return self.simulator.handle(request), fault if fault in ("drop", "malformed", *PAYLOAD_FAULTS) else None
+
+
+def renamed_fields(body: bytes) -> bytes:
+    """The JSON body with every key below the top level renamed (`id` -> `id_v2`): the envelope
+    a client checks first is intact, the records inside are not what it knows."""
+
+    def rename(value: Any, depth: int) -> Any:
+        if isinstance(value, dict):
+            return {(k if depth == 0 else f"{k}_v2"): rename(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rename(v, depth) for v in value]
+        return value
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(rename(document, 0), separators=(",", ":")).encode()
 
 
 def _handler_for(server: SimulatorServer) -> type[BaseHTTPRequestHandler]:
@@ -253,6 +280,8 @@ def _handler_for(server: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             body = response.body
             if wire_fault == "malformed":
                 body = body[: max(1, len(body) // 2)]  # valid length, invalid JSON
+            elif wire_fault == "renamed_fields":
+                body = renamed_fields(body)
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
