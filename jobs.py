@@ -663,10 +663,29 @@ def fetch_platform_reports(
                 raise LookupError(f"no platform {platform_id}")
             connector = make_connector(platform.kind, platform.config, box.open(platform.credentials), network=network)
         days = connector.fetch_daily_report(start, end)
+        pending = _changes_since_sync(sessions, platform_id, connector)
         with transaction(sessions) as session:
-            stored = reconciliation.store_report(session, platform_id, days, source="platform")
+            stored = reconciliation.store_report(session, platform_id, days, source="platform", pending=pending)
     log.info("platform report stored platform_id=%s start=%s end=%s days=%d", platform_id, start, end, stored)
     return stored
+
+
+def _changes_since_sync(
+    sessions: sessionmaker[Session], platform_id: int, connector: records.Connector
+) -> reconciliation.PendingChanges | None:
+    """The orders the platform changed after our last sync (read, not stored as orders), which
+    reconciliation puts down to sync lag; None when never synced or too many changed."""
+    with sessions() as session:
+        cursor = reconciliation.orders_cursor(session, platform_id)
+    if cursor is None:
+        return None
+    changed: dict[str, records.Order] = {}
+    for page in connector.fetch_orders(cursor):
+        changed.update((o.external_id, o) for o in page if o.updated_at >= cursor)
+        if len(changed) > reconciliation.PENDING_MAX:
+            return None
+    with sessions() as session:
+        return reconciliation.PendingChanges.of(session, session.get(Platform, platform_id), changed.values())
 
 
 def refresh_platform_report(
@@ -683,7 +702,7 @@ def refresh_platform_report(
         platform = session.get(Platform, platform_id)
         if not CONNECTORS[platform.kind].has_daily_report:
             return None
-        if not reconciliation.report_needs_refresh(session, platform_id, start, end):
+        if not reconciliation.report_needs_refresh(session, platform, start, end):
             return None
     try:
         fetch_platform_reports(sessions, platform_id, box, start, end, network)
