@@ -116,18 +116,19 @@ def report_timezone(session: Session, platform_id: int) -> str | None:
 
 def report_needs_refresh(session: Session, platform: Platform, start: date, end: date) -> bool:
     """Whether a day of start..end has no stored report, one older than REPORT_MAX_AGE, or one
-    fetched from the platform before our last sync (which brought in changes it has not seen)."""
-    count, oldest, oldest_fetched = session.execute(
+    fetched from the platform before our data last changed (a sync, a webhook, new rates): the
+    changes since our sync read with it would no longer be the ones our numbers miss."""
+    count, oldest, fetched = session.execute(
         select(
             func.count(),
             func.min(PlatformReportDay.imported_at),
-            func.min(PlatformReportDay.imported_at).filter(PlatformReportDay.source == "platform"),
+            func.count().filter(PlatformReportDay.source == "platform"),
         ).where(PlatformReportDay.platform_id == platform.id, PlatformReportDay.day.between(start, end))
     ).one()
     if count < (end - start).days + 1 or oldest < utcnow() - REPORT_MAX_AGE:
         return True
-    synced = platform.last_sync_at
-    return oldest_fetched is not None and synced is not None and oldest_fetched < synced
+    version = PendingChanges.stored(session, platform.id).data_version
+    return bool(fetched) and version != session.get(Company, platform.company_id).data_version
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,13 @@ class PendingChanges:
     sales: tuple[tuple, ...] = ()
     refunds: tuple[tuple, ...] = ()
     known: bool = True
+    data_version: int | None = None  # the company's when read: a later one means our data moved on
     taken_at: str | None = None  # the report's fetch time (ISO, UTC) these changes go with
 
     @classmethod
-    def of(cls, session: Session, platform: Platform, orders: Iterable[records.Order]) -> PendingChanges:
+    def of(
+        cls, session: Session, platform: Platform, orders: Iterable[records.Order], data_version: int | None = None
+    ) -> PendingChanges:
         """These orders read from the platform, less the versions we already hold (an order at
         the cursor itself, or one a webhook brought in), as rows on the company's days."""
         timezone = ZoneInfo(session.get(Company, platform.company_id).timezone)
@@ -165,7 +169,7 @@ class PendingChanges:
                 order = (day, o.processed_at.isoformat(), o.excluded_reason)
                 money = (_to_cents(r.returns), _to_cents(r.shipping), _to_cents(r.tax))
                 refunds.append((o.external_id, o.currency, refund_day, r.processed_at.isoformat(), *order, *money))
-        return cls(tuple(sales), tuple(refunds))
+        return cls(tuple(sales), tuple(refunds), data_version=data_version)
 
     @classmethod
     def stored(cls, session: Session, platform_id: int) -> PendingChanges:
@@ -173,10 +177,17 @@ class PendingChanges:
         raw = (state.detail or {}).get("pending") if state else None
         if not raw:
             return cls(known=False)
-        return cls(tuple(map(tuple, raw["sales"])), tuple(map(tuple, raw["refunds"])), True, raw["taken_at"])
+        rows = (tuple(map(tuple, raw["sales"])), tuple(map(tuple, raw["refunds"])))
+        return cls(*rows, raw["known"], raw["data_version"], raw["taken_at"])
 
     def to_json(self, taken_at: datetime) -> dict:
-        return {"sales": self.sales, "refunds": self.refunds, "taken_at": taken_at.astimezone(UTC).isoformat()}
+        return {
+            "sales": self.sales,
+            "refunds": self.refunds,
+            "known": self.known,
+            "data_version": self.data_version,
+            "taken_at": taken_at.astimezone(UTC).isoformat(),
+        }
 
     def goes_with(self, row: PlatformReportDay) -> bool:
         """Whether a stored report day was fetched together with these changes."""
