@@ -91,6 +91,13 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
         shift = next(e for d in body["days"] for e in d["explained"] if e["reason"] == "time_zone")
         assert "to midnight America/New_York time is on the next day there" in shift["detail"]
         assert any(e["effect"].get("orders") for d in body["days"] for e in d["explained"])  # orders change days
+    # Currency from its cause: the dashboard's figures plus the currency effect are the store's own
+    # figures on the company's days, as the simulator computes them from its orders, to the cent.
+    truth = daily_totals(store.by_created(clock()), clock(), store.business.tz, start, end)
+    for day in body["days"]:
+        currency = next((e["effect"] for e in day["explained"] if e["reason"] == "currency"), {})
+        in_store_currency = {m: value(m, day["ours"][m]) + value(m, currency.get(m, 0)) for m in METRICS}
+        assert in_store_currency == {m: getattr(truth[date.fromisoformat(day["day"])], m) for m in METRICS}
 
     query = {"platform": channel.platform_id, "start_date": start, "end_date": end, "format": "csv"}
     download = client.get(URL, query_string=query)
