@@ -306,7 +306,8 @@ def reconcile(session: Session, platform: Platform, start: date, end: date) -> R
         explained = tuple(
             Explanation(reason, details.text(reason, row), _nonzero(effect[row.day]))
             for reason, effect in effects.items()
-            if row.day in effect and any(effect[row.day].values())
+            if row.day in effect
+            and any(effect[row.day].values())
             and (reason != "sync_lag" or details.pending.goes_with(row))
         )
         accounted = ours[row.day]

@@ -52,7 +52,10 @@ def value(metric: str, raw) -> Decimal | int:
 
 
 def assert_adds_up(day: dict) -> None:
-    """ours + every reason's effect + unexplained = the platform's figure, metric by metric."""
+    """ours + every reason's effect + unexplained = the platform's figure, metric by metric. This
+    holds by construction (unexplained is what is left): it checks only that the answer's
+    numbers are consistent as serialised. The effects themselves are checked against amounts
+    known independently (the simulator's own figures, hand-made orders)."""
     for metric in METRICS:
         effects = sum(value(metric, e["effect"].get(metric, 0)) for e in day["explained"])
         total = value(metric, day["ours"][metric]) + effects + value(metric, day["unexplained"][metric])
