@@ -249,6 +249,8 @@ class Reconciliation:
     report_sources: tuple[str, ...]
     report_fetched_at: datetime | None  # the oldest stored report day of the range
     days: list[ReconciledDay]
+    # Whether the changes since our sync were read with the report (else sync lag shows as unexplained).
+    sync_lag_known: bool = False
 
     @property
     def summary(self) -> dict[str, int]:
@@ -287,8 +289,13 @@ def reconcile(session: Session, platform: Platform, start: date, end: date) -> R
     ledger = Ledger.load(session, platform, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     ours = _dashboard(session, platform.id, days[0], days[-1])
     details = _Details(session, platform, company, timezone, ledger)
-    effects = {"currency": _currency_effects(session, company, ledger, days, details)}
     previous = ledger.tally(Rules(company.refund_dating))  # the dashboard's conventions, store currency
+    converted = ledger.converted(company.refund_dating, FxConverter(session, company.id, company.currency))
+    details.fallbacks = converted.fallbacks
+    # A day with an amount no rate converts gets no currency effect: its difference stays unexplained.
+    effects = {
+        "currency": {d: _minus(previous[d], converted.figures[d]) for d in days if d not in converted.unconvertible}
+    }
     report_rules = Rules("processed", timezone, by_platform=True)
     for reason, rules in (
         ("refund_dating", Rules("processed")),
@@ -314,20 +321,8 @@ def reconcile(session: Session, platform: Platform, start: date, end: date) -> R
         for explanation in explained:
             accounted = _plus(accounted, explanation.effect)
         reconciled.append(ReconciledDay(row.day, ours[row.day], theirs, explained, _minus(theirs, accounted)))
-    return Reconciliation(**header, days=reconciled)
-
-
-def _currency_effects(
-    session: Session, company: Company, ledger: Ledger, days: Sequence[date], details: _Details
-) -> dict[date, Figures]:
-    """Per day, our figures in the store's currency minus the same orders converted to the
-    reporting currency, both tallied from our orders under the dashboard's conventions. A day
-    with an amount no rate can convert gets no currency effect: its difference stays unexplained."""
-    store = ledger.tally(Rules(company.refund_dating))
-    converted, details.fallbacks, unconvertible = ledger.converted(
-        company.refund_dating, FxConverter(session, company.id, company.currency)
-    )
-    return {d: _minus(store[d], converted[d]) for d in days if d not in unconvertible}
+    known = all(details.pending.goes_with(row) for row in report)
+    return Reconciliation(**header, days=reconciled, sync_lag_known=known)
 
 
 # --- our side: the dashboard's numbers and our raw orders under each convention ------------
@@ -340,6 +335,15 @@ class Rules:
     refund_dating: str  # "processed": a return on its own day; "order": on its order's day
     timezone: str | None = None  # whose days: None = the company's, as stored at ingest
     by_platform: bool = False  # the platform report's inclusion rules instead of ours
+
+
+@dataclass(frozen=True)
+class Converted:
+    """Our figures in the reporting currency, per day."""
+
+    figures: defaultdict[date, Figures]
+    fallbacks: dict[date, dict[date, date]]  # per day: an order day with no rate -> the day of the rate used
+    unconvertible: set[date]  # days with an amount no rate converts (none on or before its order day)
 
 
 class Ledger:
@@ -404,12 +408,10 @@ class Ledger:
             _also_counted(platform),
         )
 
-    def converted(self, refund_dating: str, fx: FxConverter) -> tuple[defaultdict[date, Figures], dict, set[date]]:
+    def converted(self, refund_dating: str, fx: FxConverter) -> Converted:
         """Our figures as the dashboard books them (company days, the company's refund dating,
         our rules), converted to the reporting currency at each order day's rate: summed per
-        (day, order day, currency) and rounded to the cent once per sum, as the rollup does.
-        Also: per day, the order days converted at an earlier day's rate ({order day: rate
-        day}), and the days with an amount no rate converts."""
+        (day, order day, currency) and rounded to the cent once per sum, as the rollup does."""
         sales = self.sales[self._counted(self.sales, False, returns=False)].assign(day=lambda f: f["order_day"])
         refunds = self.refunds[self._counted(self.refunds, False, returns=True)]
         refunds = refunds.assign(day=refunds["order_day" if refund_dating == "order" else "refund_day"])
@@ -431,7 +433,7 @@ class Ledger:
             if rate is not None:
                 back = [_convert(row[column], rate) for column in ("returns", "shipping", "taxes")]
                 tallied[day] = _plus(tallied[day], _figures(0, ZERO, ZERO, back[0], -back[1], -back[2]))
-        return tallied, fallbacks, unconvertible
+        return Converted(tallied, fallbacks, unconvertible)
 
     @staticmethod
     def _rate(

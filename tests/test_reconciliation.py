@@ -24,6 +24,7 @@ from simulators.sales_report import daily_totals
 from simulators.shopify import DEV_ACCESS_TOKEN, build_shopify
 from simulators.store import ManualClock
 from tests.sims import BOX, DEV_NETWORK, START
+from tests.test_dash_inputs import callbacks, reconciliation_text
 
 METRICS = reconciliation.METRICS
 URL = "/api/v1/analytics/reconciliation"
@@ -80,6 +81,7 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
     body = get(client, channel.platform_id, start, end)
 
     assert body["report"]["source"] == "platform" and body["report"]["error"] is None
+    assert body["report"]["sync_lag_known"] is True
     assert body["summary"]["days"] == (end - start).days + 1 == len(body["days"])
     assert unexplained(body) == [] and body["summary"]["days_unexplained"] == 0
     for day in body["days"]:
@@ -206,7 +208,7 @@ def test_an_uploaded_shopify_export_is_reconciled(sessions, client, auth, channe
     assert response.json["days"] == len(rows) and response.json["timezone"] == "America/New_York"
 
     body = get(client, channel.platform_id, start, end)
-    assert body["report"]["source"] == "upload"
+    assert body["report"]["source"] == "upload" and body["report"]["sync_lag_known"] is False
     assert body["summary"]["days_matching"] == body["summary"]["days"] == len(rows)
 
     broken = [
@@ -508,7 +510,8 @@ def test_orders_changed_on_the_platform_after_our_sync_are_sync_lag_by_their_amo
         cad_order(3, MARCH_11, 1, "30.00", updated=later),  # placed, not synced yet
     ]
     report = [CLEAN_REPORT[0], cad_report(MARCH_11, 2, "80.00", returns="20.00")]
-    days = reconciled(sessions, cad_store(sessions, company, report=report, pending=changed))
+    known_id = cad_store(sessions, company, report=report, pending=changed)
+    days = reconciled(sessions, known_id)
     lag = {"orders": 1, "gross_sales": Decimal("30.00"), "returns": Decimal("20.00")}
     lag |= {"net_sales": Decimal("10.00"), "total_sales": Decimal("10.00")}
     assert effects(days[MARCH_11])["sync_lag"] == lag
@@ -516,5 +519,33 @@ def test_orders_changed_on_the_platform_after_our_sync_are_sync_lag_by_their_amo
     assert all(not unexplained_amounts(d) for d in days.values()) and "sync_lag" not in effects(days[MARCH_10])
 
     # The same report uploaded, with no changes fetched alongside: the difference is not put down to lag.
-    unknown = reconciled(sessions, cad_store(sessions, company, report=report, pending=None))[MARCH_11]
+    unknown_id = cad_store(sessions, company, report=report, pending=None)
+    unknown = reconciled(sessions, unknown_id)[MARCH_11]
     assert "sync_lag" not in effects(unknown) and unexplained_amounts(unknown) == lag
+    with sessions() as session:
+        flags = [
+            reconciliation.reconcile(session, session.get(Platform, i), MARCH_10, MARCH_11).sync_lag_known
+            for i in (known_id, unknown_id)
+        ]
+    assert flags == [True, False]
+
+
+def test_the_page_says_when_sync_lag_cannot_be_told(sessions, client, auth, company):
+    """The reconciliation page over /_dash-update-component: with the changes since our sync not
+    known (an upload), an unexplained day comes with the note that it may be sync lag."""
+    refund = Refund("refund-2", datetime(2026, 3, 11, 20, tzinfo=UTC), "refund", Decimal("20.00"))
+    report = [CLEAN_REPORT[0], cad_report(MARCH_11, 1, "50.00", returns="20.00")]
+    later = datetime(2026, 3, 12, 1, tzinfo=UTC)
+    changed = [cad_order(2, MARCH_11, 2, "25.00", refunds=(refund,), updated=later)]
+    known, unknown = (cad_store(sessions, company, report=report, pending=p) for p in (changed, None))
+    auth.login()
+    client.get("/")
+    page = callbacks(known)["reconciliation"]
+    dates = {("recon-dates", "start_date"): MARCH_10.isoformat(), ("recon-dates", "end_date"): MARCH_11.isoformat()}
+    shown = {
+        platform_id: reconciliation_text(client, page, {**dates, ("recon-platform", "value"): platform_id})
+        for platform_id in (known, unknown)
+    }
+    assert "1 day with an unexplained difference" in shown[unknown] and "recon-lag-unknown" in shown[unknown]
+    assert "0 days with an unexplained difference" in shown[known] and "recon-lag-unknown" not in shown[known]
+    assert "Not synced yet: -20.00" in shown[known]
