@@ -111,6 +111,7 @@ def test_the_page_shows_the_apis_numbers_and_an_injected_error(live_server, brow
     corrupt(live_server.database_url, ids["bestbuy"], broken_day["day"])
     show(page, url, "Best Buy Marketplace")
     expect(page.locator("#recon-unexplained")).to_have_text("1 day with an unexplained difference")
+    expect(page.locator("#recon-lag-unknown")).to_have_count(0)  # synced: it is not sync lag
     broken = answer("bestbuy").json()
     assert shown_cells(page) == expected_cells(broken)
     (day,) = [d for d in broken["days"] if d["day"] == broken_day["day"]]
