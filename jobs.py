@@ -670,11 +670,51 @@ def fetch_platform_reports(
             if platform is None:
                 raise LookupError(f"no platform {platform_id}")
             connector = make_connector(platform.kind, platform.config, box.open(platform.credentials), network=network)
-        days = connector.fetch_daily_report(start, end)
+        days, pending = _report_and_changes(sessions, platform_id, connector, start, end)
         with transaction(sessions) as session:
-            stored = reconciliation.store_report(session, platform_id, days, source="platform")
+            stored = reconciliation.store_report(session, platform_id, days, source="platform", pending=pending)
     log.info("platform report stored platform_id=%s start=%s end=%s days=%d", platform_id, start, end, stored)
     return stored
+
+
+REPORT_ATTEMPTS = 3
+
+
+def _report_and_changes(
+    sessions: sessionmaker[Session], platform_id: int, connector: records.Connector, start: date, end: date
+) -> tuple[list[records.ReportDay], reconciliation.PendingChanges]:
+    """The report, and the orders changed since our sync as one snapshot with it: the changes
+    are read before and after the report, which is read again when they differ (the platform
+    or our data changed meanwhile); if they never settle, the changes are stored as not known."""
+    before = _changes_since_sync(sessions, platform_id, connector)
+    for _ in range(REPORT_ATTEMPTS):
+        days = connector.fetch_daily_report(start, end)
+        after = _changes_since_sync(sessions, platform_id, connector)
+        if after == before:
+            return days, after
+        before = after
+    return days, reconciliation.PendingChanges(known=False, data_version=after.data_version)
+
+
+def _changes_since_sync(
+    sessions: sessionmaker[Session], platform_id: int, connector: records.Connector
+) -> reconciliation.PendingChanges:
+    """The orders the platform changed after our last sync (read, not stored as orders), which
+    reconciliation puts down to sync lag; not known when never synced or too many changed."""
+    with sessions() as session:
+        platform = session.get(Platform, platform_id)
+        version = session.get(Company, platform.company_id).data_version
+        cursor = reconciliation.orders_cursor(session, platform_id)
+    unknown = reconciliation.PendingChanges(known=False, data_version=version)
+    if cursor is None:
+        return unknown
+    changed: dict[str, records.Order] = {}
+    for page in connector.fetch_orders(cursor):
+        changed.update((o.external_id, o) for o in page if o.updated_at >= cursor)
+        if len(changed) > reconciliation.PENDING_MAX:
+            return unknown
+    with sessions() as session:
+        return reconciliation.PendingChanges.of(session, platform, changed.values(), version)
 
 
 def refresh_platform_report(
@@ -691,7 +731,7 @@ def refresh_platform_report(
         platform = session.get(Platform, platform_id)
         if not CONNECTORS[platform.kind].has_daily_report:
             return None
-        if not reconciliation.report_needs_refresh(session, platform_id, start, end):
+        if not reconciliation.report_needs_refresh(session, platform, start, end):
             return None
     try:
         fetch_platform_reports(sessions, platform_id, box, start, end, network)

@@ -121,6 +121,7 @@ def reconciliation_json(platform: Platform, result: reconciliation.Reconciliatio
             "fetched_at": result.report_fetched_at.isoformat() if result.report_fetched_at else None,
             "timezone": result.report_timezone,
             "error": error,
+            "sync_lag_known": result.sync_lag_known,
         },
         "days": [
             {

@@ -287,6 +287,12 @@ def reconciliation_summary(body: dict) -> html.Div:
     parts = [html.Div(badges, className="mb-2"), html.Div(f"{ours} {source}", className="small text-secondary")]
     if report["error"]:
         parts.append(dbc.Alert(report["error"], color="warning", className="py-2 small mt-2"))
+    if summary["days_unexplained"] and not report["sync_lag_known"]:
+        lag = (
+            "The orders changed on the platform since our last sync are not known for this report (an upload, "
+            "or no sync yet): a recent difference may only be that, and is shown as unexplained."
+        )
+        parts.append(html.Div(lag, className="small text-secondary mt-1", id="recon-lag-unknown"))
     return html.Div(parts, className="mb-3", id="recon-summary-body")
 
 

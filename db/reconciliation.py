@@ -2,28 +2,30 @@
 
 A platform's report (platform_report_days) books a day its own way: in the store's currency, on
 its own calendar, returns on the day they were processed, with its own rules for which orders
-count. For each day of the report, the waterfall starts from what the dashboard shows
-(analytics_daily) and switches our conventions to the platform's one at a time, recomputing the
-day from our own orders and refunds; the change each switch makes is that reason's effect:
+count. For each day of the report, every reason's effect is computed from what causes it, each
+side recomputed from our own orders and refunds (never as "what is left"):
 
-1. currency: amounts in the store's currency instead of the reporting currency;
+1. currency: our orders in the store's currency minus the same orders converted at each order
+   day's rate (the rate the rollup uses, or the last one before it when that day has none);
 2. refund_dating: returns on the day they were processed (when the company books them by order date);
 3. time_zone: the report's days instead of the company's;
 4. inclusion: the orders the platform's report counts instead of the ones we count;
-5. sync_lag: the report and our last sync saw the platform at different moments, so on the days
-   the changes in between can touch, what is still different is put down to that.
+5. sync_lag: the orders the platform changed after our last sync (fetched with the report, see
+   PendingChanges): their version on the platform minus the version we hold.
 
-What is left is unexplained. Pure reads of our own tables: the reports are fetched and stored by
-jobs.fetch_platform_reports (or uploaded); nothing here calls a platform.
+What is left is unexplained: a dashboard row that differs from our own orders (a rollup error, or
+rates changed since it was computed), or a report that differs from our orders for a reason not
+listed. Pure reads of our own tables: the reports and the changes since our sync are fetched and
+stored by jobs.fetch_platform_reports (or uploaded); nothing here calls a platform.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +33,10 @@ import pandas as pd
 from sqlalchemy import BigInteger, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from connectors import base as records
 from connectors.base import RETURNS_ONLY, ReportDay
+from db import metrics
+from db.ingest import FxConverter, MissingFxRate, chunks, local_day
 from db.models import AnalyticsDaily, Company, Order, Platform, PlatformReportDay, Refund, SyncState, utcnow
 
 ZERO = Decimal("0.00")
@@ -42,18 +47,31 @@ REPORT_MAX_AGE = timedelta(hours=1)
 # Orders we leave out that a platform's report still counts: Shopify's sales report leaves out
 # only test and deleted orders, so a voided order is there (a sale, then a return if cancelled).
 REPORT_ALSO_COUNTS: dict[str, frozenset[str]] = {"shopify": frozenset({"voided"})}
-# A marketplace order counts once accepted, on the day it was placed, up to a day earlier.
-LAG_REACH = timedelta(days=1)
+# Changes since our last sync fetched with a report, at most: past that (a platform not synced
+# for long), sync lag is not told apart from other differences until the next sync.
+PENDING_MAX = 5000
 
 Figures = dict[str, Decimal | int]
+# The Ledger's frames: a sale per order, a return per refund or cancellation (amounts in cents).
+SALES = ("external_id", "currency", "order_day", "processed_at", "excluded_reason", "gross_sales", "discounts")
+SALES += ("shipping", "taxes")
+REFUNDS = ("external_id", "currency", "refund_day", "processed_at", "order_day", "order_processed_at")
+REFUNDS += ("excluded_reason", "returns", "shipping", "taxes")
 
 
 # --- stored reports ------------------------------------------------------------------------
 
 
-def store_report(session: Session, platform_id: int, days: Sequence[ReportDay], source: str) -> int:
-    """Store report days in place of what was stored for their span; returns how many. A
-    platform's stored report is on one calendar: a report on another time zone replaces it all."""
+def store_report(
+    session: Session,
+    platform_id: int,
+    days: Sequence[ReportDay],
+    source: str,
+    pending: PendingChanges | None = None,
+) -> int:
+    """Store report days in place of what was stored for their span, with the changes since our
+    last sync fetched at the same moment (None: not known, as for an upload); returns how many
+    days. A platform's stored report is on one calendar: a report on another time zone replaces it all."""
     if not days:
         return 0
     timezone = days[0].timezone
@@ -77,8 +95,17 @@ def store_report(session: Session, platform_id: int, days: Sequence[ReportDay], 
         for d in days
     )
     state.cursor, state.detail = now, {"timezone": timezone}
+    if pending is not None:
+        state.detail["pending"] = pending.to_json(now)
     session.add(state)
     return len(days)
+
+
+def orders_cursor(session: Session, platform_id: int) -> datetime | None:
+    """The platform's time of the newest order change our sync holds (None: never synced)."""
+    return session.scalar(
+        select(SyncState.cursor).where(SyncState.platform_id == platform_id, SyncState.stream == "orders")
+    )
 
 
 def report_timezone(session: Session, platform_id: int) -> str | None:
@@ -87,14 +114,98 @@ def report_timezone(session: Session, platform_id: int) -> str | None:
     return (state.detail or {}).get("timezone") if state else None
 
 
-def report_needs_refresh(session: Session, platform_id: int, start: date, end: date) -> bool:
-    """Whether a day of start..end has no stored report, or one older than REPORT_MAX_AGE."""
-    count, oldest = session.execute(
-        select(func.count(), func.min(PlatformReportDay.imported_at)).where(
-            PlatformReportDay.platform_id == platform_id, PlatformReportDay.day.between(start, end)
-        )
+def report_needs_refresh(session: Session, platform: Platform, start: date, end: date) -> bool:
+    """Whether a day of start..end has no stored report, one older than REPORT_MAX_AGE, or one
+    fetched from the platform before our data last changed (a sync, a webhook, new rates): the
+    changes since our sync read with it would no longer be the ones our numbers miss."""
+    count, oldest, fetched = session.execute(
+        select(
+            func.count(),
+            func.min(PlatformReportDay.imported_at),
+            func.count().filter(PlatformReportDay.source == "platform"),
+        ).where(PlatformReportDay.platform_id == platform.id, PlatformReportDay.day.between(start, end))
     ).one()
-    return count < (end - start).days + 1 or oldest < utcnow() - REPORT_MAX_AGE
+    if count < (end - start).days + 1 or oldest < utcnow() - REPORT_MAX_AGE:
+        return True
+    version = PendingChanges.stored(session, platform.id).data_version
+    return bool(fetched) and version != session.get(Company, platform.company_id).data_version
+
+
+@dataclass(frozen=True)
+class PendingChanges:
+    """The orders the platform changed from our sync cursor on, as the platform had them when
+    its report was fetched (rows in the Ledger's shape, cents): what our numbers have not seen.
+    `known` is False when they were not fetched (an uploaded report, a platform never synced,
+    more than PENDING_MAX changes): sync lag is then not told apart from other differences."""
+
+    sales: tuple[tuple, ...] = ()
+    refunds: tuple[tuple, ...] = ()
+    known: bool = True
+    data_version: int | None = None  # the company's when read: a later one means our data moved on
+    taken_at: str | None = None  # the report's fetch time (ISO, UTC) these changes go with
+
+    @classmethod
+    def of(
+        cls, session: Session, platform: Platform, orders: Iterable[records.Order], data_version: int | None = None
+    ) -> PendingChanges:
+        """These orders read from the platform, less the versions we already hold (an order at
+        the cursor itself, or one a webhook brought in), as rows on the company's days."""
+        timezone = ZoneInfo(session.get(Company, platform.company_id).timezone)
+        changed = {o.external_id: o for o in orders}
+        for part in chunks(list(changed), 500):
+            held = select(Order.external_id, Order.updated_at).where(
+                Order.platform_id == platform.id, Order.external_id.in_(part)
+            )
+            for external_id, updated_at in session.execute(held):
+                if updated_at >= changed[external_id].updated_at:
+                    del changed[external_id]
+        sales, refunds = [], []
+        for o in changed.values():
+            day = local_day(o.processed_at, timezone).isoformat()
+            amounts = (_to_cents(o.gross_sales), _to_cents(o.discounts), _to_cents(o.shipping), _to_cents(o.tax))
+            sales.append((o.external_id, o.currency, day, o.processed_at.isoformat(), o.excluded_reason, *amounts))
+            for r in o.refunds:
+                refund_day = local_day(r.processed_at, timezone).isoformat()
+                order = (day, o.processed_at.isoformat(), o.excluded_reason)
+                money = (_to_cents(r.returns), _to_cents(r.shipping), _to_cents(r.tax))
+                refunds.append((o.external_id, o.currency, refund_day, r.processed_at.isoformat(), *order, *money))
+        return cls(tuple(sales), tuple(refunds), data_version=data_version)
+
+    @classmethod
+    def stored(cls, session: Session, platform_id: int) -> PendingChanges:
+        state = session.get(SyncState, (platform_id, REPORT_STREAM))
+        raw = (state.detail or {}).get("pending") if state else None
+        if not raw:
+            return cls(known=False)
+        rows = (tuple(map(tuple, raw["sales"])), tuple(map(tuple, raw["refunds"])))
+        return cls(*rows, raw["known"], raw["data_version"], raw["taken_at"])
+
+    def to_json(self, taken_at: datetime) -> dict:
+        return {
+            "sales": self.sales,
+            "refunds": self.refunds,
+            "known": self.known,
+            "data_version": self.data_version,
+            "taken_at": taken_at.astimezone(UTC).isoformat(),
+        }
+
+    def goes_with(self, row: PlatformReportDay) -> bool:
+        """Whether a stored report day was fetched together with these changes."""
+        return self.known and self.taken_at == row.imported_at.astimezone(UTC).isoformat()
+
+    def effects(self, session: Session, platform: Platform, rules: Rules, days: Sequence[date]) -> dict[date, Figures]:
+        """Per day, under the report's rules: the changed orders as the platform has them minus
+        the same orders as we hold them (nothing for an order we do not have yet)."""
+        if not self.known or not self.sales:
+            return {}
+        sales = pd.DataFrame(list(self.sales), columns=SALES)
+        refunds = pd.DataFrame(list(self.refunds), columns=REFUNDS)
+        for frame, columns in ((sales, ("order_day",)), (refunds, ("refund_day", "order_day"))):
+            for column in columns:
+                frame[column] = frame[column].map(date.fromisoformat)
+        theirs = Ledger(sales, refunds, _also_counted(platform)).tally(rules)
+        held = Ledger.load_orders(session, platform, sales["external_id"].tolist()).tally(rules)
+        return {d: _minus(theirs[d], held[d]) for d in days}
 
 
 # --- the answer ----------------------------------------------------------------------------
@@ -138,6 +249,8 @@ class Reconciliation:
     report_sources: tuple[str, ...]
     report_fetched_at: datetime | None  # the oldest stored report day of the range
     days: list[ReconciledDay]
+    # Whether the changes since our sync were read with the report (else sync lag shows as unexplained).
+    sync_lag_known: bool = False
 
     @property
     def summary(self) -> dict[str, int]:
@@ -150,7 +263,7 @@ class Reconciliation:
 
 
 def reconcile(session: Session, platform: Platform, start: date, end: date) -> Reconciliation:
-    """Each stored report day of start..end beside ours, with the waterfall between them."""
+    """Each stored report day of start..end beside ours, each difference explained by its cause."""
     company = session.get(Company, platform.company_id)
     report = list(
         session.scalars(
@@ -175,38 +288,41 @@ def reconcile(session: Session, platform: Platform, start: date, end: date) -> R
     days = [r.day for r in report]
     ledger = Ledger.load(session, platform, days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     ours = _dashboard(session, platform.id, days[0], days[-1])
-    effects: dict[str, dict[date, Figures]] = {}
+    details = _Details(session, platform, company, timezone, ledger)
     previous = ledger.tally(Rules(company.refund_dating))  # the dashboard's conventions, store currency
-    if platform.currency != company.currency:
-        effects["currency"] = {d: _minus(previous[d], ours[d]) for d in days}
+    converted = ledger.converted(company.refund_dating, FxConverter(session, company.id, company.currency))
+    details.fallbacks = converted.fallbacks
+    # A day with an amount no rate converts gets no currency effect: its difference stays unexplained.
+    effects = {
+        "currency": {d: _minus(previous[d], converted.figures[d]) for d in days if d not in converted.unconvertible}
+    }
+    report_rules = Rules("processed", timezone, by_platform=True)
     for reason, rules in (
         ("refund_dating", Rules("processed")),
         ("time_zone", Rules("processed", timezone)),
-        ("inclusion", Rules("processed", timezone, by_platform=True)),
+        ("inclusion", report_rules),
     ):
         current = ledger.tally(rules)
         effects[reason] = {d: _minus(current[d], previous[d]) for d in days}
         previous = current
+    effects["sync_lag"] = details.pending.effects(session, platform, report_rules, days)
 
-    details = _Details(session, platform, company, timezone, ledger)
-    lag_from = details.lag_from()
     reconciled = []
     for row in report:
         theirs = {metric: getattr(row, metric) for metric in METRICS}
-        explained = [
+        explained = tuple(
             Explanation(reason, details.text(reason, row), _nonzero(effect[row.day]))
             for reason, effect in effects.items()
-            if any(effect[row.day].values())
-        ]
-        adjusted = ours[row.day]
+            if row.day in effect
+            and any(effect[row.day].values())
+            and (reason != "sync_lag" or details.pending.goes_with(row))
+        )
+        accounted = ours[row.day]
         for explanation in explained:
-            adjusted = _plus(adjusted, explanation.effect)
-        residual = _minus(theirs, adjusted)
-        if any(residual.values()) and (lag_from is None or row.day >= lag_from):
-            explained.append(Explanation("sync_lag", details.text("sync_lag", row), _nonzero(residual)))
-            residual = _zero()
-        reconciled.append(ReconciledDay(row.day, ours[row.day], theirs, tuple(explained), residual))
-    return Reconciliation(**header, days=reconciled)
+            accounted = _plus(accounted, explanation.effect)
+        reconciled.append(ReconciledDay(row.day, ours[row.day], theirs, explained, _minus(theirs, accounted)))
+    known = all(details.pending.goes_with(row) for row in report)
+    return Reconciliation(**header, days=reconciled, sync_lag_known=known)
 
 
 # --- our side: the dashboard's numbers and our raw orders under each convention ------------
@@ -221,10 +337,19 @@ class Rules:
     by_platform: bool = False  # the platform report's inclusion rules instead of ours
 
 
+@dataclass(frozen=True)
+class Converted:
+    """Our figures in the reporting currency, per day."""
+
+    figures: defaultdict[date, Figures]
+    fallbacks: dict[date, dict[date, date]]  # per day: an order day with no rate -> the day of the rate used
+    unconvertible: set[date]  # days with an amount no rate converts (none on or before its order day)
+
+
 class Ledger:
-    """Our sales (one row per order) and returns (one row per refund or cancellation) around a
-    range of days, in the store's currency, ready to be tallied by day under any Rules. Money is
-    held in whole cents (int64), so pandas sums it exactly."""
+    """Our sales (one row per order) and returns (one row per refund or cancellation), in the
+    store's currency, ready to be tallied by day under any Rules. Money is held in whole cents
+    (int64), so pandas sums it exactly."""
 
     def __init__(self, sales: pd.DataFrame, refunds: pd.DataFrame, also_counted: frozenset[str]) -> None:
         self.sales, self.refunds, self.also_counted = sales, refunds, also_counted
@@ -232,16 +357,41 @@ class Ledger:
     @classmethod
     def load(cls, session: Session, platform: Platform, first: date, last: date) -> Ledger:
         """Orders placed and refunds made on company days first..last (and refunds of those orders)."""
+        return cls._read(
+            session,
+            platform,
+            Order.order_day.between(first, last),
+            or_(Refund.refund_day.between(first, last), Order.order_day.between(first, last)),
+        )
+
+    @classmethod
+    def load_orders(cls, session: Session, platform: Platform, external_ids: Sequence[str]) -> Ledger:
+        """The orders we hold with these ids, and their refunds."""
+        sales, refunds = [], []
+        for part in chunks(list(external_ids), 500):
+            ledger = cls._read(session, platform, Order.external_id.in_(part), Order.external_id.in_(part))
+            sales.append(ledger.sales)
+            refunds.append(ledger.refunds)
+        if not sales:
+            return cls(pd.DataFrame(columns=SALES), pd.DataFrame(columns=REFUNDS), _also_counted(platform))
+        return cls(pd.concat(sales), pd.concat(refunds), _also_counted(platform))
+
+    @classmethod
+    def _read(cls, session: Session, platform: Platform, which_sales: Any, which_refunds: Any) -> Ledger:
         sales = session.execute(
             select(
+                Order.external_id,
+                Order.currency,
                 Order.order_day,
                 Order.processed_at,
                 Order.excluded_reason,
                 *map(_cents, (Order.gross_sales, Order.discounts, Order.shipping, Order.taxes)),
-            ).where(Order.platform_id == platform.id, Order.order_day.between(first, last))
+            ).where(Order.platform_id == platform.id, which_sales)
         )
         refunds = session.execute(
             select(
+                Order.external_id,
+                Order.currency,
                 Refund.refund_day,
                 Refund.processed_at,
                 Order.order_day,
@@ -250,16 +400,54 @@ class Ledger:
                 *map(_cents, (Refund.returns, Refund.shipping, Refund.taxes)),
             )
             .join(Order, Order.id == Refund.order_id)
-            .where(
-                Refund.platform_id == platform.id,
-                or_(Refund.refund_day.between(first, last), Order.order_day.between(first, last)),
-            )
+            .where(Refund.platform_id == platform.id, which_refunds)
         )
         return cls(
-            pd.DataFrame(sales.all(), columns=list(sales.keys())),
-            pd.DataFrame(refunds.all(), columns=list(refunds.keys())),
-            REPORT_ALSO_COUNTS.get(platform.kind, frozenset()),
+            pd.DataFrame(sales.all(), columns=SALES),
+            pd.DataFrame(refunds.all(), columns=REFUNDS),
+            _also_counted(platform),
         )
+
+    def converted(self, refund_dating: str, fx: FxConverter) -> Converted:
+        """Our figures as the dashboard books them (company days, the company's refund dating,
+        our rules), converted to the reporting currency at each order day's rate: summed per
+        (day, order day, currency) and rounded to the cent once per sum, as the rollup does."""
+        sales = self.sales[self._counted(self.sales, False, returns=False)].assign(day=lambda f: f["order_day"])
+        refunds = self.refunds[self._counted(self.refunds, False, returns=True)]
+        refunds = refunds.assign(day=refunds["order_day" if refund_dating == "order" else "refund_day"])
+        tallied: defaultdict[date, Figures] = defaultdict(_zero)
+        fallbacks: dict[date, dict[date, date]] = defaultdict(dict)
+        unconvertible: set[date] = set()
+        groups = ["day", "order_day", "currency"]
+        sold = sales.groupby(groups)[["gross_sales", "discounts", "shipping", "taxes"]].agg(["sum", "size"])
+        returned = refunds.groupby(groups)[["returns", "shipping", "taxes"]].sum()
+        for (day, order_day, currency), row in sold.iterrows():
+            rate = self._rate(fx, currency, order_day, day, fallbacks, unconvertible)
+            if rate is not None:
+                amounts = [_convert(row[column, "sum"], rate) for column in ("gross_sales", "discounts")]
+                shipping, taxes = (_convert(row[column, "sum"], rate) for column in ("shipping", "taxes"))
+                sale = _figures(int(row["gross_sales", "size"]), *amounts, ZERO, shipping, taxes)
+                tallied[day] = _plus(tallied[day], sale)
+        for (day, order_day, currency), row in returned.iterrows():
+            rate = self._rate(fx, currency, order_day, day, fallbacks, unconvertible)
+            if rate is not None:
+                back = [_convert(row[column], rate) for column in ("returns", "shipping", "taxes")]
+                tallied[day] = _plus(tallied[day], _figures(0, ZERO, ZERO, back[0], -back[1], -back[2]))
+        return Converted(tallied, fallbacks, unconvertible)
+
+    @staticmethod
+    def _rate(
+        fx: FxConverter, currency: str, order_day: date, day: date, fallbacks: dict, unconvertible: set[date]
+    ) -> Decimal | None:
+        """The rate an order day converts at, noting an earlier day's rate or none at all."""
+        try:
+            rate, age = fx.rate(currency, order_day)
+        except MissingFxRate:
+            unconvertible.add(day)
+            return None
+        if age:
+            fallbacks[day][order_day] = order_day - timedelta(days=age)
+        return rate
 
     def tally(self, rules: Rules) -> defaultdict[date, Figures]:
         """Every metric per day (a day with nothing is all zeros)."""
@@ -320,6 +508,15 @@ class Ledger:
         return reason.isna() | (reason == RETURNS_ONLY) if returns else reason.isna()
 
 
+def _also_counted(platform: Platform) -> frozenset[str]:
+    return REPORT_ALSO_COUNTS.get(platform.kind, frozenset())
+
+
+def _convert(cents: int, rate: Decimal) -> Decimal:
+    """A sum of cents in the store's currency, converted and rounded to the cent as the rollup does."""
+    return metrics.cents(_money(cents) * rate)
+
+
 def _dashboard(session: Session, platform_id: int, first: date, last: date) -> defaultdict[date, Figures]:
     """What the dashboard shows for days first..last (analytics_daily: reporting currency)."""
     rows = session.scalars(
@@ -341,6 +538,10 @@ def _days(frame: pd.DataFrame, day_column: str, moment_column: str, timezone: st
 def _cents(column: Any) -> Any:
     """An amount column as whole cents, rounded in SQL: exact on SQLite (REAL) and Postgres."""
     return cast(func.round(column * 100), BigInteger).label(column.key)
+
+
+def _to_cents(amount: Decimal | None) -> int:
+    return int(Decimal(amount or 0).scaleb(2).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def _money(cents: int) -> Decimal:
@@ -390,18 +591,10 @@ class _Details:
 
     def __init__(self, session: Session, platform: Platform, company: Company, timezone: str, ledger: Ledger) -> None:
         self.platform, self.company, self.timezone, self.ledger = platform, company, timezone, ledger
-        self.cursor = session.scalar(
-            select(SyncState.cursor).where(SyncState.platform_id == platform.id, SyncState.stream == "orders")
-        )
+        self.cursor = orders_cursor(session, platform.id)
+        self.pending = PendingChanges.stored(session, platform.id)
+        self.fallbacks: dict[date, dict[date, date]] = {}  # per day: order day -> the day of the rate used
         self._changes: dict[date, Counter] | None = None
-
-    def lag_from(self) -> date | None:
-        """The first report day that changes made since our last sync can touch (None: every
-        day, as no sync has finished yet): the report's day of the newest change we hold, less
-        LAG_REACH."""
-        if self.cursor is None or self.platform.last_sync_at is None:
-            return None
-        return (self.cursor - LAG_REACH).astimezone(ZoneInfo(self.timezone)).date()
 
     def text(self, reason: str, row: PlatformReportDay) -> str:
         wording = {
@@ -414,10 +607,15 @@ class _Details:
         return wording[reason](row)
 
     def _currency(self, row: PlatformReportDay) -> str:
-        return (
+        text = (
             f"amounts in {self.platform.currency}, the store's currency, where the dashboard shows them in "
             f"{self.company.currency} at each order day's exchange rate"
         )
+        earlier = sorted(self.fallbacks.get(row.day, {}).items())
+        if earlier:
+            used = ", ".join(f"{day} at the rate of {rate_day}" for day, rate_day in earlier)
+            text += f" (no rate for an order day, so the last one before is used: {used})"
+        return text
 
     def _refund_dating(self, row: PlatformReportDay) -> str:
         return (
@@ -456,18 +654,12 @@ class _Details:
         return "; ".join(sides)
 
     def _sync_lag(self, row: PlatformReportDay) -> str:
-        synced = self.platform.last_sync_at
-        taken = f"the report was taken at {_moment(row.imported_at)}"
-        if synced is None:
-            return f"{taken} and we have not synced this platform yet"
-        if row.imported_at > synced:
-            return (
-                f"{taken}, after our last sync ({_moment(synced)}): orders and refunds made since are not in our "
-                "numbers yet; the next sync brings them in"
-            )
+        n = len(self.pending.sales)
+        since = f" ({_moment(self.cursor)})" if self.cursor else ""
         return (
-            f"{taken}, before our last sync ({_moment(synced)}): what changed since is in our numbers but not in "
-            "the report, which is fetched again once an hour old"
+            f"the report was taken at {_moment(row.imported_at)}, when {n} order{_plural(n)} had changed on the "
+            f"platform since the last change our sync holds{since}: the report has the changes, our numbers not "
+            "yet; the next sync brings them in"
         )
 
 
