@@ -177,3 +177,11 @@ def test_the_top_products_csv(client, shop_and_wholesale):
     ]
     _, by_units = export(client, "top-products", **RANGE, sort="units", limit=1)
     assert [(r["sku"], r["units"]) for r in by_units] == [("SKU-A", "3")]
+    _, wider = export(client, "top-products", start_date="2026-02-28", end_date=END.isoformat(), sort="units")
+    lamp = wider[0]  # Feb 28 on the Web store, Mar 3 at Wholesale
+    assert (lamp["sku"], lamp["gross_sales"], lamp["units"], lamp["platforms"]) == (
+        "SKU-A",
+        "100.00",
+        "4",
+        "Web store; Wholesale",
+    )

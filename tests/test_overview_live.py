@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select, update
 from sqlalchemy import text as sql
-from sqlalchemy import update
 
 from db import ingest
 from db.engine import transaction
@@ -39,7 +39,7 @@ def rates(first: date, last: date) -> list[tuple[date, str, str, Decimal]]:
 
 
 def seed(sessions, company: Company, rates_until: int) -> dict:
-    """A synced Web store (USD) selling 100.00, and a Best Buy shop (CAD) selling 80.00 (60.00 at
+    """A synced Web store (USD) selling 100.00 less 10.00 discount, and a Best Buy shop (CAD) selling 80.00 (60.00 at
     0.75) whose first import is running, 120 of 480 orders in; both 10 days ago. CAD rates are
     published from 40 days ago until `rates_until` days ago."""
     day = company_today(company) - timedelta(days=10)
@@ -51,7 +51,7 @@ def seed(sessions, company: Company, rates_until: int) -> dict:
         ingest.upsert_fx_rates(
             session, company.id, rates(day - timedelta(days=30), day + timedelta(10 - rates_until)), "test"
         )
-        write(session, shop, [sale("S1", day, [Line("SKU-1", "Speaker", 1, "100.00")], timezone=TZ)], TZ)
+        write(session, shop, [sale("S1", day, [Line("SKU-1", "Speaker", 1, "100.00", "10.00")], timezone=TZ)], TZ)
         order = sale("B1", day, [Line("SKU-2", "Headphones", 1, "80.00")], timezone=TZ, currency="CAD")
         write(session, bestbuy, [order], TZ)
         shop.last_sync_at = LAST_SYNC
@@ -83,17 +83,19 @@ def test_a_refresh_tick_shows_the_first_import_then_drops_its_banner(client, aut
     progress = find(banner, f"progress-{seeded['bestbuy']}")
     assert (progress["props"]["value"], progress["props"]["label"]) == (25, "120 of 480 orders")
     kpis = first["overview-kpis"]["children"]
-    assert text(find(kpis, "kpi-net-sales-value")) == "$160.00"  # 100.00 + 80.00 CAD x 0.75
+    assert text(find(kpis, "kpi-net-sales-value")) == "$150.00"  # 100.00 - 10.00 + 80.00 CAD x 0.75
     assert text(find(kpis, "kpi-orders-value")) == "2"
     assert first["overview-freshness"]["children"] == (
         "Last sync 2026-12-01 09:30 UTC · refreshes every 30 s · CAD converted to USD at each order day's rate"
     )
 
     finish_first_import(sessions, seeded)
+    with transaction(sessions) as session:  # an incremental sync is no first import: no banner
+        session.add(SyncRun(platform_id=seeded["shop"], status="running", rows=3))
     second = tick(client, 2)
     assert find(second["overview-sync-banner"]["children"], "backfill-banner") is None
     assert second["overview-freshness"]["children"].startswith("Last sync 2026-12-01 10:30 UTC · ")
-    assert text(find(second["overview-kpis"]["children"], "kpi-net-sales-value")) == "$160.00"
+    assert text(find(second["overview-kpis"]["children"], "kpi-net-sales-value")) == "$150.00"
 
 
 def test_stale_exchange_rates_are_warned_about(client, auth, sessions, company):
@@ -102,7 +104,7 @@ def test_stale_exchange_rates_are_warned_about(client, auth, sessions, company):
     seed(sessions, company, rates_until=22)
     auth.login()
     shown = tick(client, 3)
-    assert text(find(shown["overview-kpis"]["children"], "kpi-net-sales-value")) == "$160.00"
+    assert text(find(shown["overview-kpis"]["children"], "kpi-net-sales-value")) == "$150.00"
     notes = shown["overview-freshness"]["children"].split(" · ")
     assert notes[-1] == "⚠ some amounts use an exchange rate 12 days old: add newer rates"
 
@@ -114,7 +116,12 @@ def test_the_overview_download_holds_the_orders(client, auth, sessions, company)
     content = dash_post(client, [("overview-download", "data")], click, ["overview-export.n_clicks"])
     lines = content["overview-download"]["data"]["content"].splitlines()
     day = seeded["day"].isoformat()
-    assert lines[3:] == [f"{day},Web store,100.00,100.00,100.00,1,1", f"{day},Best Buy,60.00,60.00,60.00,1,1"]
+    assert lines[3:] == [f"{day},Web store,100.00,90.00,90.00,1,1", f"{day},Best Buy,60.00,60.00,60.00,1,1"]
+
+
+def data_version(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(Company.data_version))
 
 
 def summary(client, seeded: dict) -> dict:
@@ -137,7 +144,7 @@ def test_the_cached_summary_shows_the_current_sync_status(client, auth, sessions
         0.25,
         False,
     )
-    assert before["metrics"]["net_sales"]["value"] == "160.00"
+    assert before["metrics"]["net_sales"]["value"] == "150.00"
 
     with transaction(sessions) as session:  # no data version bump: cached answers stay valid
         stale = sql("UPDATE analytics_daily SET net_sales = net_sales + 1000 WHERE platform_id = :shop")
@@ -149,8 +156,10 @@ def test_the_cached_summary_shows_the_current_sync_status(client, auth, sessions
     sync = {p["display_name"]: p for p in after["sync"]}
     assert (sync["Best Buy"]["running"], sync["Best Buy"]["last_run"]["status"]) == (False, "succeeded")
     assert sync["Best Buy"]["last_sync_at"] == "2026-12-01T10:30:00+00:00" and sync["Web store"]["queued"] is True
-    assert after["data_version"] == before["data_version"]
+    assert after["data_version"] == before["data_version"] == data_version(sessions)
 
     with transaction(sessions) as session:
         session.execute(update(Company).values(data_version=Company.data_version + 1))
-    assert summary(client, seeded)["metrics"]["net_sales"]["value"] == "1160.00"  # read again
+    fresh = summary(client, seeded)
+    assert fresh["metrics"]["net_sales"]["value"] == "1150.00"  # read again
+    assert fresh["data_version"] == before["data_version"] + 1 == data_version(sessions)
