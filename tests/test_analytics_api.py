@@ -5,7 +5,6 @@ their orders, and the day clocks went back (2026-11-01 in New York)."""
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,6 +21,7 @@ from db.models import Company, Platform
 from simulators.business import Business
 from tests.conftest import TEST_PASSWORD
 from tests.pandas_metrics import expected_daily, expected_products, expected_totals
+from tests.test_export_values import export
 
 SMALL = Business(scale=0.3)
 DST_END = date(2026, 11, 1)
@@ -192,13 +192,8 @@ def test_dashboard_summary_agrees_with_the_endpoints(demo_client):
 
 def test_every_endpoint_exports_csv_with_a_definitions_header(demo_client):
     for path in ("metrics", "sales-trend", "platform-comparison", "top-products"):
-        response = demo_client.get(f"/api/v1/analytics/{path}?format=csv")
-        assert response.status_code == 200 and response.mimetype == "text/csv"
-        text = response.get_data(as_text=True)
-        lines = text.splitlines()
-        assert lines[0].startswith("# ChannelPulse") and "formulas: version" in lines[1]
-        data = [line for line in lines if not line.startswith("#")]
-        rows = list(csv.DictReader(io.StringIO("\n".join(data))))
+        header, rows = export(demo_client, path)  # every cell as in the JSON answer
+        assert header[0].startswith("# ChannelPulse") and "formulas: version" in header[1]
         assert rows, path
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from app import create_app
 from db import migrate
-from settings import PROJECT_ROOT
+from settings import PROJECT_ROOT, Settings
 
 
 @pytest.mark.usefixtures("company")
@@ -20,9 +24,20 @@ def test_status_reports_database_revision_and_platforms(client, auth):
     assert body["version"] and body["platforms"] == []
 
 
-def test_health_needs_no_database(client, app):
-    app.extensions["channelpulse"].engine.dispose()
-    assert client.get("/health").json == {"status": "ok"}
+@pytest.mark.parametrize("backend", ["postgres-port-closed", "sqlite-file-is-a-directory"])
+def test_health_needs_no_database(backend, tmp_path):
+    """Liveness answers as documented (docs/deploy.md) while the database cannot be reached at all:
+    a load balancer must not kill web instances for a database outage."""
+    closed_port = "postgresql+psycopg://postgres@127.0.0.1:1/x"  # nothing listens on port 1
+    unreachable = make_url(closed_port if backend.startswith("postgres") else f"sqlite:///{tmp_path}")
+    settings = replace(Settings(), database_url=unreachable, cache_dir=tmp_path / "cache", log_level="WARNING")
+    server = create_app(settings)
+    with pytest.raises(OperationalError):  # the database really is out of reach
+        server.extensions["channelpulse"].engine.connect().close()
+    response = server.test_client().get("/health", headers={"X-Request-ID": "health-check-1"})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.json == {"status": "ok"}
+    assert response.headers["X-Request-ID"] == "health-check-1"
 
 
 @pytest.mark.usefixtures("company")

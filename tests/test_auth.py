@@ -2,20 +2,109 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from cryptography.fernet import Fernet
 
+from app import create_app
+from settings import Settings
 from tests.conftest import TEST_PASSWORD
 
 
-def test_login_page_has_csrf_and_no_demo_hint_leak(client):
-    page = client.get("/login")
-    assert page.status_code == 200
-    assert b'name="csrf_token"' in page.data
+class FormReader(HTMLParser):
+    """The login page as a browser sees it: each form's fields (name -> attributes), the labels'
+    targets, the submit buttons, and the page's visible text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+        self.labels: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form":
+            self.forms.append({"attrs": found, "fields": {}, "submit": []})
+        elif tag == "input" and self.forms:
+            self.forms[-1]["fields"][found.get("name")] = found
+        elif tag == "button" and self.forms and found.get("type") == "submit":
+            self.forms[-1]["submit"].append(found)
+        elif tag == "label" and found.get("for"):
+            self.labels.add(found["for"])
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.text.append(" ".join(data.split()))
+
+
+def read_login_page(client, **request) -> FormReader:
+    response = client.get("/login", **request)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = FormReader()
+    page.feed(response.get_data(as_text=True))
+    return page
+
+
+def assert_login_form(page: FormReader) -> dict:
+    """One POST form back to /login with exactly the fields a user fills in (each labelled, each
+    with the autocomplete a password manager needs) plus its CSRF token; returns its fields."""
+    [form] = page.forms
+    assert form["attrs"]["method"] == "post" and "action" not in form["attrs"]
+    fields = form["fields"]
+    assert set(fields) == {"csrf_token", "email", "password", "remember"}
+    assert fields["csrf_token"]["type"] == "hidden" and len(fields["csrf_token"]["value"]) > 40
+    assert (fields["email"]["type"], fields["email"]["autocomplete"]) == ("email", "username")
+    assert (fields["password"]["type"], fields["password"]["autocomplete"]) == ("password", "current-password")
+    assert not fields["password"].get("value")  # a password is never served back
+    assert fields["remember"]["type"] == "checkbox"
+    assert page.labels >= {"email", "password", "remember"} and len(form["submit"]) == 1
+    return fields
+
+
+def submit_login(client, fields: dict, email: str, **request):
+    """Send the form as the browser would: its hidden fields as served, the user's typing added."""
+    form = {name: attrs.get("value", "") for name, attrs in fields.items() if attrs["type"] == "hidden"}
+    return client.post("/login", data={**form, "email": email, "password": TEST_PASSWORD}, **request)
+
+
+@pytest.mark.usefixtures("company")
+def test_the_development_login_page_shows_its_form_and_the_demo_account(client):
+    page = read_login_page(client)
+    fields = assert_login_form(page)
+    assert "Demo account: demo@example.com / demo" in " ".join(page.text)
+    response = submit_login(client, fields, "admin@example.com")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+@pytest.mark.usefixtures("company")
+def test_the_production_login_page_hides_the_demo_hint(db_url, tmp_path):
+    """APP_ENV=production, started from the environment as gunicorn starts it: same form, no
+    demo account named anywhere in the page (there is none in production)."""
+    environment = {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "CREDENTIALS_KEY": Fernet.generate_key().decode(),
+        "DATABASE_URL": db_url,
+        "CACHE_DIR": str(tmp_path / "cache"),
+        "LOG_LEVEL": "WARNING",
+    }
+    server = create_app(Settings.from_env(environment))
+    assert server.extensions["channelpulse"].settings.is_production
+    client = server.test_client()
+    https = {"base_url": "https://localhost"}  # production cookies are Secure: https only
+    page = read_login_page(client, **https)
+    fields = assert_login_form(page)
+    text = " ".join(page.text)
+    assert "Demo" not in text and "demo@example.com" not in text
+    assert "demo" not in client.get("/login", **https).get_data(as_text=True).lower()
+    response = submit_login(client, fields, "admin@example.com", **https)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 @pytest.mark.usefixtures("company")

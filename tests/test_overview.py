@@ -3,8 +3,9 @@ through the data layer and through the Dash callback the browser calls."""
 
 from __future__ import annotations
 
+import csv
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 import jobs
 from dashboard import data
-from db.models import Company
+from db.models import Company, Platform
 from simulators.business import Business
 from tests.pandas_metrics import expected_daily, expected_totals
 
@@ -112,15 +113,33 @@ def test_overview_callback_serves_the_same_numbers(client, auth, engine, session
     assert plotted == expected["net_sales"]
 
 
-def test_trend_csv_export(client, auth, demo):
+def test_trend_csv_export(client, auth, engine, sessions, demo):
+    """The Export CSV button's file holds, for every day and channel of the window, pandas' numbers."""
     auth.login(jobs.DEMO_EMAIL, jobs.DEMO_PASSWORD)
     client.get("/")
     result = dash_callback(
         client, [("overview-download", "data")], [{"id": "overview-export", "property": "n_clicks", "value": 1}]
     )
     download = result["overview-download"]["data"]
-    assert download["filename"].startswith("channelpulse-daily-sales-")
     lines = download["content"].splitlines()
-    assert lines[0].startswith("# ChannelPulse daily sales by channel")
+    span = download["filename"].removeprefix("channelpulse-daily-sales-").removesuffix(".csv")
+    first, last = date.fromisoformat(span[:10]), date.fromisoformat(span[11:])
+    assert lines[0] == f"# ChannelPulse daily sales by channel, {first} to {last}" and (last - first).days == 29
     assert lines[2] == "day,channel,gross_sales,net_sales,total_sales,orders,units"
-    assert len(lines) > 30
+    with sessions() as session:
+        names = dict(session.execute(select(Platform.id, Platform.display_name)).all())
+    daily = expected_daily(engine, demo.id)
+    window = daily[(daily["day"] >= first) & (daily["day"] <= last)]
+    columns = ("gross_sales", "net_sales", "total_sales", "orders", "units")
+    want = {
+        (r.day.isoformat(), names[r.platform_id]): tuple(str(getattr(r, c)) for c in columns)
+        for r in window.itertuples()
+    }
+    rows = list(csv.DictReader(lines[2:]))
+    got = {(r["day"], r["channel"]): tuple(r[c] for c in columns) for r in rows}
+    assert len(got) == len(rows) and {day for day, _ in got} == {(first + timedelta(n)).isoformat() for n in range(30)}
+    quiet = ("0.00", "0.00", "0.00", "0", "0")
+    assert got == {key: want.get(key, quiet) for key in got}
+    assert {key for key, values in want.items() if values != quiet} <= set(got)
+    net = sum(Decimal(r["net_sales"]) for r in rows)
+    assert net == expected_totals(daily, first, last)["net_sales"] > 0

@@ -25,6 +25,7 @@ from extensions import db_session, state
 LIST = "channels-list"
 TICK = "channels-tick"
 SYNC_BUTTON = "channels-sync"
+SYNC_NOTICE = "channels-sync-notice"
 TICK_MS = 3_000  # faster than the 30 s refresh, so a running sync's bar visibly moves
 ADD_NAME = "csv-channel-name"
 ADD_CURRENCY = "csv-channel-currency"
@@ -195,20 +196,37 @@ def uploaded_bytes(contents: object) -> bytes | None:
 
 
 def update(_tick: object, _clicks: object):
-    """The channel cards; a "Sync now" click (admins only: a sync spends the platform's API quota)
-    queues a sync of that platform if it is the company's and not queued yet."""
+    """The channel cards, under what a "Sync now" click did when one triggered this call."""
     session = db_session()
     clicked = ctx.triggered_id
-    if current_user.is_admin and isinstance(clicked, dict) and clicked.get("type") == SYNC_BUTTON:
-        platform = inputs.own_platform(session, clicked.get("index"))
-        if platform is not None and platform.kind in SYNCABLE_KINDS and platform.sync_requested_at is None:
-            platform.sync_requested_at = utcnow()
-            session.commit()
+    notice = None
+    if isinstance(clicked, dict) and clicked.get("type") == SYNC_BUTTON:
+        notice = request_sync(session, clicked.get("index"))
     statuses = queries.sync_status(session, current_user.company_id)
     if not statuses:
         return dbc.Alert("No channels are connected yet.", color="secondary")
     button = SYNC_BUTTON if current_user.is_admin else None
-    return dbc.Row([dbc.Col(figures.channel_card(s, button), md=6, className="mb-3") for s in statuses])
+    return [notice, dbc.Row([dbc.Col(figures.channel_card(s, button), md=6, className="mb-3") for s in statuses])]
+
+
+def request_sync(session: Session, index: object) -> dbc.Alert | None:
+    """Queue a sync of the company's platform `index`, the way POST /api/v1/sync/<id> does: admins
+    only (a sync spends the platform's API quota). A viewer whose page still shows the button
+    (their role changed) is told so; an id that is not one of ours gets no answer at all."""
+    if not current_user.is_admin:
+        return alert_notice("Only an admin can start a sync.", "warning")
+    platform = inputs.own_platform(session, index)
+    if platform is None or platform.kind not in SYNCABLE_KINDS:
+        return None
+    if platform.sync_requested_at is not None:
+        return alert_notice(f"A sync of {platform.display_name} is already queued.", "info")
+    platform.sync_requested_at = utcnow()
+    session.commit()
+    return alert_notice(f"Sync of {platform.display_name} requested: its card shows the progress.", "success")
+
+
+def alert_notice(message: str, color: str) -> dbc.Alert:
+    return dbc.Alert(message, color=color, id=SYNC_NOTICE, className="py-2")
 
 
 def register(app: Dash) -> None:
