@@ -82,6 +82,10 @@ class ProcessOutput:
         self._reader = threading.Thread(target=self._read, name="process-output", daemon=True)
         self._reader.start()
 
+    def __getattr__(self, name: str):
+        """The process's own attributes (pid, poll, wait, terminate, send_signal, ...)."""
+        return getattr(self.process, name)
+
     def _read(self) -> None:
         for line in self.process.stdout:
             with self._changed:
