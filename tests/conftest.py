@@ -69,6 +69,20 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
         time.sleep(interval)
 
 
+class FakeSeconds:
+    """A monotonic clock that moves only when told, for the simulators' rate limiters and
+    buckets: a test then says how much time passes instead of racing the real clock."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class ProcessOutput:
     """The lines a subprocess writes (stdout, with stderr merged in), read by a thread: a test
     waits for a line with a deadline instead of blocking in readline(), and a chatty process
