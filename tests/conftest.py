@@ -144,6 +144,68 @@ def _admin_url() -> str:
     return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
 
 
+# --- time limits: pyproject.toml sets pytest-timeout's default per test ---------------------
+
+SLOW_TIMEOUT = 300  # seconds, for tests marked browser or slow (measured: up to ~70 s on a busy machine)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser and slow tests get SLOW_TIMEOUT unless they set their own @pytest.mark.timeout."""
+    for item in items:
+        if item.get_closest_marker("timeout") is None and (
+            item.get_closest_marker("browser") or item.get_closest_marker("slow")
+        ):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
+# --- tests write only under their own temporary directories ----------------------------------
+
+# Where the product writes by default (instance/: SQLite file, cache, uploads) and where test
+# tools would (.hypothesis/): nothing may appear or change there during a test run.
+GUARDED = ("instance", ".hypothesis")
+STARTED = pytest.StashKey[float]()
+
+
+def written_into_repository(since: float) -> list[str]:
+    """Files under GUARDED created or changed after `since` (a time.time())."""
+    return sorted(
+        str(path.relative_to(PROJECT_DIR))
+        for name in GUARDED
+        for path in (PROJECT_DIR / name).rglob("*")
+        if path.is_file() and path.stat().st_mtime >= since
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[STARTED] = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test wrote into the repository instead of its tmp_path."""
+    written = written_into_repository(session.config.stash[STARTED])
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"tests wrote into the repository (use tmp_path): {', '.join(written[:10])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hypothesis_files_in_tmp(tmp_path_factory) -> None:
+    """Hypothesis keeps its caches in ./.hypothesis unless told otherwise."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+
+
+@pytest.fixture(autouse=True)
+def files_in_tmp(tmp_path, monkeypatch) -> None:
+    """A process a test starts with this environment (app.py, flask, gunicorn, worker) keeps its
+    cache and uploads in the test's tmp_path, not in the repository's instance/."""
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "env-cache"))
+    monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "env-uploads"))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated database on the Postgres server, for this test session only."""

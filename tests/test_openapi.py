@@ -341,6 +341,7 @@ def test_bad_input_is_a_4xx_never_a_500(client, auth, subtests):
 FUZZ_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
+@pytest.mark.slow
 def test_fuzzing_finds_no_server_error_and_no_undocumented_response(app, demo, subtests):
     """Schemathesis against the app as the token holder: valid and invalid input, a few examples
     per operation, the same ones every run (derandomized, no example database)."""

@@ -157,6 +157,7 @@ def test_two_syncs_of_one_platform_never_overlap(sessions, channel):
     assert results[0].status == "succeeded"
 
 
+@pytest.mark.slow
 def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_url):
     assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     # A backlog of several pages: for Shopify big enough to come as a bulk operation, whose file is
