@@ -186,6 +186,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if written:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
+            reporter.ensure_newline()
             reporter.write_line(f"tests wrote into the repository (use tmp_path): {', '.join(written[:10])}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
