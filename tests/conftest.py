@@ -149,8 +149,10 @@ def _admin_url() -> str:
 SLOW_TIMEOUT = 300  # seconds, for tests marked browser or slow (measured: up to ~70 s on a busy machine)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser and slow tests get SLOW_TIMEOUT unless they set their own @pytest.mark.timeout."""
+    if not config.pluginmanager.hasplugin("timeout"):  # run with -p no:timeout
+        return
     for item in items:
         if item.get_closest_marker("timeout") is None and (
             item.get_closest_marker("browser") or item.get_closest_marker("slow")
