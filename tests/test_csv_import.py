@@ -305,6 +305,7 @@ def test_uci_preset_on_the_real_export(uci_excerpt):
         assert order.refunds[0].processed_at == booked
 
 
+@pytest.mark.slow  # ~45 s on a busy machine
 def test_the_whole_uci_export_parses_clean_and_matches_the_shared_daily_file():
     if not UCI_FILE.exists():
         require("REQUIRE_DATASETS", f"{UCI_FILE} not found (the shared datasets)")
