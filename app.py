@@ -34,7 +34,7 @@ from connectors.csv_import import mapping_for
 from dashboard import init_dashboard
 from dashboard.auth import MIN_PASSWORD_LENGTH, init_auth, set_password
 from db import migrate
-from db.cache import ReadCache
+from db.cache import ReadCache, database_identity
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory, transaction
 from db.ingest import MissingFxRate
@@ -51,6 +51,7 @@ request_log = logging.getLogger("channelpulse.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UPLOAD_LIMIT_BYTES = 100 * 1024 * 1024  # CSV imports and rate files; bigger files go through the CLI
 QUIET_PREFIXES = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
+RUNNING_AT = "ChannelPulse is running at "  # + the URL it serves, printed once it listens
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         hops = settings.trusted_proxy_hops
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)
     engine = make_engine(settings.database_url)
-    cache = ReadCache(settings.cache_dir, settings.redis_url)
+    cache = ReadCache(settings.cache_dir, settings.redis_url, namespace=database_identity(settings.database_url))
     init_state(server, AppState(settings=settings, engine=engine, sessions=make_session_factory(engine), cache=cache))
     init_request_tracing(server)
     init_web_security(server, production=settings.is_production)  # before init_auth: refused before any login lookup
@@ -294,7 +295,7 @@ def __getattr__(name: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="ChannelPulse, embedded single-process mode")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8050)
+    parser.add_argument("--port", type=int, default=8050, help="0: any free port (the URL printed says which)")
     parser.add_argument("--no-demo", action="store_true", help="no demo company and no store simulators")
     args = parser.parse_args(argv)
     try:
@@ -311,19 +312,21 @@ def main(argv: list[str] | None = None) -> int:
         reason = str(exc.orig).partition("\n")[0] or type(exc.orig).__name__
         print(f"channelpulse: cannot use the database at {url}: {reason}", file=sys.stderr)
         return 1
-    url = f"http://{args.host}:{args.port}"
+    from werkzeug.serving import make_server
+
+    # Bind first: the port is ours before anyone is told it, and --port 0 takes any free one.
+    http = make_server(args.host, args.port, server, threaded=True)
+    url = f"http://{args.host}:{http.port}"
     demo = settings.demo_enabled and not args.no_demo
     demo_ports = connect_demo_company(app_state) if demo else None
     threading.Thread(
         target=start_background, args=(app_state, demo_ports, f"{url}/webhooks/shopify"), name="embedded", daemon=True
     ).start()
-    print(f"\nChannelPulse is running at {url}", flush=True)
+    print(f"\n{RUNNING_AT}{url}", flush=True)
     if demo:
         print("Demo login: demo@example.com / demo", flush=True)
         print("The demo stores' two-year history syncs in the background: see the Channels page.\n", flush=True)
-    from werkzeug.serving import run_simple
-
-    run_simple(args.host, args.port, server, threaded=True, use_reloader=False)
+    http.serve_forever()
     return 0
 
 

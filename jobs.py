@@ -613,10 +613,10 @@ def run_csv_import(
     return SyncResult(platform_id, "failed" if error else "succeeded", rows=rows, error=error)
 
 
-def upload_path(instance_path: str, filename: str) -> Path:
-    """A new file under instance/uploads for an upload (its import deletes it when done): a
-    random name, then the upload's own made safe and cut short (file names have a length limit)."""
-    folder = Path(instance_path) / "uploads"
+def upload_path(folder: Path, filename: str) -> Path:
+    """A new file in `folder` (the settings' upload_dir) for an upload (its import deletes it when
+    done): a random name, then the upload's own made safe and cut short (file names have a length
+    limit)."""
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{uuid.uuid4().hex}-{secure_filename(filename)[-MAX_UPLOAD_NAME:] or 'upload.csv'}"
 

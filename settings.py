@@ -77,6 +77,8 @@ class Settings:
     # Fernet keys; the first encrypts, all decrypt (so keys can be rotated).
     credentials_keys: tuple[str, ...] = (DEV_CREDENTIALS_KEY,)
     cache_dir: Path = PROJECT_ROOT / "instance" / "cache"
+    # Where a web upload waits for its import (which deletes it); tests point it at their own tmp dir.
+    upload_dir: Path = PROJECT_ROOT / "instance" / "uploads"
     redis_url: str | None = None
     log_level: str = "INFO"
     # The embedded single-process mode of `make run`: scheduler, simulators, demo company.
@@ -134,6 +136,7 @@ class Settings:
             raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
 
         cache_dir = Path(env.get("CACHE_DIR", "").strip() or defaults.cache_dir)
+        upload_dir = Path(env.get("UPLOAD_DIR", "").strip() or defaults.upload_dir)
         embedded = env.get("EMBEDDED", "").strip().lower() in ("1", "true", "yes")
         raw_interval = env.get("SYNC_INTERVAL_SECONDS", "").strip()
         try:
@@ -162,6 +165,7 @@ class Settings:
             secret_key=secret_key,
             credentials_keys=credentials_keys,
             cache_dir=cache_dir,
+            upload_dir=upload_dir,
             redis_url=redis_url,
             log_level=log_level,
             embedded=embedded,

@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -250,7 +250,7 @@ def import_csv_file(platform_id: str):
     currency = request.form.get("currency") or None
     if currency:
         currency = _currency_code(currency, "currency")
-    path = jobs.upload_path(current_app.instance_path, upload.filename)
+    path = jobs.upload_path(state().settings.upload_dir, upload.filename)
     upload.save(path)
     jobs.start_csv_import(state().sessions, platform.id, path, mapping, currency=currency, timezone=timezone)
     return jsonify(platform_id=platform.id, status_url="/api/v1/sync/status"), 202

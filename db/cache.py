@@ -1,6 +1,9 @@
 """A cache of analytics reads: on disk by default, in Redis when REDIS_URL is set.
 
-Every key holds the company, the company's data version and the request's parameters. A sync
+Every key holds the database's identity, the company, the company's data version and the
+request's parameters. Company ids and data versions restart in every database, so without the
+identity two databases sharing one cache (two deployments on one Redis, two test databases on one
+cache dir) would read each other's numbers. A sync
 that writes new data bumps the version (db.ingest.bump_data_version), so the next refresh asks
 for a key nobody has stored yet: nothing is ever served staler than the last sync, and nothing
 needs deleting. Old keys simply expire.
@@ -18,6 +21,7 @@ from typing import Any, TypeVar
 
 import diskcache
 import redis
+from sqlalchemy.engine import URL
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +30,20 @@ TTL_SECONDS = 24 * 3600
 DISK_LIMIT_BYTES = 512 * 1024 * 1024
 
 
+def database_identity(url: URL) -> str:
+    """A short stable id of the database `url` names: a hash of its driver, host, port, user and
+    database (an absolute file path for SQLite), never of its password or options."""
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+        database = str(Path(database).resolve())
+    parts = (url.get_backend_name(), url.host or "", str(url.port or ""), url.username or "", database)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
 class ReadCache:
-    def __init__(self, cache_dir: Path, redis_url: str | None = None) -> None:
+    def __init__(self, cache_dir: Path, redis_url: str | None = None, namespace: str = "") -> None:
+        """`namespace`: the database's identity (database_identity); every key starts with it."""
+        self.namespace = namespace
         self._redis = (
             redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5) if redis_url else None
         )
@@ -37,10 +53,9 @@ class ReadCache:
     def backend(self) -> str:
         return "redis" if self._redis else "disk"
 
-    @staticmethod
-    def key(company_id: int, data_version: int, name: str, params: Mapping[str, Any]) -> str:
+    def key(self, company_id: int, data_version: int, name: str, params: Mapping[str, Any]) -> str:
         digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:20]
-        return f"cp:{company_id}:v{data_version}:{name}:{digest}"
+        return f"cp:{self.namespace}:{company_id}:v{data_version}:{name}:{digest}"
 
     def get_or_compute(
         self, company_id: int, data_version: int, name: str, params: Mapping[str, Any], compute: Callable[[], T]
@@ -61,15 +76,15 @@ class ReadCache:
             if self._redis:
                 self._redis.set(key, blob, ex=TTL_SECONDS)
             else:
-                self._disk.set(key, blob, expire=TTL_SECONDS)
+                self._disk.set(key, blob, expire=TTL_SECONDS, tag=self.namespace)
         except (redis.RedisError, OSError) as exc:
             log.warning("cache write failed backend=%s error=%s", self.backend, type(exc).__name__)
         return value
 
     def clear(self) -> None:
-        """Empty the cache (benchmarks measure cold reads with it)."""
+        """Remove this database's entries, and no one else's (benchmarks measure cold reads with it)."""
         if self._redis:
-            for key in self._redis.scan_iter("cp:*"):
+            for key in self._redis.scan_iter(f"cp:{self.namespace}:*"):
                 self._redis.delete(key)
         else:
-            self._disk.clear()
+            self._disk.evict(self.namespace)

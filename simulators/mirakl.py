@@ -304,8 +304,11 @@ class MiraklSimulator:
         shop_id: int,
         shop_name: str,
         min_interval_seconds: float = DEFAULT_MIN_INTERVAL,
+        seconds: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`seconds`: the call-frequency limiter's clock (monotonic; tests pass one of their own)."""
         self.store = store
+        self._seconds = seconds
         self.api_key, self.shop_id, self.shop_name = api_key, shop_id, shop_name
         self.min_interval = min_interval_seconds
         self._last_call: dict[str, float] = {}  # API key -> monotonic time of its last OR11 call
@@ -433,7 +436,7 @@ class MiraklSimulator:
     def _call_slot(self, key: str) -> float:
         """Seconds this key must still wait before OR11 answers again; 0 = go ahead (counted)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._seconds()
             last = self._last_call.get(key)
             if last is not None and now - last < self.min_interval:
                 return self.min_interval - (now - last)
@@ -462,10 +465,17 @@ def build_mirakl(
     shop_id: int = 2001,
     shop_name: str = "Northwind Audio CA",
     min_interval_seconds: float = DEFAULT_MIN_INTERVAL,
+    limiter_seconds: Callable[[], float] = time.monotonic,
 ) -> SimulatorServer:
-    """A Best Buy Marketplace simulator over the business's Bestbuy channel, not yet started."""
+    """A Best Buy Marketplace simulator over the business's Bestbuy channel, not yet started.
+    `limiter_seconds` is the clock of its call-frequency limit (real time by default)."""
     store = ChannelStore(business, BESTBUY, history_days=history_days, clock=clock, live_interval=live_interval)
     simulator = MiraklSimulator(
-        store, api_key=api_key, shop_id=shop_id, shop_name=shop_name, min_interval_seconds=min_interval_seconds
+        store,
+        api_key=api_key,
+        shop_id=shop_id,
+        shop_name=shop_name,
+        min_interval_seconds=min_interval_seconds,
+        seconds=limiter_seconds,
     )
     return SimulatorServer(simulator, port, faults=faults)

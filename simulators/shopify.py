@@ -499,16 +499,18 @@ def _path_items(value: Mapping, keys: tuple) -> list:
 
 class _Bucket:
     """The leaky bucket of one (app, shop): a query needs its requested cost up front and is
-    refunded the difference to its actual cost afterwards. Real time, not the store clock."""
+    refunded the difference to its actual cost afterwards. Real time (`seconds`, monotonic by
+    default; tests pass a clock of their own), not the store clock."""
 
-    def __init__(self, size: float, restore_rate: float) -> None:
+    def __init__(self, size: float, restore_rate: float, seconds: Callable[[], float] = time.monotonic) -> None:
         self.size, self.restore_rate = float(size), float(restore_rate)
+        self._seconds = seconds
         self._level = self.size
-        self._at = time.monotonic()
+        self._at = seconds()
         self._lock = threading.Lock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self._seconds()
         self._level = min(self.size, self._level + (now - self._at) * self.restore_rate)
         self._at = now
 
@@ -818,6 +820,7 @@ class ShopifySimulator:
         shop_domain: str = SHOP_DOMAIN,
         bulk_delay: float = 0.2,
         bulk_node_connections_only: bool = False,
+        bucket_seconds: Callable[[], float] = time.monotonic,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a webhook URL needs a webhook secret to sign deliveries")
@@ -829,7 +832,7 @@ class ShopifySimulator:
         # Shopify's bulk guide says connections must implement Node, yet Sale does not; whether a
         # real shop refuses `sales` in a bulk query is unconfirmed, so both answers are simulated.
         self.bulk_node_connections_only = bulk_node_connections_only
-        self.bucket = _Bucket(bucket_size, restore_rate)
+        self.bucket = _Bucket(bucket_size, restore_rate, bucket_seconds)  # refills on bucket_seconds' time
         self.currency = CURRENCY[SHOPIFY]
         self._products = [self._product_node(item) for item in store.business.catalog]
         self._products_by_id = {p["legacyResourceId"]: p for p in self._products}

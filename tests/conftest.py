@@ -2,23 +2,32 @@
 
 Database tests run on SQLite and on PostgreSQL: the `db_url` fixture is parametrised over both.
 Postgres comes from TEST_DATABASE_URL (default: the local server); each test session creates
-its own throwaway database there. With REQUIRE_POSTGRES=1 a missing server fails the run
-instead of skipping, so CI cannot pass without really using Postgres.
+its own throwaway database there.
+
+A test that needs an outside resource calls `require(FLAG, why)` when it is missing: with the
+flag set to 1 (CI sets every one: REQUIRE_POSTGRES, REQUIRE_REDIS, REQUIRE_BROWSER,
+REQUIRE_DATASETS) that fails the test, otherwise it skips, so CI cannot pass without really
+using the resource.
+
+Every test writes under its own tmp_path only (database, cache, uploads, a live server's files),
+waits on conditions with deadlines (`wait_for`, `ProcessOutput.wait_for`), and its servers bind
+port 0 and say which port they got.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
+import threading
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import psycopg
 import pytest
@@ -34,12 +43,170 @@ from settings import Settings, normalize_database_url
 pytest_plugins = ["tests.sims"]  # the `channel` fixture: a platform connected to a running simulator
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
-REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_PASSWORD = "correct horse battery staple"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def require(flag: str, message: str) -> NoReturn:
+    """A resource the test needs is missing: fail when `flag` (e.g. REQUIRE_REDIS) is 1, as CI
+    sets it, else skip."""
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{message} ({flag}=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `check` until it returns something truthy, which is returned; fail after `timeout`
+    seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class FakeSeconds:
+    """A monotonic clock that moves only when told, for the simulators' rate limiters and
+    buckets: a test then says how much time passes instead of racing the real clock."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ProcessOutput:
+    """The lines a subprocess writes (stdout, with stderr merged in), read by a thread: a test
+    waits for a line with a deadline instead of blocking in readline(), and a chatty process
+    never stalls on a full pipe."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._closed = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="process-output", daemon=True)
+        self._reader.start()
+
+    def __getattr__(self, name: str):
+        """The process's own attributes (pid, poll, wait, terminate, send_signal, ...)."""
+        return getattr(self.process, name)
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def text(self) -> str:
+        with self._changed:
+            return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        """The first line (printed so far or within `timeout` s) that `pattern` matches."""
+        regex, deadline = re.compile(pattern), time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines:
+                    if match := regex.search(line):
+                        return match
+                remaining = deadline - time.monotonic()
+                if self._closed or remaining <= 0:
+                    why = "exited" if self._closed else f"printed nothing matching it within {timeout} s"
+                    raise AssertionError(f"waiting for {pattern!r}: the process {why}:\n" + "\n".join(self.lines))
+                self._changed.wait(remaining)
+
+    def stop(self, timeout: float = 20) -> str:
+        """Terminate the process (kill it if it lingers) and return everything it wrote."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        return self.text()
 
 
 def _admin_url() -> str:
     return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+
+
+# --- time limits: pyproject.toml sets pytest-timeout's default per test ---------------------
+
+SLOW_TIMEOUT = 300  # seconds, for tests marked browser or slow (measured: up to ~70 s on a busy machine)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser and slow tests get SLOW_TIMEOUT unless they set their own @pytest.mark.timeout."""
+    if not config.pluginmanager.hasplugin("timeout"):  # run with -p no:timeout
+        return
+    for item in items:
+        if item.get_closest_marker("timeout") is None and (
+            item.get_closest_marker("browser") or item.get_closest_marker("slow")
+        ):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
+# --- tests write only under their own temporary directories ----------------------------------
+
+# Where the product writes by default (instance/: SQLite file, cache, uploads) and where test
+# tools would (.hypothesis/): nothing may appear or change there during a test run.
+GUARDED = ("instance", ".hypothesis")
+STARTED = pytest.StashKey[float]()
+
+
+def written_into_repository(since: float) -> list[str]:
+    """Files under GUARDED created or changed after `since` (a time.time())."""
+    return sorted(
+        str(path.relative_to(PROJECT_DIR))
+        for name in GUARDED
+        for path in (PROJECT_DIR / name).rglob("*")
+        if path.is_file() and path.stat().st_mtime >= since
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[STARTED] = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test wrote into the repository instead of its tmp_path."""
+    written = written_into_repository(session.config.stash[STARTED])
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.ensure_newline()
+            reporter.write_line(f"tests wrote into the repository (use tmp_path): {', '.join(written[:10])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hypothesis_files_in_tmp(tmp_path_factory) -> None:
+    """Hypothesis keeps its caches in ./.hypothesis unless told otherwise."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+
+
+@pytest.fixture(autouse=True)
+def files_in_tmp(tmp_path, monkeypatch) -> None:
+    """A process a test starts with this environment (app.py, flask, gunicorn, worker) keeps its
+    cache and uploads in the test's tmp_path, not in the repository's instance/."""
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "env-cache"))
+    monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "env-uploads"))
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +219,7 @@ def postgres_url() -> Iterator[str]:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL not reachable at {admin.render_as_string()}: {exc}".splitlines()[0]
-        if REQUIRE_POSTGRES:
-            pytest.fail(message)
-        pytest.skip(message)
+        require("REQUIRE_POSTGRES", f"PostgreSQL not reachable at {admin.render_as_string()}: {exc}".splitlines()[0])
     url = admin.set(database=name)
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -106,7 +270,14 @@ def sessions(engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def settings(db_url, tmp_path) -> Settings:
-    return replace(Settings(), database_url=make_url(db_url), cache_dir=tmp_path / "cache", log_level="WARNING")
+    """The test's database; cache and uploads in its own tmp_path, never the repository's instance/."""
+    return replace(
+        Settings(),
+        database_url=make_url(db_url),
+        cache_dir=tmp_path / "cache",
+        upload_dir=tmp_path / "uploads",
+        log_level="WARNING",
+    )
 
 
 @pytest.fixture
@@ -179,10 +350,7 @@ CHROMIUM_ARGS = [
 def chromium():
     """Headless Chromium (Debian's). With REQUIRE_BROWSER=1 a missing browser fails the run."""
     if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        require("REQUIRE_BROWSER", f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -202,45 +370,35 @@ def browser_page(chromium):
     context.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(tmp_path):
-    """Start `python app.py` on a free port against `server.database_url` (set before calling
-    `server.start()`), the way `make run` does; stopped at the end of the test."""
+    """Start `python app.py --port 0` against `server.database_url` (set before calling
+    `server.start()`), the way `make run` does; it binds a free port itself and prints its URL,
+    which `start()` reads and returns. Its cache and uploads live in tmp_path; `server.output`
+    holds what it printed. Stopped at the end of the test."""
+    from app import RUNNING_AT
 
     class LiveServer:
         database_url = f"sqlite:///{tmp_path / 'live.db'}"
-        process = None
+        process: subprocess.Popen | None = None
+        output: ProcessOutput | None = None
+        url = ""
 
-        def start(self, *args: str, env: dict | None = None) -> str:
-            port = free_port()
-            self.url = f"http://127.0.0.1:{port}"
+        def start(self, *args: str, env: dict | None = None, timeout: float = 90) -> str:
+            files = {"CACHE_DIR": str(tmp_path / "live-cache"), "UPLOAD_DIR": str(tmp_path / "live-uploads")}
             self.process = subprocess.Popen(
-                [sys.executable, "app.py", "--port", str(port), *args],
-                cwd=Path(__file__).resolve().parents[1],
-                env={**os.environ, "DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING", **(env or {})},
+                [sys.executable, "app.py", "--port", "0", *args],
+                cwd=PROJECT_DIR,
+                env={**os.environ, "DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING", **files, **(env or {})},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"app.py exited early:\n{self.process.stdout.read()}")
-                try:
-                    with urllib.request.urlopen(self.url + "/health", timeout=1):
-                        return self.url
-                except OSError:
-                    time.sleep(0.2)
-            raise RuntimeError("app.py did not answer /health within 90 s")
+            self.output = ProcessOutput(self.process)
+            self.url = self.output.wait_for(re.escape(RUNNING_AT) + r"(http://\S+)", timeout).group(1)
+            return self.url
 
     server = LiveServer()
     yield server
-    if server.process and server.process.poll() is None:
-        server.process.terminate()
-        server.process.wait(timeout=20)
+    if server.output:
+        server.output.stop()

@@ -28,6 +28,7 @@ from connectors.csv_import import CsvImportConnector, CsvMapping, parse_csv
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Order, OrderLineItem, Platform, Product, Refund
 from settings import PROJECT_ROOT
+from tests.conftest import require
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 CANONICAL = FIXTURES / "canonical.csv"
@@ -156,7 +157,7 @@ def counts(sessions) -> dict[str, int]:
 def uci_excerpt(tmp_path) -> Path:
     """The first lines of the real UCI export, taken from the shared file at test time."""
     if not UCI_FILE.exists():
-        pytest.skip(f"{UCI_FILE} not found (shared datasets)")
+        require("REQUIRE_DATASETS", f"{UCI_FILE} not found (the shared datasets)")
     with gzip.open(UCI_FILE, "rt", encoding="utf-8", newline="") as source:
         head = [next(source) for _ in range(UCI_EXCERPT_LINES)]
     path = tmp_path / "uci_excerpt.csv.gz"
@@ -304,9 +305,10 @@ def test_uci_preset_on_the_real_export(uci_excerpt):
         assert order.refunds[0].processed_at == booked
 
 
+@pytest.mark.slow  # ~45 s on a busy machine
 def test_the_whole_uci_export_parses_clean_and_matches_the_shared_daily_file():
     if not UCI_FILE.exists():
-        pytest.skip(f"{UCI_FILE} not found (shared datasets)")
+        require("REQUIRE_DATASETS", f"{UCI_FILE} not found (the shared datasets)")
     # Every stock code as a product, as the shared daily file counts them.
     as_products = dataclasses.replace(UCI, shipping_skus=frozenset(), ignored_skus=frozenset())
     parsed = parse_csv(UCI_FILE, as_products, currency="GBP", timezone="Europe/London")

@@ -19,6 +19,7 @@ import jobs
 from connectors.csv_files import CLI_LIMITS
 from db.engine import transaction
 from db.models import AnalyticsProductDaily, Platform
+from tests.conftest import require
 from tests.test_csv_import import (
     UCI,
     UCI_FILE,
@@ -56,7 +57,7 @@ def uci_subset(tmp_path_factory) -> Path:
     first day with a stock write-off (a negative row outside a "C" invoice) and the day of the
     skipped "A" invoices. Whole days keep every invoice and cancellation of those days entire."""
     if not UCI_FILE.exists():
-        pytest.skip(f"{UCI_FILE} not found (shared datasets)")
+        require("REQUIRE_DATASETS", f"{UCI_FILE} not found (the shared datasets)")
     raw = pd.read_csv(UCI_FILE, dtype=str, keep_default_na=False)
     day = raw["InvoiceDate"].str[:10]
     days = {day[raw["StockCode"] == code].min() for code in SPECIAL_CODES}
@@ -137,5 +138,5 @@ def test_uci_products_add_up_to_the_days(sessions, uci_platform, uci_subset):
 def test_the_whole_uci_export_products_add_up_to_the_days(sessions, uci_platform):
     """The whole file once, on the production database (the subset above runs on both)."""
     if not UCI_FILE.exists():
-        pytest.skip(f"{UCI_FILE} not found (shared datasets)")
+        require("REQUIRE_DATASETS", f"{UCI_FILE} not found (the shared datasets)")
     check_uci_import(sessions, uci_platform, UCI_FILE)

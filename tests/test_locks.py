@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from db.locks import named_lock
 from settings import PROJECT_ROOT
+from tests.conftest import ProcessOutput, wait_for
 
 HOLD = """
 import sys, time
@@ -33,22 +33,24 @@ def test_a_killed_holder_releases_the_lock(engine, db_url):
         [sys.executable, "-c", HOLD, db_url],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
+    output = ProcessOutput(holder)
     try:
-        assert holder.stdout.readline().strip() == "held"
+        assert output.wait_for(r"^(held|busy)$", 30).group(1) == "held"
         with named_lock(engine, "test-lock") as held:
             assert not held  # another process has it
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def free() -> bool:
             with named_lock(engine, "test-lock") as held:
-                if held:
-                    break
-            time.sleep(0.1)
-        assert held  # the server (or the kernel) released it with the dead process
+                return held
+
+        wait_for(free, 10, "the dead holder's lock to be released", interval=0.1)  # by the server or the kernel
     finally:
         if holder.poll() is None:
             holder.kill()
+        output.stop()

@@ -28,7 +28,7 @@ from db.engine import transaction
 from db.logins import SqlStorage
 from db.models import Company
 from settings import Settings, SettingsError
-from tests.conftest import TEST_PASSWORD, AuthActions, free_port
+from tests.conftest import TEST_PASSWORD, AuthActions, ProcessOutput, require, wait_for
 from tests.test_sessions import change_password
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +44,7 @@ def settings(request, settings: Settings) -> Settings:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.RedisError:
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+        require("REQUIRE_REDIS", f"Redis not reachable at {REDIS_URL}")
     return replace(settings, redis_url=REDIS_URL)
 
 
@@ -71,40 +69,40 @@ def from_client(client):
 
 
 class Gunicorn:
-    """`gunicorn -w 2 app:server` against the test database, logging which worker served what."""
+    """`gunicorn -w 2 app:server` against the test database, logging which worker served what.
+    It binds a free port itself (port 0) and logs which; the URL is read from that line."""
 
     def __init__(self, settings: Settings, tmp_path: Path) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "APP_ENV", "EMBEDDED")}
         env.update(
             DATABASE_URL=settings.database_url.render_as_string(hide_password=False),
             CACHE_DIR=str(tmp_path / "gunicorn-cache"),
+            UPLOAD_DIR=str(tmp_path / "gunicorn-uploads"),
             LOG_LEVEL="WARNING",
             TRUSTED_PROXY_HOPS="1",  # X-Forwarded-For names the client, as behind Render's proxy
             **({"REDIS_URL": settings.redis_url} if settings.redis_url else {}),
         )
-        command = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"]
+        command = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", "127.0.0.1:0", "app:server"]
         command += ["--access-logfile", "-", "--access-logformat", "worker=%(p)s %(m)s %(U)s %(s)s"]
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.process.stdout.read()}")
+        self.output = ProcessOutput(process)
+        self.url = self.output.wait_for(r"Listening at: (http://127\.0\.0\.1:\d+)", 60).group(1)
+
+        def healthy() -> bool:
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1):
-                    return
+                with urllib.request.urlopen(self.url + "/health", timeout=2):
+                    return True
             except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("gunicorn did not answer /health within 120 s")
+                assert process.poll() is None, f"gunicorn exited early:\n{self.output.text()}"
+                return False
+
+        wait_for(healthy, 120, "gunicorn's workers to answer /health", interval=0.3)
 
     def stop(self) -> str:
         """Stop it; returns what it logged."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        return self.process.communicate(timeout=30)[0]
+        return self.output.stop(timeout=30)
 
 
 @pytest.fixture
@@ -261,23 +259,23 @@ def test_with_redis_down_the_password_can_be_changed(dead_redis_client):
     assert change_password(dead_redis_client).status_code == 302
 
 
-def test_the_throttle_counts_in_redis_again_once_it_is_back(engine, caplog):
-    """A Redis of its own on a free port: down when the throttle starts, then started."""
+def test_the_throttle_counts_in_redis_again_once_it_is_back(engine, caplog, tmp_path):
+    """A Redis of its own on a Unix socket: down when the throttle starts, then started."""
     if not shutil.which("redis-server"):
-        (pytest.fail if os.environ.get("REQUIRE_REDIS") == "1" else pytest.skip)("redis-server is not installed")
+        require("REQUIRE_REDIS", "redis-server is not installed")
     caplog.set_level(logging.INFO, logger="dashboard.auth")
-    port = free_port()
-    storage = FailoverStorage(RedisStorage(f"redis://127.0.0.1:{port}/0"), SqlStorage(engine), retry_after=0)
+    # A Unix socket in the test's own directory: no one else can take it between now and the start.
+    socket_path = tmp_path / "redis.sock"
+    storage = FailoverStorage(RedisStorage(f"redis+unix://{socket_path}"), SqlStorage(engine), retry_after=0)
     key = f"test/{uuid.uuid4().hex}"
     assert [storage.incr(key, 60) for _ in range(3)] == [1, 2, 3]  # in the database, Redis retried each time
     assert SqlStorage(engine).get(key) == 3
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+        ["redis-server", "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not storage.primary.check() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(storage.primary.check, 30, "the new redis-server to answer", interval=0.1)
         assert storage.incr(key, 60) == 1  # a fresh count, in Redis
         assert storage.get(key) == 1 and SqlStorage(engine).get(key) == 3
     finally:

@@ -16,6 +16,7 @@ import requests
 from simulators.business import Business
 from simulators.mirakl import UPDATE_DATE_DELTA, build_mirakl
 from simulators.store import ManualClock
+from tests.conftest import FakeSeconds
 
 KEY = "5266f9e2-sim-key"
 START = datetime(2025, 3, 14, 18, 0, tzinfo=UTC)
@@ -159,16 +160,26 @@ def test_filters_by_creation_date_state_and_id(get, store, clock):
 
 
 def test_or11_calls_closer_than_the_interval_get_429_with_retry_after(clock):
-    with build_mirakl(Business(), api_key=KEY, clock=clock, history_days=2, min_interval_seconds=0.5) as server:
+    """The limiter's clock is the test's: between two calls only the time it advances passes."""
+    seconds = FakeSeconds()
+    with build_mirakl(
+        Business(), api_key=KEY, clock=clock, history_days=2, min_interval_seconds=0.5, limiter_seconds=seconds
+    ) as server:
         headers = {"Authorization": KEY}
-        assert requests.get(server.url + "/api/orders", headers=headers, timeout=10).status_code == 200
-        limited = requests.get(server.url + "/api/orders", headers=headers, timeout=10)
+
+        def orders() -> requests.Response:
+            return requests.get(server.url + "/api/orders", headers=headers, timeout=10)
+
+        assert orders().status_code == 200
+        limited = orders()
         assert limited.status_code == 429
         assert limited.headers["Retry-After"] == "1"
         assert limited.json()["status"] == 429
         assert requests.get(server.url + "/api/account", headers=headers, timeout=10).status_code == 200
-        time.sleep(0.5)
-        assert requests.get(server.url + "/api/orders", headers=headers, timeout=10).status_code == 200
+        seconds.advance(0.49)
+        assert orders().status_code == 429  # a refused call does not restart the interval...
+        seconds.advance(0.01)
+        assert orders().status_code == 200  # ...which ends 0.5 s after the last answered one
 
 
 def test_the_rate_limit_fault_answers_like_the_limiter(server, get):

@@ -121,3 +121,13 @@ def test_gunicorn_entry_point_refuses_in_one_line():
         "channelpulse: configuration error: SECRET_KEY must be set to a private value of 16+ characters "
         "when APP_ENV=production"
     ]
+
+
+def test_cache_and_upload_dirs_default_to_instance_and_follow_the_environment(tmp_path):
+    defaults = Settings.from_env({})
+    assert (defaults.cache_dir, defaults.upload_dir) == (
+        PROJECT_ROOT / "instance" / "cache",
+        PROJECT_ROOT / "instance" / "uploads",
+    )
+    moved = Settings.from_env({"CACHE_DIR": str(tmp_path / "c"), "UPLOAD_DIR": str(tmp_path / "u")})
+    assert (moved.cache_dir, moved.upload_dir) == (tmp_path / "c", tmp_path / "u")

@@ -11,7 +11,6 @@ import logging
 import queue
 import re
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +36,7 @@ from simulators.business import SHOPIFY, Business
 from simulators.server import FaultPlan
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
 from simulators.store import ManualClock
+from tests.conftest import FakeSeconds
 from tests.sims import DEV_NETWORK
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
@@ -305,18 +305,19 @@ def test_calls_are_paced_on_the_bucket_instead_of_throttled(caplog):
 
 
 def test_throttled_calls_wait_what_the_bucket_asks():
-    waits = []
+    """The bucket's time passes only when the connector sleeps, so the wait it asks is exact."""
+    seconds, waits = FakeSeconds(), []
 
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        time.sleep(seconds)
+    def sleep(wait: float) -> None:
+        waits.append(wait)
+        seconds.advance(wait)
 
-    with shopify(restore_rate=1000.0) as server:
+    with shopify(restore_rate=1000.0, bucket_seconds=seconds) as server:
         server.faults.configure({"queue": ["rate_limit"]})
         products = [p for page in connect(server, sleep=sleep).fetch_products() for p in page]
         assert len(products) == len(server.simulator.store.business.products(SHOPIFY))
     # The fault leaves the bucket 0.25 s of restore short of the query's cost.
-    assert any(0.25 <= wait < 0.26 for wait in waits)
+    assert waits == [pytest.approx(0.25, abs=1e-9)]
 
 
 RUN_BULK = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }"

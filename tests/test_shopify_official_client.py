@@ -8,7 +8,6 @@ the simulator, so the shop domain, path and headers are exactly the client's own
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import shopify
 from simulators.business import Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, SHOP_NAME, build_shopify
 from simulators.store import ManualClock
+from tests.conftest import wait_for
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
 ORDERS = """query Orders($first: Int!, $after: String) {
@@ -69,10 +69,12 @@ def test_the_official_client_runs_a_bulk_operation(shop):
     run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }"
     started = execute(run, {"q": "{ orders { edges { node { id lineItems { edges { node { id } } } } } } }"})
     assert started["data"]["bulkOperationRunQuery"]["userErrors"] == []
-    current = {"status": "CREATED"}
-    while current["status"] != "COMPLETED":
-        time.sleep(0.02)
+
+    def completed() -> dict | None:
         current = execute("{ currentBulkOperation { status objectCount url } }")["data"]["currentBulkOperation"]
+        return current if current["status"] == "COMPLETED" else None
+
+    current = wait_for(completed, 30, "the bulk operation to complete", interval=0.02)
     with urllib.request.urlopen(current["url"]) as response:
         lines = response.read().decode().splitlines()
     assert len(lines) == int(current["objectCount"])

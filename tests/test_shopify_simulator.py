@@ -4,7 +4,6 @@ cost and throttling, bulk operations and the 60-day rule, checked against the st
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from simulators.business import SHOPIFY, Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SCHEMA, SHOP_NAME, _Context, _resolve_field, build_shopify
 from simulators.shopify_bulk_filter import bulk_filter
 from simulators.store import ManualClock
+from tests.conftest import FakeSeconds, wait_for
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).with_name("fixtures") / "shopify"
@@ -323,16 +323,20 @@ def test_orders_older_than_60_days_need_read_all_orders(read_all_orders):
 # --- cost and throttling -------------------------------------------------------------------
 
 
-def test_costs_are_calculated_and_charged_to_the_bucket(shop):
+def test_costs_are_calculated_and_charged_to_the_bucket():
     query = "{ orders(first: 10) { nodes { id lineItems(first: 5) { nodes { id } } } } }"
-    body = graphql(shop, query)
+    # The bucket's clock stands still: what it reports is exactly what the query was charged.
+    with build_shopify(
+        Business(scale=0.2), history_days=20, clock=ManualClock(NOW), bucket_seconds=FakeSeconds()
+    ) as shop:
+        body = graphql(shop, query)
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 2 + 10 * (1 + 2 + 5 * 1)
     lines = sum(len(n["lineItems"]["nodes"]) for n in body["data"]["orders"]["nodes"])
     assert cost["actualQueryCost"] == 2 + 10 * (1 + 2) + lines
     assert cost["throttleStatus"] == {
         "maximumAvailable": 2000.0,
-        "currentlyAvailable": pytest.approx(2000 - cost["actualQueryCost"], abs=2),
+        "currentlyAvailable": 2000 - cost["actualQueryCost"],
         "restoreRate": 100.0,
     }
 
@@ -345,9 +349,17 @@ def test_a_query_over_1000_points_is_refused(shop):
 
 
 def test_an_empty_bucket_answers_throttled_like_shopify():
+    """The bucket refills on a clock of the test's own: no time passes between the calls unless
+    the test says so."""
     fixture = json.loads((FIXTURES / "graphql_throttled.json").read_text())
+    seconds = FakeSeconds()
     with build_shopify(
-        Business(scale=0.2), history_days=20, clock=ManualClock(NOW), bucket_size=100, restore_rate=50
+        Business(scale=0.2),
+        history_days=20,
+        clock=ManualClock(NOW),
+        bucket_size=100,
+        restore_rate=50,
+        bucket_seconds=seconds,
     ) as server:
         query = "{ orders(first: 60) { nodes { id } } }"
         first = post(server, query)
@@ -358,8 +370,10 @@ def test_an_empty_bucket_answers_throttled_like_shopify():
         assert shape(body) == shape(fixture)
         assert body["errors"] == fixture["errors"]
         status = body["extensions"]["cost"]["throttleStatus"]
-        assert body["extensions"]["cost"]["requestedQueryCost"] == 62 > status["currentlyAvailable"]
-        time.sleep((62 - status["currentlyAvailable"]) / 50 + 0.05)  # the wait the bucket asks for
+        assert body["extensions"]["cost"]["requestedQueryCost"] == 62 > status["currentlyAvailable"] == 38
+        seconds.advance((62 - 38) / 50 - 0.01)  # not quite the wait the bucket asks for
+        assert "errors" in post(server, query).json()
+        seconds.advance(0.01)  # the wait, whole
         assert "data" in post(server, query).json()
 
 
@@ -450,10 +464,13 @@ def test_bulk_operation_runs_through_its_states_and_writes_jsonl(shop):
     assert again["userErrors"][0]["message"].endswith(f"already in progress: {operation['id']}.")
 
     statuses = []
-    while not statuses or statuses[-1] != "COMPLETED":
+
+    def completed() -> dict | None:
         current = graphql(shop, CURRENT)["data"]["currentBulkOperation"]
         statuses.append(current["status"])
-        time.sleep(0.02)
+        return current if current["status"] == "COMPLETED" else None
+
+    current = wait_for(completed, 30, "the bulk operation to complete", interval=0.02)
     assert list(dict.fromkeys(statuses)) == ["CREATED", "RUNNING", "COMPLETED"]
     completed = json.loads((FIXTURES / "graphql_bulk_current_operation_completed.json").read_text())
     assert shape(current) == shape(completed["data"]["currentBulkOperation"])
@@ -577,8 +594,12 @@ def _executed_bulk_file(simulator, query: str) -> list[dict]:
 def test_bulk_files_are_what_graphql_execution_answers(shop, query):
     started = graphql(shop, RUN_BULK, {"query": query})["data"]["bulkOperationRunQuery"]
     assert started["userErrors"] == []
-    while (current := graphql(shop, CURRENT)["data"]["currentBulkOperation"])["status"] in ("CREATED", "RUNNING"):
-        time.sleep(0.02)
+
+    def finished() -> dict | None:
+        current = graphql(shop, CURRENT)["data"]["currentBulkOperation"]
+        return current if current["status"] not in ("CREATED", "RUNNING") else None
+
+    current = wait_for(finished, 30, "the bulk operation to finish", interval=0.02)
     assert current["status"] == "COMPLETED"
     objects = [json.loads(line) for line in requests.get(current["url"], timeout=10).text.splitlines()]
     assert objects == _executed_bulk_file(shop.simulator, query)

@@ -26,6 +26,7 @@ from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncSt
 from settings import PROJECT_ROOT
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
+from tests.conftest import wait_for
 from tests.sims import BOX, DEV_NETWORK, Channel
 from tests.stored import stored
 
@@ -133,18 +134,30 @@ def test_bad_credentials_flag_the_platform_and_write_nothing(engine, sessions, c
 
 
 def test_two_syncs_of_one_platform_never_overlap(sessions, channel):
-    channel.server.faults.configure({"rates": {"slow": 1.0}, "slow_seconds": 0.3})
+    """The second sync starts once the first is known to be running (its run is recorded under
+    the lock) and every answer is slow, so the first is still mid-way; then the store speeds up."""
+    channel.server.faults.configure({"rates": {"slow": 1.0}, "slow_seconds": 1.0})
     results = []
     sync = functools.partial(jobs.sync_platform, sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     first = threading.Thread(target=lambda: results.append(sync()))
     first.start()
-    time.sleep(0.2)
-    second = sync()
-    first.join()
+    try:
+
+        def first_running() -> bool:
+            with sessions() as session:
+                running = select(SyncRun).where(SyncRun.platform_id == channel.platform_id, SyncRun.status == "running")
+                return session.scalars(running).first() is not None
+
+        wait_for(first_running, 30, "the first sync to record its run")
+        second = sync()
+    finally:
+        channel.server.faults.configure({"rates": {}})
+        first.join(timeout=60)
     assert second.status == "busy"
     assert results[0].status == "succeeded"
 
 
+@pytest.mark.slow
 def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_url):
     assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     # A backlog of several pages: for Shopify big enough to come as a bulk operation, whose file is

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 from settings import PROJECT_ROOT
+from tests.conftest import ProcessOutput
 
 
-def start_worker(db_url: str) -> subprocess.Popen:
-    return subprocess.Popen(
+def start_worker(db_url: str) -> ProcessOutput:
+    process = subprocess.Popen(
         [sys.executable, "-m", "worker"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
@@ -19,17 +19,13 @@ def start_worker(db_url: str) -> subprocess.Popen:
         text=True,
         env={**os.environ, "DATABASE_URL": db_url, "LOG_LEVEL": "INFO"},
     )
+    return ProcessOutput(process)
 
 
-def first_role(worker: subprocess.Popen, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = worker.stdout.readline()
-        if "worker leading" in line:
-            return "leader"
-        if "worker on standby" in line:
-            return "standby"
-    raise AssertionError("the worker said neither leading nor standby")
+def first_role(worker: ProcessOutput, timeout: float = 30) -> str:
+    """What the worker says it is, read with a deadline (a silent worker fails, never hangs)."""
+    said = worker.wait_for(r"worker (leading|on standby)", timeout).group(1)
+    return "leader" if said == "leading" else "standby"
 
 
 def test_two_workers_elect_one_leader(db_url):
@@ -40,8 +36,6 @@ def test_two_workers_elect_one_leader(db_url):
         try:
             assert first_role(second) == "standby"
         finally:
-            second.terminate()
-            second.wait(timeout=20)
+            second.stop()
     finally:
-        first.terminate()
-        first.wait(timeout=20)
+        first.stop()

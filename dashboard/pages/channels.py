@@ -9,7 +9,6 @@ import binascii
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
-from flask import current_app
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -175,7 +174,7 @@ def start_import(contents: object, filename: object, platform_id: object, preset
     data = uploaded_bytes(contents)
     if data is None:
         return inputs.alert("The file did not arrive whole: choose it again.")
-    path = jobs.upload_path(current_app.instance_path, name)
+    path = jobs.upload_path(state().settings.upload_dir, name)
     path.write_bytes(data)
     jobs.start_csv_import(state().sessions, platform.id, path, mapping)
     return f"Importing {name} into {platform.display_name}: see its progress above."
