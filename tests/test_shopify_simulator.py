@@ -408,14 +408,15 @@ LIST_BULK = """query List($query: String, $reverse: Boolean, $first: Int, $after
 }"""
 
 
-def completed_bulk(server, query: str, deadline_s: float = 30.0) -> str:
+def completed_bulk(server, query: str) -> str:
     """Run a bulk query and wait, with a deadline, for it to complete; its id."""
     operation = graphql(server, RUN_BULK, {"query": query})["data"]["bulkOperationRunQuery"]["bulkOperation"]
     node = "query($id: ID!) { node(id: $id) { ... on BulkOperation { status } } }"
-    deadline = time.monotonic() + deadline_s
-    while graphql(server, node, {"id": operation["id"]})["data"]["node"]["status"] != "COMPLETED":
-        assert time.monotonic() < deadline, "the bulk operation did not complete in time"
-        time.sleep(0.02)
+
+    def completed() -> bool:
+        return graphql(server, node, {"id": operation["id"]})["data"]["node"]["status"] == "COMPLETED"
+
+    wait_for(completed, 30, "the bulk operation to complete", interval=0.02)
     return operation["id"]
 
 
