@@ -27,6 +27,8 @@ HOSTILE_SKU = "-2+3+cmd|' /C calc'!A0"
 HOSTILE_CSV_CHANNEL = "+cmd|' /C calc'!A0"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+pytestmark = pytest.mark.calendar  # the hostile sales sit in the last week of the real clock
+
 
 def noon(day: date) -> datetime:
     return datetime.combine(day, time(12), TZ).astimezone(UTC)
