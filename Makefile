@@ -23,7 +23,9 @@ test: $(VENV)/.dev
 	$(PY) -m pytest
 
 # The tests marked `calendar` (their data or expectations involve dates) with the system clock a
-# year ahead: a test that only passes on today's date fails here first. Needs libfaketime.
+# year ahead: a test that only passes on today's date fails here first. Needs libfaketime (0.9.10
+# fakes the monotonic clock too, and Python's timed thread waits then never time out: no test here
+# runs a background scheduler).
 test-calendar: $(VENV)/.dev
 	faketime "$$(date -u -d '+1 year' '+%Y-%m-%d %H:%M:%S')" $(PY) -m pytest -m calendar -q
 
