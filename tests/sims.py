@@ -26,8 +26,10 @@ MIRAKL_KEY = "test-mirakl-key"
 BOX = CredentialBox(Settings().credentials_keys)
 # The simulators listen on 127.0.0.1, which only development's network policy reaches.
 DEV_NETWORK = NetworkPolicy.for_app_env("development")
-# Simulated "now" lies in the past, so connectors that look at the real clock see it all.
-START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+# The simulators' "now": a fixed moment, so every run syncs the same orders whatever the date (its
+# 12 days of history hold New York's DST change of 2026-11-01). It lies in the past, so a connector
+# that looks at the real clock (Mirakl's update-date windows) sees it all.
+START = datetime(2026, 11, 5, 17, 0, tzinfo=UTC)
 
 
 def build(kind: str, clock: ManualClock, faults: FaultPlan | None = None):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -27,12 +27,17 @@ SMALL = Business(scale=0.3)
 DST_END = date(2026, 11, 1)
 END = date(2026, 11, 20)
 START = date(2026, 10, 10)  # 42 days around the DST change, with plenty of returns
+# The demo's "now": its 100 days of history end a week after END and begin before the previous
+# period (2026-08-29..2026-10-09), whatever the real date. Every query names its dates, since the
+# API's default range ends on the real today.
+SEEDED_AT = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
+RANGE = f"start_date={START}&end_date={END}"
 
 
 @pytest.fixture
 def demo(sessions) -> Company:
     """The demo company, loaded straight from the business (the same write path as a sync)."""
-    jobs.seed_demo(sessions, business=SMALL, days=100)
+    jobs.seed_demo(sessions, business=SMALL, days=100, now=SEEDED_AT)
     with sessions() as session:
         return session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
 
@@ -51,12 +56,13 @@ def expected_value(key: str, totals: dict):
     return money(totals[key]) if METRICS[key].kind == "money" else totals[key]
 
 
+@pytest.mark.calendar
 def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo):
     daily = expected_daily(engine, demo.id)
     body = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
     want = expected_totals(daily, START, END)
     previous = expected_totals(daily, START - timedelta(days=42), START - timedelta(days=1))
-    assert want["returns"] > 0 and want["orders"] > 200
+    assert want["returns"] > 0 and want["orders"] > 200 and previous["orders"] > 200  # neither window is empty
     for key in (*MONEY_SUMS, *COUNT_SUMS, "aov"):
         assert body["metrics"][key]["value"] == expected_value(key, want), key
         assert body["metrics"][key]["previous"] == expected_value(key, previous), key
@@ -65,12 +71,14 @@ def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo):
     assert any("CAD converted to USD" in note for note in body["notes"])
 
 
+@pytest.mark.calendar
 @pytest.mark.parametrize("kind", ["shopify", "bestbuy"])
 def test_metrics_per_platform(demo_client, engine, sessions, demo, kind):
     with sessions() as session:
         platform_id = session.scalar(select(Platform.id).where(Platform.kind == kind))
     daily = expected_daily(engine, demo.id)
     want = expected_totals(daily[daily["platform_id"] == platform_id], DST_END, DST_END)
+    assert want["orders"] > 0  # the 25-hour day has sales to put on the right side of midnight
     for query in (kind, platform_id):
         body = demo_client.get(f"/api/v1/analytics/metrics?start_date={DST_END}&end_date={DST_END}&platform={query}")
         assert body.json["metrics"]["net_sales"]["value"] == money(want["net_sales"])
@@ -161,7 +169,7 @@ def test_top_products_match_pandas(demo_client, engine, demo, sort):
     keys = [Decimal(r[sort]) if sort == "net_sales" else r[sort] for r in products]
     assert keys == sorted(keys, reverse=True)
     assert any(len(r["platforms"]) == 2 for r in products)  # a SKU sold on both channels is one product
-    assert len(demo_client.get("/api/v1/analytics/top-products?limit=3").json["products"]) == 3
+    assert len(demo_client.get(f"/api/v1/analytics/top-products?{RANGE}&limit=3").json["products"]) == 3
 
 
 def test_refunds_by_order_date_switch(demo_client, engine, sessions, demo):
@@ -181,10 +189,11 @@ def test_refunds_by_order_date_switch(demo_client, engine, sessions, demo):
 
 
 def test_dashboard_summary_agrees_with_the_endpoints(demo_client):
-    summary = demo_client.get("/api/v1/analytics/dashboard-summary").json
-    metrics = demo_client.get("/api/v1/analytics/metrics").json
+    summary = demo_client.get(f"/api/v1/analytics/dashboard-summary?{RANGE}").json
+    metrics = demo_client.get(f"/api/v1/analytics/metrics?{RANGE}").json
+    assert metrics["metrics"]["orders"]["value"] > 200
     assert summary["metrics"] == metrics["metrics"]
-    assert summary["platforms"] == demo_client.get("/api/v1/analytics/platform-comparison").json["platforms"]
+    assert summary["platforms"] == demo_client.get(f"/api/v1/analytics/platform-comparison?{RANGE}").json["platforms"]
     assert len(summary["top_products"]) == 10
     assert {row["platform"] for row in summary["trend"]} == {"Shopify store", "Best Buy Marketplace"}
     assert isinstance(summary["data_version"], int) and len(summary["sync"]) == 2
@@ -192,7 +201,7 @@ def test_dashboard_summary_agrees_with_the_endpoints(demo_client):
 
 def test_every_endpoint_exports_csv_with_a_definitions_header(demo_client):
     for path in ("metrics", "sales-trend", "platform-comparison", "top-products"):
-        header, rows = export(demo_client, path)  # every cell as in the JSON answer
+        header, rows = export(demo_client, path, start_date=START, end_date=END)  # every cell as in the JSON answer
         assert header[0].startswith("# ChannelPulse") and "formulas: version" in header[1]
         assert rows, path
 
@@ -230,16 +239,29 @@ def test_bad_endpoint_parameters(demo_client, path, field):
 
 
 def test_new_data_is_visible_on_the_next_request(demo_client, sessions, demo):
-    before = demo_client.get("/api/v1/analytics/metrics").json["metrics"]["orders"]["value"]
-    assert demo_client.get("/api/v1/analytics/metrics").json["metrics"]["orders"]["value"] == before  # cached
-    order = next(o for o in SMALL.orders_on("shopify", date.today() - timedelta(days=1)) if not o.test)
+    url = f"/api/v1/analytics/metrics?{RANGE}"
+    before = demo_client.get(url).json["metrics"]["orders"]["value"]
+    assert before > 200 and demo_client.get(url).json["metrics"]["orders"]["value"] == before  # cached
+    order = next(o for o in SMALL.orders_on("shopify", END - timedelta(days=1)) if not o.test)
     record = replace(order.to_record(order.created_at), external_id="gid://shopify/Order/999999999999")
     with transaction(sessions) as session:
         platform = session.scalar(select(Platform).where(Platform.kind == "shopify"))
         touched = ingest.upsert_orders(session, platform, [record], ZoneInfo(demo.timezone))
         ingest.rollup_daily(session, platform, touched)
-    after = demo_client.get("/api/v1/analytics/metrics").json["metrics"]["orders"]["value"]
+    after = demo_client.get(url).json["metrics"]["orders"]["value"]
     assert after == before + 1
+
+
+@pytest.mark.calendar
+def test_the_default_range_is_the_last_30_days_on_the_company_calendar(demo_client, demo):
+    """The one default that reads the real clock: the period it names, not data, is checked."""
+    zone = ZoneInfo(demo.timezone)
+    for path in ("metrics", "dashboard-summary"):
+        before = datetime.now(zone).date()
+        period = demo_client.get(f"/api/v1/analytics/{path}").json["period"]
+        ends = {before, datetime.now(zone).date()}  # the request may cross midnight
+        assert date.fromisoformat(period["end_date"]) in ends, path
+        assert date.fromisoformat(period["end_date"]) - date.fromisoformat(period["start_date"]) == timedelta(days=29)
 
 
 @pytest.fixture

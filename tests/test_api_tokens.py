@@ -146,6 +146,7 @@ def test_tokens_are_scoped_to_their_company(client, auth, other, our_platform):
     assert client.get("/api/v1/platforms", headers=headers).status_code == 200  # and it still works
 
 
+@pytest.mark.calendar
 def test_last_use_is_written_at_most_once_a_minute(client, sessions, other):
     def last_used():
         with sessions() as session:

@@ -154,6 +154,7 @@ def test_set_password_command_refuses_unknown_users_and_short_passwords(app):
 
 
 @pytest.mark.usefixtures("company")
+@pytest.mark.calendar
 def test_an_idle_login_expires(app, client, sessions):
     log_in(client)
     idle = app.config["REMEMBER_COOKIE_DURATION"] + timedelta(minutes=1)
