@@ -1,6 +1,7 @@
 """The sync engine over real HTTP against both simulators, on SQLite and Postgres: whatever the
 network does (and even when the process is killed mid-sync), the database ends up holding
-exactly the platform's orders, line items and refunds."""
+exactly the platform's orders, line items and refunds, and daily rollups equal to the metrics
+computed from the platform's own payloads (tests/wire_oracle.py)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,35 @@ from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncSt
 from settings import PROJECT_ROOT
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
+from tests.pandas_metrics import expected_daily
 from tests.sims import BOX, DEV_NETWORK, Channel
 from tests.stored import stored
+
+DAILY = ("gross_sales", "discounts", "returns", "net_sales", "taxes", "shipping", "total_sales")
+DAILY_COUNTS = ("orders", "units", "units_returned")
+
+
+def rollups(engine, platform_id: int) -> dict:
+    """The platform's daily rollups: day -> every metric."""
+    columns = [getattr(AnalyticsDaily, c) for c in ("day", *DAILY, *DAILY_COUNTS)]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns).where(AnalyticsDaily.platform_id == platform_id)).all()
+    return {day: tuple(values) for day, *values in rows}
+
+
+def assert_synced(engine, channel: Channel) -> None:
+    """The database holds exactly the platform's orders, and its rollups are the metrics of the
+    orders the platform serves, computed from its payloads."""
+    assert stored(engine, channel.platform_id) == channel.truth()
+    daily = expected_daily(engine, channel.company_id, channel.wire_events())
+    want = {row.day: tuple(getattr(row, c) for c in (*DAILY, *DAILY_COUNTS)) for row in daily.itertuples()}
+    assert want and rollups(engine, channel.platform_id) == want
 
 
 def test_full_then_incremental_sync(engine, sessions, channel):
     result = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "succeeded" and result.rows > 30
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
 
     store = channel.server.simulator.store
     clock = channel.clock
@@ -46,7 +68,7 @@ def test_full_then_incremental_sync(engine, sessions, channel):
     again = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert again.status == "succeeded"
     assert 0 < again.rows < result.rows  # only what changed (plus the lookback), not everything
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
 
     with sessions() as session:
         platform = session.get(Platform, channel.platform_id)
@@ -72,14 +94,14 @@ def test_a_stale_page_never_rolls_an_order_back(engine, sessions, channel):
     store = channel.server.simulator.store
     refunded = store.refund(store.by_created(channel.clock())[0].order_id)
     assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
 
     edited = store.edit(store.by_created(channel.clock())[1].order_id)  # a page mixes stale and new
     page = [o for stale in stale_pages for o in stale] + [edited.to_record(channel.clock())]
     with transaction(sessions) as session:
         platform = session.get(Platform, channel.platform_id)
         ingest.upsert_orders(session, platform, page, ZoneInfo(platform.company.timezone))
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
     with sessions() as session:
         kept = session.scalars(select(Order).where(Order.external_id == refunded.external_id)).one()
         now = refunded.to_record(channel.clock())
@@ -112,7 +134,7 @@ def test_sync_under_faults_loses_and_doubles_nothing(engine, sessions, channel, 
         jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
         == "succeeded"
     )
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
     assert sum(faults.state()["served"].values()) > 0
 
 
@@ -181,7 +203,7 @@ def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_
     channel.server.faults.configure({"rates": {}})
     resumed = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert resumed.status == "succeeded"
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
     with sessions() as session:
         statuses = sorted(session.scalars(select(SyncRun.status).where(SyncRun.platform_id == channel.platform_id)))
         assert statuses == ["failed", "succeeded", "succeeded"]  # the killed run is marked, not left running
