@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, select
 
 import jobs
 from connectors.base import NetworkPolicy
@@ -93,9 +94,17 @@ def channel(request, sessions, company) -> Channel:
     server.stop()
 
 
+def seeded_events(engine: Engine, company_id: int, business: Business, now: datetime, days: int) -> Events:
+    """The raw events of what jobs.seed_demo(business=business, now=now, days=days) writes
+    without stores, on the company's platforms of each kind."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Platform.kind, Platform.id).where(Platform.company_id == company_id)).all()
+    return business_events(business, dict(rows), now, days)
+
+
 def business_events(business: Business, platform_ids: Mapping[str, int], now: datetime, days: int) -> Events:
-    """The raw events of what jobs.seed_demo(business, now=now, days=days) writes without a
-    store: each channel's orders placed on the `days` local days up to `now`, as they stand then."""
+    """The business's raw events on the `days` local days up to `now`, as they stand then: each
+    channel's orders (on the platform `platform_ids` names for it), lines and refunds."""
     today = now.astimezone(business.tz).date()
     start = today - timedelta(days=days - 1)
     rows: tuple[list, list, list, list] = ([], [], [], [])

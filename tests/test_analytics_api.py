@@ -1,4 +1,5 @@
-"""The analytics API against an independent pandas computation from the raw rows, to the cent,
+"""The analytics API against an independent pandas computation from the business's raw events
+(tests/pandas_metrics.py), to the cent,
 on SQLite and Postgres: USD and CAD channels, refunds and cancellations on other days than
 their orders, and the day clocks went back (2026-11-01 in New York)."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,9 +22,12 @@ from db.metrics import COUNT_SUMS, METRICS, MONEY_SUMS
 from db.models import Company, Platform
 from simulators.business import Business
 from tests.conftest import TEST_PASSWORD
-from tests.pandas_metrics import expected_daily, expected_products, expected_totals
+from tests.pandas_metrics import Events, expected_daily, expected_products, expected_totals
+from tests.sims import seeded_events
 
 SMALL = Business(scale=0.3)
+DEMO_DAYS = 100
+SEEDED_AT = datetime.now(UTC)
 DST_END = date(2026, 11, 1)
 END = date(2026, 11, 20)
 START = date(2026, 10, 10)  # 42 days around the DST change, with plenty of returns
@@ -32,9 +36,15 @@ START = date(2026, 10, 10)  # 42 days around the DST change, with plenty of retu
 @pytest.fixture
 def demo(sessions) -> Company:
     """The demo company, loaded straight from the business (the same write path as a sync)."""
-    jobs.seed_demo(sessions, business=SMALL, days=100)
+    jobs.seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=SEEDED_AT)
     with sessions() as session:
         return session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+
+
+@pytest.fixture
+def events(engine, demo) -> Events:
+    """The raw events of what `demo` holds: the oracle's input."""
+    return seeded_events(engine, demo.id, SMALL, SEEDED_AT, DEMO_DAYS)
 
 
 @pytest.fixture
@@ -51,8 +61,8 @@ def expected_value(key: str, totals: dict):
     return money(totals[key]) if METRICS[key].kind == "money" else totals[key]
 
 
-def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo):
-    daily = expected_daily(engine, demo.id)
+def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo, events):
+    daily = expected_daily(engine, demo.id, events)
     body = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
     want = expected_totals(daily, START, END)
     previous = expected_totals(daily, START - timedelta(days=42), START - timedelta(days=1))
@@ -66,10 +76,10 @@ def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo):
 
 
 @pytest.mark.parametrize("kind", ["shopify", "bestbuy"])
-def test_metrics_per_platform(demo_client, engine, sessions, demo, kind):
+def test_metrics_per_platform(demo_client, engine, sessions, demo, kind, events):
     with sessions() as session:
         platform_id = session.scalar(select(Platform.id).where(Platform.kind == kind))
-    daily = expected_daily(engine, demo.id)
+    daily = expected_daily(engine, demo.id, events)
     want = expected_totals(daily[daily["platform_id"] == platform_id], DST_END, DST_END)
     for query in (kind, platform_id):
         body = demo_client.get(f"/api/v1/analytics/metrics?start_date={DST_END}&end_date={DST_END}&platform={query}")
@@ -78,8 +88,8 @@ def test_metrics_per_platform(demo_client, engine, sessions, demo, kind):
 
 
 @pytest.mark.parametrize("granularity", ["day", "week", "month"])
-def test_sales_trend_matches_pandas(demo_client, engine, demo, granularity):
-    daily = expected_daily(engine, demo.id)
+def test_sales_trend_matches_pandas(demo_client, engine, demo, granularity, events):
+    daily = expected_daily(engine, demo.id, events)
     body = demo_client.get(
         f"/api/v1/analytics/sales-trend?start_date={START}&end_date={END}&granularity={granularity}"
     ).json
@@ -129,8 +139,8 @@ def test_a_week_or_month_cut_by_the_range_says_so(demo_client, granularity, firs
     assert all(r["period_start"] == r["period_end"] and not r["partial"] for r in daily)
 
 
-def test_platform_comparison_matches_pandas(demo_client, engine, demo):
-    daily = expected_daily(engine, demo.id)
+def test_platform_comparison_matches_pandas(demo_client, engine, demo, events):
+    daily = expected_daily(engine, demo.id, events)
     body = demo_client.get(f"/api/v1/analytics/platform-comparison?start_date={START}&end_date={END}").json
     total_net = expected_totals(daily, START, END)["net_sales"]
     shares = 0.0
@@ -144,8 +154,8 @@ def test_platform_comparison_matches_pandas(demo_client, engine, demo):
 
 
 @pytest.mark.parametrize("sort", ["net_sales", "units"])
-def test_top_products_match_pandas(demo_client, engine, demo, sort):
-    want = expected_products(engine, demo.id, START, END)
+def test_top_products_match_pandas(demo_client, engine, demo, sort, events):
+    want = expected_products(engine, demo.id, events, START, END)
     body = demo_client.get(f"/api/v1/analytics/top-products?start_date={START}&end_date={END}&limit=500&sort={sort}")
     products = body.json["products"]
     assert len(products) == len(want)
@@ -164,17 +174,17 @@ def test_top_products_match_pandas(demo_client, engine, demo, sort):
     assert len(demo_client.get("/api/v1/analytics/top-products?limit=3").json["products"]) == 3
 
 
-def test_refunds_by_order_date_switch(demo_client, engine, sessions, demo):
+def test_refunds_by_order_date_switch(demo_client, engine, sessions, demo, events):
     before = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
     switched = demo_client.patch("/api/v1/company", json={"refund_dating": "order"})
     assert switched.status_code == 200 and switched.json["refund_dating"] == "order"
     after = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
-    want = expected_totals(expected_daily(engine, demo.id), START, END)
+    want = expected_totals(expected_daily(engine, demo.id, events), START, END)
     assert after["refund_dating"] == "order"
     assert after["metrics"]["returns"]["value"] == money(want["returns"])
     assert after["metrics"]["returns"]["value"] != before["metrics"]["returns"]["value"]
     assert after["metrics"]["gross_sales"] == before["metrics"]["gross_sales"]  # sales stay on their day
-    products = expected_products(engine, demo.id, START, END)
+    products = expected_products(engine, demo.id, events, START, END)
     top = demo_client.get(f"/api/v1/analytics/top-products?start_date={START}&end_date={END}&limit=1").json
     assert top["products"][0]["returns"] == money(products[top["products"][0]["sku"]]["returns"])
     assert demo_client.patch("/api/v1/company", json={"refund_dating": "whenever"}).status_code == 400

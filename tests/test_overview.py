@@ -1,10 +1,11 @@
-"""The overview's numbers, checked against an independent pandas computation over the same rows,
-through the data layer and through the Dash callback the browser calls."""
+"""The overview's numbers, checked against an independent pandas computation from the business's
+raw events (tests/pandas_metrics.py), through the data layer and through the Dash callback the
+browser calls."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,22 +15,31 @@ import jobs
 from dashboard import data
 from db.models import Company
 from simulators.business import Business
-from tests.pandas_metrics import expected_daily, expected_totals
+from tests.pandas_metrics import Events, expected_daily, expected_totals
+from tests.sims import seeded_events
 
 SMALL = Business(scale=0.35)
+DEMO_DAYS = 75
+SEEDED_AT = datetime.now(UTC)  # the overview shows the month up to today
 
 
 @pytest.fixture
 def demo(sessions):
-    jobs.seed_demo(sessions, business=SMALL, days=75)
+    jobs.seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=SEEDED_AT)
     with sessions() as session:
         return session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
 
 
-def test_overview_numbers_match_pandas(engine, sessions, demo):
+@pytest.fixture
+def events(engine, demo) -> Events:
+    """The raw events of what `demo` holds: the oracle's input."""
+    return seeded_events(engine, demo.id, SMALL, SEEDED_AT, DEMO_DAYS)
+
+
+def test_overview_numbers_match_pandas(engine, sessions, demo, events):
     with sessions() as session:
         view = data.overview(session, demo.id)
-    daily = expected_daily(engine, demo.id)
+    daily = expected_daily(engine, demo.id, events)
     for kpis, start, end in (
         (view.totals, view.start, view.end),
         (view.previous, view.start - timedelta(days=30), view.start - timedelta(days=1)),
@@ -60,8 +70,8 @@ def test_overview_numbers_match_pandas(engine, sessions, demo):
     assert got == want
 
 
-def test_demo_business_is_multichannel_and_believable(engine, demo):
-    daily = expected_daily(engine, demo.id)
+def test_demo_business_is_multichannel_and_believable(engine, demo, events):
+    daily = expected_daily(engine, demo.id, events)
     by_platform = daily.groupby("platform_id")["orders"].sum()
     assert len(by_platform) == 2 and by_platform.min() > 0
     assert sum(daily["returns"], Decimal(0)) > 0 and sum(daily["discounts"], Decimal(0)) > 0
@@ -84,7 +94,7 @@ def dash_callback(client, outputs: list[tuple[str, str]], inputs: list[dict]) ->
     return json.loads(response.data)["response"]
 
 
-def test_overview_callback_serves_the_same_numbers(client, auth, engine, sessions, demo):
+def test_overview_callback_serves_the_same_numbers(client, auth, engine, sessions, demo, events):
     assert auth.login(jobs.DEMO_EMAIL, jobs.DEMO_PASSWORD).status_code == 302
     client.get("/")  # Dash registers its routing callbacks on the first page load
     result = dash_callback(
@@ -101,7 +111,7 @@ def test_overview_callback_serves_the_same_numbers(client, auth, engine, session
     cards = json.dumps(result["overview-kpis"]["children"])
     with sessions() as session:
         view = data.overview(session, demo.id)
-    expected = expected_totals(expected_daily(engine, demo.id), view.start, view.end)
+    expected = expected_totals(expected_daily(engine, demo.id, events), view.start, view.end)
     assert f"${expected['net_sales']:,.2f}" in cards
     assert f"{expected['orders']:,}" in cards
     assert f"${expected['aov']:,.2f}" in cards
