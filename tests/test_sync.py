@@ -12,7 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,6 +28,7 @@ from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncState
 from settings import PROJECT_ROOT
+from simulators.business import GIFT_CARD, SHOPIFY, SimLine, SimOrder, SimRefund, money, refund_line
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
 from tests.pandas_metrics import expected_daily
@@ -106,6 +110,46 @@ def test_a_stale_page_never_rolls_an_order_back(engine, sessions, channel):
         kept = session.scalars(select(Order).where(Order.external_id == refunded.external_id)).one()
         now = refunded.to_record(channel.clock())
         assert kept.updated_at == now.updated_at and len(kept.refunds) == len(now.refunds) > 0
+
+
+def made_order(channel: Channel, n: int, placed: datetime, refund_after: timedelta | None = None) -> SimOrder:
+    """An order of the business placed at `placed` and accepted at once, with a 10% discount on
+    its first line, a gift card too on Shopify, and one unit of its first line refunded
+    `refund_after` it was placed."""
+    business = channel.server.simulator.store.business
+    order = business.make_order(channel.kind, 5 * 10**13 + n, placed.astimezone(UTC), f"oracle:{n}")
+    first = order.lines[0]
+    lines = [replace(first, discount=money(first.unit_price * first.quantity / 10)), *order.lines[1:]]
+    if channel.kind == SHOPIFY:
+        zero = Decimal(0)
+        lines.append(SimLine(order.order_id * 10 + 9, GIFT_CARD, 1, Decimal(50), zero, zero, zero, is_gift_card=True))
+    refunds = ()
+    if refund_after is not None:
+        refunds = (
+            SimRefund(order.order_id * 10 + 1, order.created_at + refund_after, "refund", (refund_line(lines[0], 1),)),
+        )
+    return replace(
+        order, lines=tuple(lines), refunds=refunds, accepted_at=order.created_at, cancelled_at=None, edited_at=()
+    )
+
+
+def test_gift_cards_discounts_and_midnight_roll_up_as_the_wire_says(engine, sessions, channel):
+    """Orders minutes either side of local midnight, with a discount (and on Shopify a gift card),
+    and a refund minutes before midnight: each amount lands on the day the platform's payloads say."""
+    store = channel.server.simulator.store
+    tz = store.business.tz
+    day = channel.clock().astimezone(tz).date() - timedelta(days=3)
+    late = store.place(made_order(channel, 1, datetime.combine(day, clock_time(23, 40), tz)))
+    after_midnight = datetime.combine(day + timedelta(days=1), clock_time(0, 20), tz)
+    early = store.place(made_order(channel, 2, after_midnight, refund_after=timedelta(hours=23, minutes=25)))
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert_synced(engine, channel)
+
+    events = channel.wire_events()  # the orders really are on the wire as made
+    lines = events.lines[events.lines["order"].isin([late.external_id, early.external_id])]
+    assert (lines["discount"] > 0).sum() == 2 and lines["gift_card"].sum() == (2 if channel.kind == SHOPIFY else 0)
+    refunded = events.refunds[events.refunds["order"] == early.external_id]["processed_at"]
+    assert [t.astimezone(tz).time() for t in refunded] == [clock_time(23, 45)]
 
 
 def quick_connector(channel: Channel, sessions):
