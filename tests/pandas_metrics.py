@@ -57,15 +57,6 @@ class Events:
             pd.DataFrame(refund_lines, columns=list(REFUND_LINE_COLUMNS)),
         )
 
-    def __add__(self, other: Events) -> Events:
-        """Two sets of events (two channels) as one."""
-        return Events(
-            *(pd.concat([a, b], ignore_index=True) for a, b in zip(self.frames(), other.frames(), strict=True))
-        )
-
-    def frames(self) -> tuple[pd.DataFrame, ...]:
-        return self.orders, self.lines, self.refunds, self.refund_lines
-
 
 @dataclass(frozen=True)
 class CompanyView:
@@ -103,7 +94,9 @@ def _sum(series: pd.Series) -> Decimal:
     return sum(series, ZERO)
 
 
-def _convert(frame: pd.DataFrame, company: CompanyView, columns: list[str], extra_keys: tuple[str, ...] = ()):
+def _convert(
+    frame: pd.DataFrame, company: CompanyView, columns: list[str], extra_keys: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Sum per (platform, day, order_day, currency, *extra_keys), convert at the order day's rate, round."""
     keys = ["platform_id", "day", "order_day", "currency", *extra_keys]
     if frame.empty:

@@ -28,51 +28,64 @@ def _money(value) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
 
-def _refunded(moves: Iterable[tuple[datetime, str, Decimal, Decimal, Decimal]]) -> tuple:
-    """Refunds' goods, shipping and tax summed per (moment, kind): Mirakl splits one refund over
-    the lines it returns, Shopify does not, and both must give back the same money."""
-    sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
-    for at, kind, *amounts in moves:
-        sums[at, kind] = [a + _money(b) for a, b in zip(sums[at, kind], amounts, strict=True)]
-    return tuple(sorted((*key, *values) for key, values in sums.items()))
+def _snapshot(
+    head: tuple, charged: tuple, lines: Iterable[tuple], returned: Iterable[tuple], refunds: Iterable[tuple]
+) -> tuple:
+    """One order as plain values, whichever side it comes from: `head` (ids, times, status,
+    exclusion), `charged` (shipping, tax, commission), `lines` (id, SKU, quantity, unit price,
+    discount, tax, gift card), `returned` (refund moment, kind, line id, quantity, amount) and
+    `refunds` (moment, kind, goods, shipping, tax). Refunds are summed per (moment, kind): Mirakl
+    splits one refund over the lines it returns, Shopify does not; both give back the same money."""
+    refunded: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
+    for at, kind, *amounts in refunds:
+        refunded[at, kind] = [a + _money(b) for a, b in zip(refunded[at, kind], amounts, strict=True)]
+    return (
+        *head,
+        *map(_money, charged),
+        tuple(
+            sorted(
+                (ext, sku, n, _money(price), _money(off), _money(tax), gift)
+                for ext, sku, n, price, off, tax, gift in lines
+            )
+        ),
+        tuple(sorted((at, kind, ext, n, _money(amount)) for at, kind, ext, n, amount in returned)),
+        tuple(sorted((*key, *values) for key, values in refunded.items())),
+    )
 
 
 def sim_snapshot(order: SimOrder, as_of: datetime) -> tuple:
     """What a sync must hold about `order` at `as_of`, from the business's events."""
-    accepted = order.channel != BESTBUY or order.happened(order.accepted_at, as_of)
-    refunds = order.refunds_as_of(as_of)
-    lines = {li.line_id: order.line_external_id(li) for li in order.lines}
-    return (
-        order.external_id,
-        order.name,
-        order.currency,
-        order.created_at,
-        order.created_at,  # processed when placed
-        order.updated_at(as_of),
-        order.cancelled_at if order.happened(order.cancelled_at, as_of) else None,
-        order.status(as_of),
-        "test" if order.test else None if accepted else "not_accepted",
-        _money(order.shipping),
-        _money(sum((li.tax for li in order.lines), order.shipping_tax)),
-        _money(sum((li.commission for li in order.lines), Decimal(0))),
-        tuple(
-            sorted(
-                (
-                    lines[li.line_id],
-                    li.item.sku,
-                    li.quantity,
-                    _money(li.unit_price),
-                    _money(li.discount),
-                    _money(li.tax),
-                    li.is_gift_card,
-                )
-                for li in order.lines
-            )
+    excluded = None
+    if order.test:
+        excluded = "test"
+    elif order.channel == BESTBUY and not order.happened(order.accepted_at, as_of):
+        excluded = "not_accepted"
+    cancelled = order.cancelled_at if order.happened(order.cancelled_at, as_of) else None
+    placed, refunds = order.created_at, order.refunds_as_of(as_of)
+    ext = {li.line_id: order.line_external_id(li) for li in order.lines}
+    return _snapshot(
+        (
+            order.external_id,
+            order.name,
+            order.currency,
+            placed,
+            placed,  # processed when placed
+            order.updated_at(as_of),
+            cancelled,
+            order.status(as_of),
+            excluded,
         ),
-        tuple(
-            sorted((r.at, r.kind, lines[rl.line_id], rl.quantity, _money(rl.amount)) for r in refunds for rl in r.lines)
+        (
+            order.shipping,
+            sum((li.tax for li in order.lines), order.shipping_tax),
+            sum((li.commission for li in order.lines), Decimal(0)),
         ),
-        _refunded(
+        (
+            (ext[li.line_id], li.item.sku, li.quantity, li.unit_price, li.discount, li.tax, li.is_gift_card)
+            for li in order.lines
+        ),
+        ((r.at, r.kind, ext[rl.line_id], rl.quantity, rl.amount) for r in refunds for rl in r.lines),
+        (
             (
                 r.at,
                 r.kind,
@@ -100,7 +113,30 @@ def stored(engine: Engine, platform_id: int) -> dict[str, tuple]:
         snapshots = {}
         for o in orders:
             _check_sums(o)
-            snapshots[o.external_id] = _snapshot(o)
+            snapshots[o.external_id] = _snapshot(
+                (
+                    o.external_id,
+                    o.name,
+                    o.currency,
+                    o.created_at,
+                    o.processed_at,
+                    o.updated_at,
+                    o.cancelled_at,
+                    o.status,
+                    o.excluded_reason,
+                ),
+                (o.shipping, o.taxes, o.fees),
+                (
+                    (li.external_id, li.sku, li.quantity, li.unit_price, li.discount, li.tax, li.is_gift_card)
+                    for li in o.line_items
+                ),
+                (
+                    (r.processed_at, r.kind, rl.line_item_external_id, rl.quantity, rl.amount)
+                    for r in o.refunds
+                    for rl in r.lines
+                ),
+                ((r.processed_at, r.kind, r.returns, r.shipping, r.taxes) for r in o.refunds),
+            )
         return snapshots
 
 
@@ -114,42 +150,3 @@ def _check_sums(o: Order) -> None:
     assert sums == (_money(gross), _money(discounts), sum(li.quantity for li in goods)), o.external_id
     for r in o.refunds:
         assert r.units == sum(rl.quantity for rl in r.lines), r.external_id
-
-
-def _snapshot(o: Order) -> tuple:
-    return (
-        o.external_id,
-        o.name,
-        o.currency,
-        o.created_at,
-        o.processed_at,
-        o.updated_at,
-        o.cancelled_at,
-        o.status,
-        o.excluded_reason,
-        _money(o.shipping),
-        _money(o.taxes),
-        _money(o.fees),
-        tuple(
-            sorted(
-                (
-                    li.external_id,
-                    li.sku,
-                    li.quantity,
-                    _money(li.unit_price),
-                    _money(li.discount),
-                    _money(li.tax),
-                    li.is_gift_card,
-                )
-                for li in o.line_items
-            )
-        ),
-        tuple(
-            sorted(
-                (r.processed_at, r.kind, rl.line_item_external_id, rl.quantity, _money(rl.amount))
-                for r in o.refunds
-                for rl in r.lines
-            )
-        ),
-        _refunded((r.processed_at, r.kind, r.returns, r.shipping, r.taxes) for r in o.refunds),
-    )
