@@ -19,6 +19,7 @@ the cent per group.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -60,12 +61,13 @@ class Events:
 
 @dataclass(frozen=True)
 class CompanyView:
-    """What the database says about the company: its calendar, currency, refund dating, rates."""
+    """What the database says about the company: its calendar, currency, refund dating, and its
+    rates to that currency (currency -> days and rates, by day)."""
 
     timezone: str
     currency: str
     refund_dating: str
-    rates: pd.DataFrame
+    rates: dict[str, tuple[list, list[Decimal]]]
 
     @classmethod
     def read(cls, engine: Engine, company_id: int) -> CompanyView:
@@ -73,21 +75,29 @@ class CompanyView:
             company = pd.read_sql(
                 f"SELECT timezone, currency, refund_dating FROM companies WHERE id = {company_id}", conn
             ).iloc[0]
-            rates = pd.read_sql(f"SELECT day, base, quote, rate FROM fx_rates WHERE company_id = {company_id}", conn)
+            rates = pd.read_sql(
+                f"SELECT base, day, rate FROM fx_rates WHERE company_id = {company_id} "
+                f"AND quote = '{company['currency']}' ORDER BY base, day",
+                conn,
+            )
         rates["day"] = pd.to_datetime(rates["day"]).dt.date
-        return cls(company["timezone"], company["currency"], company["refund_dating"], rates)
+        table = {
+            base: (list(pair["day"]), [Decimal(str(r)) for r in pair["rate"]]) for base, pair in rates.groupby("base")
+        }
+        return cls(company["timezone"], company["currency"], company["refund_dating"], table)
 
     def local_day(self, moments: pd.Series) -> pd.Series:
         return pd.to_datetime(moments, utc=True).dt.tz_convert(self.timezone).dt.date
 
     def rate(self, base: str, day) -> Decimal:
+        """The last rate published on or before `day`."""
         if base == self.currency:
             return Decimal(1)
-        rates = self.rates
-        pair = rates[(rates["base"] == base) & (rates["quote"] == self.currency) & (rates["day"] <= day)]
-        if pair.empty:
+        days, rates = self.rates.get(base, ([], []))
+        i = bisect_right(days, day)
+        if not i:
             raise LookupError(f"no {base}->{self.currency} rate on or before {day}")
-        return Decimal(str(pair.sort_values("day")["rate"].iloc[-1]))
+        return rates[i - 1]
 
 
 def _sum(series: pd.Series) -> Decimal:
