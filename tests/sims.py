@@ -1,11 +1,14 @@
-"""Store simulators wired to connected platforms, for tests that sync over real HTTP."""
+"""Store simulators wired to connected platforms, for tests that sync over real HTTP, and the
+simulated business's raw events as the oracle's input where data was seeded without a sync."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, select
 
 import jobs
 from connectors.base import NetworkPolicy
@@ -14,12 +17,14 @@ from db.credentials import CredentialBox
 from db.engine import transaction
 from db.models import Platform
 from settings import Settings
-from simulators.business import Business
+from simulators.business import BESTBUY, Business, SimOrder
 from simulators.mirakl import build_mirakl
 from simulators.server import FaultPlan, SimulatorServer
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
 from simulators.store import ManualClock
-from tests.stored import expected
+from tests import stored
+from tests.pandas_metrics import Events
+from tests.wire_oracle import mirakl_events, shopify_events
 
 BUSINESS = Business(scale=0.3)
 MIRAKL_KEY = "test-mirakl-key"
@@ -55,9 +60,17 @@ class Channel:
     server: SimulatorServer
     clock: ManualClock
     platform_id: int
+    company_id: int
 
     def truth(self) -> dict:
-        return expected(self.server.simulator.store.records(self.clock()))
+        """Every order the platform shows now, snapshotted from the business's own events."""
+        return stored.truth(self.server.simulator.store.by_created(self.clock()), self.clock())
+
+    def wire_events(self) -> Events:
+        """The platform's orders as its API serves them now, read over HTTP."""
+        if self.kind == "shopify":
+            return shopify_events(self.server.url, DEV_ACCESS_TOKEN, self.platform_id)
+        return mirakl_events(self.server.url, MIRAKL_KEY, self.platform_id)
 
 
 @pytest.fixture(params=["shopify", "bestbuy"])
@@ -79,5 +92,43 @@ def channel(request, sessions, company) -> Channel:
         platform_id = platform.id
         rates = jobs.demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=60))
         ingest.upsert_fx_rates(session, company.id, rates, source="test")
-    yield Channel(request.param, server, clock, platform_id)
+    yield Channel(request.param, server, clock, platform_id, company.id)
     server.stop()
+
+
+def seeded_events(engine: Engine, company_id: int, business: Business, now: datetime, days: int) -> Events:
+    """The raw events of what jobs.seed_demo(business=business, now=now, days=days) writes
+    without stores, on the company's platforms of each kind."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Platform.kind, Platform.id).where(Platform.company_id == company_id)).all()
+    return business_events(business, dict(rows), now, days)
+
+
+def business_events(business: Business, platform_ids: Mapping[str, int], now: datetime, days: int) -> Events:
+    """The business's raw events on the `days` local days up to `now`, as they stand then: each
+    channel's orders (on the platform `platform_ids` names for it), lines and refunds."""
+    today = now.astimezone(business.tz).date()
+    start = today - timedelta(days=days - 1)
+    rows: tuple[list, list, list, list] = ([], [], [], [])
+    for kind, platform_id in platform_ids.items():
+        for order in business.orders_between(kind, start, today):
+            if order.created_at <= now:
+                _order_events(order, platform_id, now, *rows)
+    return Events.of(*rows)
+
+
+def _order_events(
+    order: SimOrder, platform_id: int, now: datetime, orders: list, lines: list, refunds: list, refund_lines: list
+) -> None:
+    key = f"{order.channel}:{order.order_id}"
+    accepted = order.channel != BESTBUY or (order.accepted_at is not None and order.accepted_at <= now)
+    taxes = sum((li.tax for li in order.lines), order.shipping_tax)
+    orders.append(
+        (platform_id, key, order.currency, order.created_at, accepted and not order.test, order.shipping, taxes)
+    )
+    for li in order.lines:
+        lines.append((key, li.line_id, li.item.sku, li.quantity, li.unit_price, li.discount, li.is_gift_card))
+    for r in order.refunds:
+        if r.at <= now:
+            refunds.append((key, r.refund_id, r.at, r.shipping, sum((rl.tax for rl in r.lines), r.shipping_tax)))
+            refund_lines.extend((key, r.refund_id, rl.line_id, rl.quantity, rl.amount) for rl in r.lines)

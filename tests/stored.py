@@ -1,79 +1,109 @@
-"""Read back what a sync wrote, in the shape of the connector records, to compare with the
-simulator's truth field by field."""
+"""What a sync wrote, order by order, against the simulated business's own events.
+
+Both sides are snapshotted to the same plain values: an order's identity, times, status and
+exclusion, the shipping, tax and commission it charged, its lines, and its refunds as the lines
+they returned and the money they gave back per (moment, kind). The truth is read from the
+business's raw events (simulators.business.SimOrder: lines, refunds, acceptance), never from
+connector records; totals such as gross sales are not compared here but computed from the wire
+by tests/wire_oracle.py and tests/pandas_metrics.py.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from connectors.base import LineItem, RefundLine
-from connectors.base import Order as OrderRecord
-from connectors.base import Refund as RefundRecord
 from db.models import Order, Refund
+from simulators.business import BESTBUY, SimOrder
+
+CENT = Decimal("0.01")
 
 
 def _money(value) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return Decimal(str(value)).quantize(CENT)
 
 
-def order_snapshot(record: OrderRecord) -> tuple:
-    """Everything a sync must preserve about an order, as comparable plain values."""
+def _snapshot(
+    head: tuple, charged: tuple, lines: Iterable[tuple], returned: Iterable[tuple], refunds: Iterable[tuple]
+) -> tuple:
+    """One order as plain values, whichever side it comes from: `head` (ids, times, status,
+    exclusion), `charged` (shipping, tax, commission), `lines` (id, SKU, quantity, unit price,
+    discount, tax, gift card), `returned` (refund moment, kind, line id, quantity, amount) and
+    `refunds` (moment, kind, goods, shipping, tax). Refunds are summed per (moment, kind): Mirakl
+    splits one refund over the lines it returns, Shopify does not; both give back the same money."""
+    refunded: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
+    for at, kind, *amounts in refunds:
+        refunded[at, kind] = [a + _money(b) for a, b in zip(refunded[at, kind], amounts, strict=True)]
     return (
-        record.external_id,
-        record.name,
-        record.currency,
-        record.created_at,
-        record.processed_at,
-        record.updated_at,
-        record.cancelled_at,
-        record.status,
-        record.excluded_reason,
-        _money(record.gross_sales),
-        _money(record.discounts),
-        _money(record.shipping),
-        _money(record.tax),
-        _money(record.fees),
-        record.units,
+        *head,
+        *map(_money, charged),
         tuple(
             sorted(
-                (
-                    li.external_id,
-                    li.sku,
-                    li.quantity,
-                    _money(li.unit_price),
-                    _money(li.discount),
-                    _money(li.tax),
-                    li.is_gift_card,
-                )
-                for li in record.line_items
+                (ext, sku, n, _money(price), _money(off), _money(tax), gift)
+                for ext, sku, n, price, off, tax, gift in lines
             )
         ),
-        tuple(
-            sorted(
-                (
-                    r.external_id,
-                    r.kind,
-                    r.processed_at,
-                    _money(r.returns),
-                    _money(r.shipping),
-                    _money(r.tax),
-                    tuple(sorted((rl.line_item_external_id, rl.quantity, _money(rl.amount)) for rl in r.lines)),
-                )
-                for r in record.refunds
+        tuple(sorted((at, kind, ext, n, _money(amount)) for at, kind, ext, n, amount in returned)),
+        tuple(sorted((*key, *values) for key, values in refunded.items())),
+    )
+
+
+def sim_snapshot(order: SimOrder, as_of: datetime) -> tuple:
+    """What a sync must hold about `order` at `as_of`, from the business's events."""
+    excluded = None
+    if order.test:
+        excluded = "test"
+    elif order.channel == BESTBUY and not order.happened(order.accepted_at, as_of):
+        excluded = "not_accepted"
+    cancelled = order.cancelled_at if order.happened(order.cancelled_at, as_of) else None
+    placed, refunds = order.created_at, order.refunds_as_of(as_of)
+    ext = {li.line_id: order.line_external_id(li) for li in order.lines}
+    return _snapshot(
+        (
+            order.external_id,
+            order.name,
+            order.currency,
+            placed,
+            placed,  # processed when placed
+            order.updated_at(as_of),
+            cancelled,
+            order.status(as_of),
+            excluded,
+        ),
+        (
+            order.shipping,
+            sum((li.tax for li in order.lines), order.shipping_tax),
+            sum((li.commission for li in order.lines), Decimal(0)),
+        ),
+        (
+            (ext[li.line_id], li.item.sku, li.quantity, li.unit_price, li.discount, li.tax, li.is_gift_card)
+            for li in order.lines
+        ),
+        ((r.at, r.kind, ext[rl.line_id], rl.quantity, rl.amount) for r in refunds for rl in r.lines),
+        (
+            (
+                r.at,
+                r.kind,
+                sum((rl.amount for rl in r.lines), Decimal(0)),
+                r.shipping,
+                sum((rl.tax for rl in r.lines), r.shipping_tax),
             )
+            for r in refunds
         ),
     )
 
 
-def expected(records: Iterable[OrderRecord]) -> dict[str, tuple]:
-    return {r.external_id: order_snapshot(r) for r in records}
+def truth(orders: Iterable[SimOrder], as_of: datetime) -> dict[str, tuple]:
+    return {o.external_id: sim_snapshot(o, as_of) for o in orders}
 
 
 def stored(engine: Engine, platform_id: int) -> dict[str, tuple]:
-    """The platform's orders as the database holds them, snapshotted like `expected`."""
+    """The platform's orders as the database holds them, snapshotted like `sim_snapshot`."""
     with Session(engine) as session:
         orders = session.scalars(
             select(Order)
@@ -82,53 +112,41 @@ def stored(engine: Engine, platform_id: int) -> dict[str, tuple]:
         )
         snapshots = {}
         for o in orders:
-            record = as_record(o)
-            # The order's pre-summed columns (what rollups read) must agree with its own lines.
-            sums = (_money(o.gross_sales), _money(o.discounts), o.units)
-            assert sums == (_money(record.gross_sales), _money(record.discounts), record.units), o.external_id
-            snapshots[o.external_id] = order_snapshot(record)
+            _check_sums(o)
+            snapshots[o.external_id] = _snapshot(
+                (
+                    o.external_id,
+                    o.name,
+                    o.currency,
+                    o.created_at,
+                    o.processed_at,
+                    o.updated_at,
+                    o.cancelled_at,
+                    o.status,
+                    o.excluded_reason,
+                ),
+                (o.shipping, o.taxes, o.fees),
+                (
+                    (li.external_id, li.sku, li.quantity, li.unit_price, li.discount, li.tax, li.is_gift_card)
+                    for li in o.line_items
+                ),
+                (
+                    (r.processed_at, r.kind, rl.line_item_external_id, rl.quantity, rl.amount)
+                    for r in o.refunds
+                    for rl in r.lines
+                ),
+                ((r.processed_at, r.kind, r.returns, r.shipping, r.taxes) for r in o.refunds),
+            )
         return snapshots
 
 
-def as_record(o: Order) -> OrderRecord:
-    """A stored order back in the connectors' record shape (only what the snapshot compares)."""
-    return OrderRecord(
-        external_id=o.external_id,
-        name=o.name,
-        currency=o.currency,
-        created_at=o.created_at,
-        processed_at=o.processed_at,
-        updated_at=o.updated_at,
-        status=o.status,
-        shipping=o.shipping,
-        tax=o.taxes,
-        cancelled_at=o.cancelled_at,
-        excluded_reason=o.excluded_reason,
-        fees=o.fees,
-        line_items=tuple(
-            LineItem(
-                li.external_id,
-                li.sku,
-                li.title,
-                li.quantity,
-                li.unit_price,
-                li.discount,
-                li.tax,
-                li.product_external_id,
-                li.is_gift_card,
-            )
-            for li in o.line_items
-        ),
-        refunds=tuple(
-            RefundRecord(
-                r.external_id,
-                r.processed_at,
-                r.kind,
-                r.returns,
-                r.shipping,
-                r.taxes,
-                tuple(RefundLine(rl.line_item_external_id, rl.quantity, rl.amount) for rl in r.lines),
-            )
-            for r in o.refunds
-        ),
-    )
+def _check_sums(o: Order) -> None:
+    """The order's pre-summed columns (what rollups read) agree with its own lines, summed here:
+    gift cards are no sale."""
+    goods = [li for li in o.line_items if not li.is_gift_card]
+    gross = sum((li.unit_price * li.quantity for li in goods), Decimal(0))
+    discounts = sum((li.discount for li in goods), Decimal(0))
+    sums = (_money(o.gross_sales), _money(o.discounts), o.units)
+    assert sums == (_money(gross), _money(discounts), sum(li.quantity for li in goods)), o.external_id
+    for r in o.refunds:
+        assert r.units == sum(rl.quantity for rl in r.lines), r.external_id

@@ -1,4 +1,5 @@
-"""The analytics API against an independent pandas computation from the raw rows, to the cent,
+"""The analytics API against an independent pandas computation from the business's raw events
+(tests/pandas_metrics.py), to the cent,
 on SQLite and Postgres: USD and CAD channels, refunds and cancellations on other days than
 their orders, and the day clocks went back (2026-11-01 in New York)."""
 
@@ -20,10 +21,12 @@ from db.metrics import COUNT_SUMS, METRICS, MONEY_SUMS
 from db.models import Company, Platform
 from simulators.business import Business
 from tests.conftest import TEST_PASSWORD
-from tests.pandas_metrics import expected_daily, expected_products, expected_totals
+from tests.pandas_metrics import Events, expected_daily, expected_products, expected_totals
+from tests.sims import seeded_events
 from tests.test_export_values import export
 
 SMALL = Business(scale=0.3)
+DEMO_DAYS = 100
 DST_END = date(2026, 11, 1)
 END = date(2026, 11, 20)
 START = date(2026, 10, 10)  # 42 days around the DST change, with plenty of returns
@@ -37,9 +40,15 @@ RANGE = f"start_date={START}&end_date={END}"
 @pytest.fixture
 def demo(sessions) -> Company:
     """The demo company, loaded straight from the business (the same write path as a sync)."""
-    jobs.seed_demo(sessions, business=SMALL, days=100, now=SEEDED_AT)
+    jobs.seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=SEEDED_AT)
     with sessions() as session:
         return session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+
+
+@pytest.fixture
+def events(engine, demo) -> Events:
+    """The raw events of what `demo` holds: the oracle's input."""
+    return seeded_events(engine, demo.id, SMALL, SEEDED_AT, DEMO_DAYS)
 
 
 @pytest.fixture
@@ -57,8 +66,8 @@ def expected_value(key: str, totals: dict):
 
 
 @pytest.mark.calendar
-def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo):
-    daily = expected_daily(engine, demo.id)
+def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo, events):
+    daily = expected_daily(engine, demo.id, events)
     body = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
     want = expected_totals(daily, START, END)
     previous = expected_totals(daily, START - timedelta(days=42), START - timedelta(days=1))
@@ -73,10 +82,10 @@ def test_metrics_match_pandas_to_the_cent(demo_client, engine, demo):
 
 @pytest.mark.calendar
 @pytest.mark.parametrize("kind", ["shopify", "bestbuy"])
-def test_metrics_per_platform(demo_client, engine, sessions, demo, kind):
+def test_metrics_per_platform(demo_client, engine, sessions, demo, kind, events):
     with sessions() as session:
         platform_id = session.scalar(select(Platform.id).where(Platform.kind == kind))
-    daily = expected_daily(engine, demo.id)
+    daily = expected_daily(engine, demo.id, events)
     want = expected_totals(daily[daily["platform_id"] == platform_id], DST_END, DST_END)
     assert want["orders"] > 0  # the 25-hour day has sales to put on the right side of midnight
     for query in (kind, platform_id):
@@ -86,8 +95,8 @@ def test_metrics_per_platform(demo_client, engine, sessions, demo, kind):
 
 
 @pytest.mark.parametrize("granularity", ["day", "week", "month"])
-def test_sales_trend_matches_pandas(demo_client, engine, demo, granularity):
-    daily = expected_daily(engine, demo.id)
+def test_sales_trend_matches_pandas(demo_client, engine, demo, granularity, events):
+    daily = expected_daily(engine, demo.id, events)
     body = demo_client.get(
         f"/api/v1/analytics/sales-trend?start_date={START}&end_date={END}&granularity={granularity}"
     ).json
@@ -137,8 +146,8 @@ def test_a_week_or_month_cut_by_the_range_says_so(demo_client, granularity, firs
     assert all(r["period_start"] == r["period_end"] and not r["partial"] for r in daily)
 
 
-def test_platform_comparison_matches_pandas(demo_client, engine, demo):
-    daily = expected_daily(engine, demo.id)
+def test_platform_comparison_matches_pandas(demo_client, engine, demo, events):
+    daily = expected_daily(engine, demo.id, events)
     body = demo_client.get(f"/api/v1/analytics/platform-comparison?start_date={START}&end_date={END}").json
     total_net = expected_totals(daily, START, END)["net_sales"]
     shares = 0.0
@@ -152,8 +161,8 @@ def test_platform_comparison_matches_pandas(demo_client, engine, demo):
 
 
 @pytest.mark.parametrize("sort", ["net_sales", "units"])
-def test_top_products_match_pandas(demo_client, engine, demo, sort):
-    want = expected_products(engine, demo.id, START, END)
+def test_top_products_match_pandas(demo_client, engine, demo, sort, events):
+    want = expected_products(engine, demo.id, events, START, END)
     body = demo_client.get(f"/api/v1/analytics/top-products?start_date={START}&end_date={END}&limit=500&sort={sort}")
     products = body.json["products"]
     assert len(products) == len(want)
@@ -172,17 +181,17 @@ def test_top_products_match_pandas(demo_client, engine, demo, sort):
     assert len(demo_client.get(f"/api/v1/analytics/top-products?{RANGE}&limit=3").json["products"]) == 3
 
 
-def test_refunds_by_order_date_switch(demo_client, engine, sessions, demo):
+def test_refunds_by_order_date_switch(demo_client, engine, sessions, demo, events):
     before = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
     switched = demo_client.patch("/api/v1/company", json={"refund_dating": "order"})
     assert switched.status_code == 200 and switched.json["refund_dating"] == "order"
     after = demo_client.get(f"/api/v1/analytics/metrics?start_date={START}&end_date={END}").json
-    want = expected_totals(expected_daily(engine, demo.id), START, END)
+    want = expected_totals(expected_daily(engine, demo.id, events), START, END)
     assert after["refund_dating"] == "order"
     assert after["metrics"]["returns"]["value"] == money(want["returns"])
     assert after["metrics"]["returns"]["value"] != before["metrics"]["returns"]["value"]
     assert after["metrics"]["gross_sales"] == before["metrics"]["gross_sales"]  # sales stay on their day
-    products = expected_products(engine, demo.id, START, END)
+    products = expected_products(engine, demo.id, events, START, END)
     top = demo_client.get(f"/api/v1/analytics/top-products?start_date={START}&end_date={END}&limit=1").json
     assert top["products"][0]["returns"] == money(products[top["products"][0]["sku"]]["returns"])
     assert demo_client.patch("/api/v1/company", json={"refund_dating": "whenever"}).status_code == 400

@@ -1,10 +1,10 @@
 """A user's first minute, in a real browser: log in with the demo account, see the overview,
-and the numbers on the cards are the ones pandas computes from the database rows; a channel
+and the numbers on the cards are the ones pandas computes from the business's raw events; a channel
 whose credentials stopped working is called out above them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -18,16 +18,18 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Platform
 from simulators.business import Business
 from tests.pandas_metrics import expected_daily, expected_totals
+from tests.sims import seeded_events
 
 pytestmark = pytest.mark.browser
+SEEDED_AT = datetime.now(UTC)  # the live server shows the month up to today
 
 
-def start_demo(live_server, scale: float, days: int):
-    """The live server on a database holding `days` of the demo company (no stores)."""
+def start_demo(live_server, business: Business, days: int):
+    """The live server on a database holding `days` of the demo company (no stores) up to SEEDED_AT."""
     engine = make_engine(live_server.database_url)
     migrate.upgrade(engine)
     sessions = make_session_factory(engine)
-    jobs.seed_demo(sessions, business=Business(scale=scale), days=days)
+    jobs.seed_demo(sessions, business=business, days=days, now=SEEDED_AT)
     return engine, sessions, live_server.start("--no-demo")
 
 
@@ -39,7 +41,8 @@ def log_in(page, email: str = "demo@example.com", password: str = "demo") -> Non
 
 
 def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
-    engine, sessions, url = start_demo(live_server, scale=0.3, days=40)
+    business = Business(scale=0.3)
+    engine, sessions, url = start_demo(live_server, business, days=40)
     page = browser_page
     page.goto(url + "/")
     expect(page).to_have_url(f"{url}/login?next=/")
@@ -53,7 +56,8 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
     with sessions() as session:
         company = session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
         view = data.overview(session, company.id)
-    expected = expected_totals(expected_daily(engine, company.id), view.start, view.start + timedelta(days=29))
+    events = seeded_events(engine, company.id, business, SEEDED_AT, days=40)
+    expected = expected_totals(expected_daily(engine, company.id, events), view.start, view.start + timedelta(days=29))
     expect(page.locator("#kpi-net-sales-value")).to_have_text(f"${expected['net_sales']:,.2f}")
     expect(page.locator("#kpi-orders-value")).to_have_text(f"{expected['orders']:,}")
     expect(page.locator("#kpi-aov-value")).to_have_text(f"${expected['aov']:,.2f}")
@@ -72,7 +76,7 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
 def test_overview_warns_when_a_channels_credentials_stop_working(live_server, browser_page):
     """A sync refused by the platform marks the channel needs_attention (jobs.sync_platform); the
     open Overview says so within its 30 s refresh, naming the channel and what fixes it."""
-    engine, sessions, url = start_demo(live_server, scale=0.1, days=10)
+    engine, sessions, url = start_demo(live_server, Business(scale=0.1), days=10)
     page = browser_page
     page.goto(url + "/login")
     log_in(page)

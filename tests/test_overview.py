@@ -1,10 +1,12 @@
-"""The overview's numbers, checked against an independent pandas computation over the same rows,
-through the data layer and through the Dash callback the browser calls."""
+"""The overview's numbers, checked against an independent pandas computation from the business's
+raw events (tests/pandas_metrics.py), through the data layer and through the Dash callback the
+browser calls."""
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,38 +17,53 @@ import jobs
 from dashboard import data
 from db.models import Company, Platform
 from simulators.business import Business
-from tests.pandas_metrics import expected_daily, expected_totals
+from tests.pandas_metrics import Events, expected_daily, expected_totals
+from tests.sims import seeded_events
 
 SMALL = Business(scale=0.35)
+DEMO_DAYS = 75
 # The data layer's checks run on a fixed "now": the same 60 days every run, New York's DST change
-# of 2026-11-01 among them. The Dash callbacks read the real clock, so their demo ends today.
+# of 2026-11-01 among them. The Dash callbacks read the real clock, so their demo ends now.
 SEEDED_AT = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.calendar
 
 
-def seed(sessions, now: datetime | None) -> Company:
-    """The demo company with 75 days of sales up to `now` (None: the real clock)."""
-    jobs.seed_demo(sessions, business=SMALL, days=75, now=now)
+@dataclass(frozen=True)
+class Demo:
+    """The seeded demo company and the raw events of what it holds (the oracle's input)."""
+
+    company: Company
+    events: Events
+
+    @property
+    def id(self) -> int:
+        return self.company.id
+
+
+def seed(sessions, engine, now: datetime) -> Demo:
+    """The demo company with DEMO_DAYS of sales up to `now`."""
+    jobs.seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=now)
     with sessions() as session:
-        return session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+        company = session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+    return Demo(company, seeded_events(engine, company.id, SMALL, now, DEMO_DAYS))
 
 
 @pytest.fixture
-def demo(sessions) -> Company:
-    return seed(sessions, SEEDED_AT)
+def demo(sessions, engine) -> Demo:
+    return seed(sessions, engine, SEEDED_AT)
 
 
 @pytest.fixture
-def live_demo(sessions) -> Company:
-    return seed(sessions, None)
+def live_demo(sessions, engine) -> Demo:
+    return seed(sessions, engine, datetime.now(UTC))
 
 
 def test_overview_numbers_match_pandas(engine, sessions, demo):
     with sessions() as session:
         view = data.overview(session, demo.id, today=SEEDED_AT.date())
     assert (view.start, view.end) == (SEEDED_AT.date() - timedelta(days=29), SEEDED_AT.date())
-    daily = expected_daily(engine, demo.id)
+    daily = expected_daily(engine, demo.id, demo.events)
     for kpis, start, end in (
         (view.totals, view.start, view.end),
         (view.previous, view.start - timedelta(days=30), view.start - timedelta(days=1)),
@@ -78,7 +95,7 @@ def test_overview_numbers_match_pandas(engine, sessions, demo):
 
 
 def test_demo_business_is_multichannel_and_believable(engine, demo):
-    daily = expected_daily(engine, demo.id)
+    daily = expected_daily(engine, demo.id, demo.events)
     by_platform = daily.groupby("platform_id")["orders"].sum()
     assert len(by_platform) == 2 and by_platform.min() > 0
     assert sum(daily["returns"], Decimal(0)) > 0 and sum(daily["discounts"], Decimal(0)) > 0
@@ -118,7 +135,7 @@ def test_overview_callback_serves_the_same_numbers(client, auth, engine, session
     cards = json.dumps(result["overview-kpis"]["children"])
     with sessions() as session:
         view = data.overview(session, live_demo.id)
-    expected = expected_totals(expected_daily(engine, live_demo.id), view.start, view.end)
+    expected = expected_totals(expected_daily(engine, live_demo.id, live_demo.events), view.start, view.end)
     assert expected["orders"] > 100
     assert f"${expected['net_sales']:,.2f}" in cards
     assert f"{expected['orders']:,}" in cards
@@ -145,7 +162,7 @@ def test_trend_csv_export(client, auth, engine, sessions, live_demo):
     assert lines[2] == "day,channel,gross_sales,net_sales,total_sales,orders,units"
     with sessions() as session:
         names = dict(session.execute(select(Platform.id, Platform.display_name)).all())
-    daily = expected_daily(engine, live_demo.id)
+    daily = expected_daily(engine, live_demo.id, live_demo.events)
     window = daily[(daily["day"] >= first) & (daily["day"] <= last)]
     columns = ("gross_sales", "net_sales", "total_sales", "orders", "units")
     want = {

@@ -1,6 +1,7 @@
 """The sync engine over real HTTP against both simulators, on SQLite and Postgres: whatever the
 network does (and even when the process is killed mid-sync), the database ends up holding
-exactly the platform's orders, line items and refunds."""
+exactly the platform's orders, line items and refunds, and daily rollups equal to the metrics
+computed from the platform's own payloads (tests/wire_oracle.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,18 +27,40 @@ from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncState
 from settings import PROJECT_ROOT
+from simulators.business import GIFT_CARD, SHOPIFY, SimLine, SimOrder, SimRefund, money, refund_line
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
 from tests.conftest import wait_for
+from tests.pandas_metrics import expected_daily
 from tests.sims import BOX, DEV_NETWORK, Channel
 from tests.stored import stored
+
+DAILY = ("gross_sales", "discounts", "returns", "net_sales", "taxes", "shipping", "total_sales")
+DAILY_COUNTS = ("orders", "units", "units_returned")
+
+
+def rollups(engine, platform_id: int) -> dict:
+    """The platform's daily rollups: day -> every metric."""
+    columns = [getattr(AnalyticsDaily, c) for c in ("day", *DAILY, *DAILY_COUNTS)]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns).where(AnalyticsDaily.platform_id == platform_id)).all()
+    return {day: tuple(values) for day, *values in rows}
+
+
+def assert_synced(engine, channel: Channel) -> None:
+    """The database holds exactly the platform's orders, and its rollups are the metrics of the
+    orders the platform serves, computed from its payloads."""
+    assert stored(engine, channel.platform_id) == channel.truth()
+    daily = expected_daily(engine, channel.company_id, channel.wire_events())
+    want = {row.day: tuple(getattr(row, c) for c in (*DAILY, *DAILY_COUNTS)) for row in daily.itertuples()}
+    assert want and rollups(engine, channel.platform_id) == want
 
 
 @pytest.mark.calendar  # Best Buy's update-date windows run from the simulated past to the real now
 def test_full_then_incremental_sync(engine, sessions, channel):
     result = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "succeeded" and result.rows > 30
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
 
     store = channel.server.simulator.store
     clock = channel.clock
@@ -47,7 +73,7 @@ def test_full_then_incremental_sync(engine, sessions, channel):
     again = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert again.status == "succeeded"
     assert 0 < again.rows < result.rows  # only what changed (plus the lookback), not everything
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
 
     with sessions() as session:
         platform = session.get(Platform, channel.platform_id)
@@ -73,18 +99,58 @@ def test_a_stale_page_never_rolls_an_order_back(engine, sessions, channel):
     store = channel.server.simulator.store
     refunded = store.refund(store.by_created(channel.clock())[0].order_id)
     assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
 
     edited = store.edit(store.by_created(channel.clock())[1].order_id)  # a page mixes stale and new
     page = [o for stale in stale_pages for o in stale] + [edited.to_record(channel.clock())]
     with transaction(sessions) as session:
         platform = session.get(Platform, channel.platform_id)
         ingest.upsert_orders(session, platform, page, ZoneInfo(platform.company.timezone))
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
     with sessions() as session:
         kept = session.scalars(select(Order).where(Order.external_id == refunded.external_id)).one()
         now = refunded.to_record(channel.clock())
         assert kept.updated_at == now.updated_at and len(kept.refunds) == len(now.refunds) > 0
+
+
+def made_order(channel: Channel, n: int, placed: datetime, refund_after: timedelta | None = None) -> SimOrder:
+    """An order of the business placed at `placed` and accepted at once, with a 10% discount on
+    its first line, a gift card too on Shopify, and one unit of its first line refunded
+    `refund_after` it was placed."""
+    business = channel.server.simulator.store.business
+    order = business.make_order(channel.kind, 5 * 10**13 + n, placed.astimezone(UTC), f"oracle:{n}")
+    first = order.lines[0]
+    lines = [replace(first, discount=money(first.unit_price * first.quantity / 10)), *order.lines[1:]]
+    if channel.kind == SHOPIFY:
+        zero = Decimal(0)
+        lines.append(SimLine(order.order_id * 10 + 9, GIFT_CARD, 1, Decimal(50), zero, zero, zero, is_gift_card=True))
+    refunds = ()
+    if refund_after is not None:
+        refunds = (
+            SimRefund(order.order_id * 10 + 1, order.created_at + refund_after, "refund", (refund_line(lines[0], 1),)),
+        )
+    return replace(
+        order, lines=tuple(lines), refunds=refunds, accepted_at=order.created_at, cancelled_at=None, edited_at=()
+    )
+
+
+def test_gift_cards_discounts_and_midnight_roll_up_as_the_wire_says(engine, sessions, channel):
+    """Orders minutes either side of local midnight, with a discount (and on Shopify a gift card),
+    and a refund minutes before midnight: each amount lands on the day the platform's payloads say."""
+    store = channel.server.simulator.store
+    tz = store.business.tz
+    day = channel.clock().astimezone(tz).date() - timedelta(days=3)
+    late = store.place(made_order(channel, 1, datetime.combine(day, clock_time(23, 40), tz)))
+    after_midnight = datetime.combine(day + timedelta(days=1), clock_time(0, 20), tz)
+    early = store.place(made_order(channel, 2, after_midnight, refund_after=timedelta(hours=23, minutes=25)))
+    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert_synced(engine, channel)
+
+    events = channel.wire_events()  # the orders really are on the wire as made
+    lines = events.lines[events.lines["order"].isin([late.external_id, early.external_id])]
+    assert (lines["discount"] > 0).sum() == 2 and lines["gift_card"].sum() == (2 if channel.kind == SHOPIFY else 0)
+    refunded = events.refunds[events.refunds["order"] == early.external_id]["processed_at"]
+    assert [t.astimezone(tz).time() for t in refunded] == [clock_time(23, 45)]
 
 
 def quick_connector(channel: Channel, sessions):
@@ -116,7 +182,7 @@ def test_sync_under_faults_loses_and_doubles_nothing(engine, sessions, channel, 
         jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
         == "succeeded"
     )
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
     assert sum(faults.state()["served"].values()) > 0
 
 
@@ -200,7 +266,7 @@ def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_
     channel.server.faults.configure({"rates": {}})
     resumed = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert resumed.status == "succeeded"
-    assert stored(engine, channel.platform_id) == channel.truth()
+    assert_synced(engine, channel)
     with sessions() as session:
         statuses = sorted(session.scalars(select(SyncRun.status).where(SyncRun.platform_id == channel.platform_id)))
         assert statuses == ["failed", "succeeded", "succeeded"]  # the killed run is marked, not left running
