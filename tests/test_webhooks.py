@@ -24,7 +24,7 @@ from simulators.business import Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify, webhook_hmac
 from simulators.store import ManualClock
 from tests.sims import BOX, DEV_NETWORK, START
-from tests.stored import order_snapshot, stored
+from tests.stored import sim_snapshot, stored
 
 SECRET = "webhook-secret-of-the-test-shop"
 
@@ -191,7 +191,7 @@ def test_an_older_delivery_after_a_newer_one_changes_nothing(engine, sessions, s
     newer = shop.order_body(refunded)
     assert shop.post("orders/updated", newer).json() == {"status": "ok"}
     orders, rows = stored(engine, shop.platform_id), daily(sessions, shop.platform_id)
-    assert orders[refunded.external_id] == order_snapshot(refunded.to_record(store.now()))
+    assert orders[refunded.external_id] == sim_snapshot(refunded, store.now())
     with sessions() as session:
         refund = session.scalars(select(Refund).join(Order).where(Order.external_id == refunded.external_id)).one()
         assert rows[refund.refund_day][2] >= refund.returns > 0  # the refund is on the dashboard
