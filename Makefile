@@ -23,15 +23,17 @@ test: $(VENV)/.dev
 	$(PY) -m pytest
 
 # The suite on another date: `make test-on DATE='2028-02-29 12:00:00' [PYTEST_ARGS=...]` runs pytest
-# (and every process it starts) with the system clock moved there and running. The libfaketime
+# (and every process it starts) with the system clock moved there (UTC) and running: one offset
+# for every process, so a server started later agrees with the test on the time. The libfaketime
 # built by the `libfaketime` package (a dev requirement) is used with the monotonic clock left
 # real: Debian's libfaketime 0.9.10 fakes that one too, and Python's timed waits then never end.
-# Postgres and Redis keep the real clock.
+# Postgres, Redis and Chromium keep the real clock.
 FAKETIME_LIB = $(shell $(PY) -c "import libfaketime, pathlib; print(pathlib.Path(libfaketime.__file__).parent / 'vendor/libfaketime/src/libfaketime.so.1')")
 
 test-on: $(VENV)/.dev
 	@test -n "$(DATE)" || { echo "usage: make test-on DATE='YYYY-MM-DD hh:mm:ss' [PYTEST_ARGS=...]"; exit 2; }
-	LD_PRELOAD="$(FAKETIME_LIB)" FAKETIME="@$(DATE)" FAKETIME_DONT_FAKE_MONOTONIC=1 $(PY) -m pytest $(PYTEST_ARGS)
+	offset=$$(printf '%+d' $$(( $$(date -u -d '$(DATE)' +%s) - $$(date -u +%s) ))) && \
+	LD_PRELOAD="$(FAKETIME_LIB)" FAKETIME="$$offset" FAKETIME_DONT_FAKE_MONOTONIC=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests marked `calendar` (their data or expectations involve dates) a year ahead: a test
 # that only passes on today's date fails here first.

@@ -69,6 +69,12 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
         time.sleep(interval)
 
 
+def real_clock_env() -> dict[str, str]:
+    """This process's environment without libfaketime (`make test-on`), for a foreign program
+    that keeps the real clock, as Postgres and Redis do."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")}
+
+
 class FakeSeconds:
     """A monotonic clock that moves only when told, for the simulators' rate limiters and
     buckets: a test then says how much time passes instead of racing the real clock."""
@@ -354,7 +360,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Chromium keeps the real clock when `make test-on` moves ours, as Postgres and Redis do:
+        # under libfaketime its pages stop completing Dash callbacks.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=real_clock_env())
         yield browser
         browser.close()
 

@@ -66,8 +66,12 @@ def test_demo_backfills_and_new_orders_arrive_within_a_sync_interval(live_server
 
 
 def hold(port: int, listen: bool) -> socket.socket | None:
-    """Take `port` the way another program might; None if someone already has it."""
+    """Take `port` the way another program might (bound only, or listening and never accepting);
+    None if someone already has it. A listener sets SO_REUSEADDR as servers do, so a connection
+    of an earlier test left in TIME_WAIT on the port cannot stop it."""
     holder = socket.socket()
+    if listen:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         holder.bind(("127.0.0.1", port))
     except OSError:
@@ -90,9 +94,9 @@ def test_available_port_skips_a_taken_port(listen):
 
 
 def test_demo_stores_move_off_taken_ports_and_backfill(live_server):
-    """Something holds the demo stores' usual ports without answering on them: `make run` picks
-    free ports, so the stores start, the scheduler runs and both backfill."""
-    holders = [hold(port, listen=False) for port in (SHOPIFY_PORT, MIRAKL_PORT)]
+    """Something listens on the demo stores' usual ports without answering: `make run` picks free
+    ports, so the stores start, the scheduler runs and both backfill."""
+    holders = [hold(port, listen=True) for port in (SHOPIFY_PORT, MIRAKL_PORT)]
     try:
         url = live_server.start(env={"DEMO_HISTORY_DAYS": "3", "SYNC_INTERVAL_SECONDS": str(SYNC_INTERVAL)})
         web = login(url)
@@ -121,7 +125,8 @@ def test_the_scheduler_starts_when_a_demo_store_cannot(settings, sessions, capsy
         scheduler = start_background(app_state, ports, "http://127.0.0.1:9/webhooks/shopify")
         assert scheduler.running and {job.id for job in scheduler.get_jobs()} == {"sync-due", "rescan"}
     finally:
-        holder.close()
+        if holder:  # None: another program had the port, which takes it as well
+            holder.close()
         if scheduler:
             scheduler.shutdown(wait=True)
     taken = f"127.0.0.1:{ports[0]} is taken"

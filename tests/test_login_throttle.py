@@ -28,7 +28,7 @@ from db.engine import transaction
 from db.logins import SqlStorage
 from db.models import Company
 from settings import Settings, SettingsError
-from tests.conftest import TEST_PASSWORD, AuthActions, ProcessOutput, require, wait_for
+from tests.conftest import TEST_PASSWORD, AuthActions, ProcessOutput, real_clock_env, require, wait_for
 from tests.test_sessions import change_password
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,11 +273,10 @@ def test_the_throttle_counts_in_redis_again_once_it_is_back(engine, caplog, tmp_
     assert [storage.incr(key, 60) for _ in range(3)] == [1, 2, 3]  # in the database, Redis retried each time
     assert SqlStorage(engine).get(key) == 3
     # Redis keeps the real clock, as the shared one does when CI fakes ours (libfaketime hangs redis-server).
-    real_clock = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME", "FAKETIME_SHARED")}
     server = subprocess.Popen(
         ["redis-server", "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
-        env=real_clock,
+        env=real_clock_env(),
     )
     try:
         wait_for(storage.primary.check, 30, "the new redis-server to answer", interval=0.1)
