@@ -84,7 +84,7 @@ def test_request_log_line(client, caplog):
     assert f"request_id={response.headers['X-Request-ID']}" in line
 
 
-def test_web_process_never_imports_tensorflow():
+def test_web_process_never_imports_tensorflow(tmp_path):
     code = "import sys, app; app.create_app(); print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -92,7 +92,7 @@ def test_web_process_never_imports_tensorflow():
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://"},
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://", "CACHE_DIR": str(tmp_path / "cache")},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
