@@ -10,14 +10,15 @@ from settings import PROJECT_ROOT
 from tests.conftest import ProcessOutput
 
 
-def start_worker(db_url: str) -> ProcessOutput:
+def start_worker(db_url: str, **env: str) -> ProcessOutput:
+    """A `python -m worker` process on `db_url` (plus `env`) whose log lines a test can wait for."""
     process = subprocess.Popen(
         [sys.executable, "-m", "worker"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "DATABASE_URL": db_url, "LOG_LEVEL": "INFO"},
+        env={**os.environ, "DATABASE_URL": db_url, "LOG_LEVEL": "INFO", **env},
     )
     return ProcessOutput(process)
 

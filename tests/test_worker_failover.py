@@ -4,19 +4,17 @@ which here syncs a Best Buy simulator over real HTTP."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import func, select
 
 from db.engine import transaction
 from db.models import Platform, SyncRun, utcnow
-from settings import PROJECT_ROOT, Settings, SettingsError
+from settings import Settings, SettingsError
 from tests.conftest import ProcessOutput, wait_for
 from tests.sims import Channel
+from tests.test_worker import start_worker
 
 DEADLINE_SECONDS = 60
 # From the leader's death to the new leader's sync: its standby retry (0.2 s here, 30 s by
@@ -24,24 +22,13 @@ DEADLINE_SECONDS = 60
 TAKEOVER_SECONDS = 15
 
 
-def start_worker(db_url: str) -> ProcessOutput:
-    """A `python -m worker` process on `db_url` whose log lines a test can wait for."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "LOG_LEVEL": "INFO",
-        "WORKER_STANDBY_RETRY_SECONDS": "0.2",
-        "SYNC_INTERVAL_SECONDS": "3600",  # a platform syncs when first seen or asked to, not again
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
+def start_fast_worker(db_url: str) -> ProcessOutput:
+    """A worker that retries the leader lock every 0.2 s (30 s by default)."""
+    return start_worker(
+        db_url,
+        WORKER_STANDBY_RETRY_SECONDS="0.2",
+        SYNC_INTERVAL_SECONDS="3600",  # a platform syncs when first seen or asked to, not again
     )
-    return ProcessOutput(process)
 
 
 def succeeded_runs(sessions, platform_id: int) -> int:
@@ -58,14 +45,14 @@ def succeeded_runs(sessions, platform_id: int) -> int:
 def test_the_standby_takes_over_when_the_leader_is_killed(sessions, channel: Channel, db_url):
     """The standby keeps asking for the lock while the leader lives and runs nothing; once the
     leader is SIGKILLed (no clean-up of its own), it leads within seconds and acts on "Sync now"."""
-    leader = start_worker(db_url)
+    leader = start_fast_worker(db_url)
     standby = None
     try:
         leader.wait_for("worker leading", DEADLINE_SECONDS)
         wait_for(
             lambda: succeeded_runs(sessions, channel.platform_id) == 1, DEADLINE_SECONDS, "the leader's first sync"
         )
-        standby = start_worker(db_url)
+        standby = start_fast_worker(db_url)
         # It keeps asking for the lock while the leader lives.
         wait_for(lambda: standby.text().count("worker on standby") >= 2, DEADLINE_SECONDS, "the standby's retries")
 
