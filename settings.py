@@ -67,6 +67,18 @@ def _check_fernet_keys(value: str) -> tuple[str, ...]:
     return keys
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A number of seconds from `name` (`default` when unset), refused outside low..high."""
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise SettingsError(f"{name} must be a number of seconds from {low:g} to {high:g}, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     app_env: str = "development"
@@ -138,20 +150,8 @@ class Settings:
         cache_dir = Path(env.get("CACHE_DIR", "").strip() or defaults.cache_dir)
         upload_dir = Path(env.get("UPLOAD_DIR", "").strip() or defaults.upload_dir)
         embedded = env.get("EMBEDDED", "").strip().lower() in ("1", "true", "yes")
-        raw_interval = env.get("SYNC_INTERVAL_SECONDS", "").strip()
-        try:
-            sync_interval = float(raw_interval) if raw_interval else (15.0 if embedded else 300.0)
-        except ValueError:
-            raise SettingsError(f"SYNC_INTERVAL_SECONDS must be a number of seconds, not {raw_interval!r}") from None
-        if not 1 <= sync_interval <= 86400:
-            raise SettingsError("SYNC_INTERVAL_SECONDS must be between 1 and 86400")
-        raw_retry = env.get("WORKER_STANDBY_RETRY_SECONDS", "").strip() or str(defaults.standby_retry_seconds)
-        try:
-            standby_retry = float(raw_retry)
-        except ValueError:
-            standby_retry = -1.0
-        if not 0.1 <= standby_retry <= 3600:
-            raise SettingsError(f"WORKER_STANDBY_RETRY_SECONDS must be 0.1 to 3600 seconds, not {raw_retry!r}")
+        sync_interval = _seconds(env, "SYNC_INTERVAL_SECONDS", 15.0 if embedded else 300.0, 1, 86400)
+        standby_retry = _seconds(env, "WORKER_STANDBY_RETRY_SECONDS", defaults.standby_retry_seconds, 0.1, 3600)
         raw_days = env.get("DEMO_HISTORY_DAYS", "").strip() or str(defaults.demo_history_days)
         if not raw_days.isdigit() or not 1 <= int(raw_days) <= 1500:
             raise SettingsError(f"DEMO_HISTORY_DAYS must be a whole number of days from 1 to 1500, not {raw_days!r}")
