@@ -20,8 +20,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.utils import secure_filename
 
+import records
 from connectors import CONNECTORS, csv_files, csv_import, make_connector
-from connectors import base as records
+from connectors.base import STRICT, AuthError, Connector, ConnectorError, NetworkPolicy
 from db import ingest, locks, reconciliation
 from db.credentials import CredentialBox, CredentialsError
 from db.engine import transaction
@@ -235,8 +236,8 @@ def sync_platform(
     lookback: timedelta = LOOKBACK,
     progress: Progress | None = None,
     activity: Callable[[str], None] | None = None,
-    connector: records.Connector | None = None,
-    network: records.NetworkPolicy = records.STRICT,
+    connector: Connector | None = None,
+    network: NetworkPolicy = STRICT,
 ) -> SyncResult:
     """Bring one platform's orders (and, hourly, products) up to date, incrementally. `network`
     is where the connector may send requests (the settings' policy; strict by default).
@@ -282,9 +283,9 @@ def sync_platform(
                             expected,
                             100 * rows // expected,
                         )
-        except records.AuthError as exc:
+        except AuthError as exc:
             return _finish(sessions, platform_id, run_id, pages, rows, str(exc), needs_attention=True)
-        except (records.ConnectorError, ingest.MissingFxRate, CredentialsError) as exc:
+        except (ConnectorError, ingest.MissingFxRate, CredentialsError) as exc:
             return _finish(sessions, platform_id, run_id, pages, rows, str(exc))
         except Exception as exc:
             log.exception("sync crashed platform_id=%s", platform_id)
@@ -332,7 +333,7 @@ def _record_activity(
         tell(text)
 
 
-def _sync_products(sessions: sessionmaker[Session], platform_id: int, connector: records.Connector) -> None:
+def _sync_products(sessions: sessionmaker[Session], platform_id: int, connector: Connector) -> None:
     started = utcnow()
     for page in connector.fetch_products():
         with transaction(sessions) as session:
@@ -429,7 +430,7 @@ RESCAN_LOOKBACK = timedelta(days=3)
 
 
 def rescan_all(
-    sessions: sessionmaker[Session], box: CredentialBox, network: records.NetworkPolicy = records.STRICT
+    sessions: sessionmaker[Session], box: CredentialBox, network: NetworkPolicy = STRICT
 ) -> list[SyncResult]:
     """Re-read the last few days of every active platform (the daily safety net)."""
     with sessions() as session:
@@ -578,7 +579,7 @@ def run_csv_import(
                 # progress from another connection meanwhile; Postgres can.
                 write_progress=progress if sessions.kw["bind"].dialect.name == "postgresql" else None,
             )
-        except (ValueError, records.ConnectorError, ingest.MissingFxRate) as exc:
+        except (ValueError, ConnectorError, ingest.MissingFxRate) as exc:
             error, rows = str(exc), 0
         except Exception as exc:  # a bug or a database error: the run must still end, and say so
             log.exception("csv import crashed platform_id=%s run_id=%s", platform_id, run_id)
@@ -656,7 +657,7 @@ def fetch_platform_reports(
     box: CredentialBox,
     start: date,
     end: date,
-    network: records.NetworkPolicy = records.STRICT,
+    network: NetworkPolicy = STRICT,
 ) -> int:
     """Download the platform's own daily sales report for its days start..end and store it in
     place of those days, for reconciliation; returns the days stored (0 when another process is
@@ -681,7 +682,7 @@ REPORT_ATTEMPTS = 3
 
 
 def _report_and_changes(
-    sessions: sessionmaker[Session], platform_id: int, connector: records.Connector, start: date, end: date
+    sessions: sessionmaker[Session], platform_id: int, connector: Connector, start: date, end: date
 ) -> tuple[list[records.ReportDay], reconciliation.PendingChanges]:
     """The report, and the orders changed since our sync as one snapshot with it: the changes
     are read before and after the report, which is read again when they differ (the platform
@@ -697,7 +698,7 @@ def _report_and_changes(
 
 
 def _changes_since_sync(
-    sessions: sessionmaker[Session], platform_id: int, connector: records.Connector
+    sessions: sessionmaker[Session], platform_id: int, connector: Connector
 ) -> reconciliation.PendingChanges:
     """The orders the platform changed after our last sync (read, not stored as orders), which
     reconciliation puts down to sync lag; not known when never synced or too many changed."""
@@ -723,7 +724,7 @@ def refresh_platform_report(
     box: CredentialBox,
     start: date,
     end: date,
-    network: records.NetworkPolicy = records.STRICT,
+    network: NetworkPolicy = STRICT,
 ) -> str | None:
     """Fetch the platform's report for start..end when the stored one is missing or old and the
     platform has one; returns why it could not be fetched (the stored one is then used), if so."""
@@ -735,7 +736,7 @@ def refresh_platform_report(
             return None
     try:
         fetch_platform_reports(sessions, platform_id, box, start, end, network)
-    except (records.ConnectorError, CredentialsError) as exc:
+    except (ConnectorError, CredentialsError) as exc:
         log.warning("platform report not fetched platform_id=%s error=%s", platform_id, exc)
         return f"The platform's report could not be fetched ({exc}); the one stored before, if any, is used."
     return None

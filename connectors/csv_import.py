@@ -29,17 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from connectors.base import (
-    RETURNS_ONLY,
-    ZERO,
-    AccountInfo,
-    Connector,
-    LineItem,
-    Order,
-    Product,
-    Refund,
-    RefundLine,
-)
+from connectors.base import AccountInfo, Connector
 from connectors.csv_files import (
     UPLOAD_LIMITS,
     CsvImportError,
@@ -51,6 +41,7 @@ from connectors.csv_files import (
     open_binary,
     scan_file,
 )
+from records import RETURNS_ONLY, ZERO, LineItem, Order, Product, Refund, RefundLine
 
 log = logging.getLogger(__name__)
 

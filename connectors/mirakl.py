@@ -28,23 +28,8 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from connectors.base import (
-    STRICT,
-    ZERO,
-    AccountInfo,
-    Connector,
-    ConnectorError,
-    HttpClient,
-    LineItem,
-    NetworkPolicy,
-    Order,
-    Product,
-    Refund,
-    RefundLine,
-    ReportDay,
-    TransientError,
-    every_day,
-)
+from connectors.base import STRICT, AccountInfo, Connector, ConnectorError, HttpClient, NetworkPolicy, TransientError
+from records import ZERO, LineItem, Order, Product, Refund, RefundLine, ReportDay, every_day
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,10 @@ from typing import Any, TypeVar
 
 import requests
 
-from connectors import base as records
+import records
 from connectors import shopify_report
 from connectors.base import (
     STRICT,
-    ZERO,
     AccountInfo,
     AuthError,
     Connector,
@@ -47,8 +46,8 @@ from connectors.base import (
     NetworkPolicy,
     RateLimited,
     TransientError,
-    cycle_collector_paused,
 )
+from records import ZERO, cycle_collector_paused
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

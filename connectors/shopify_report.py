@@ -17,8 +17,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import CENT, ZERO, ReportDay
 from connectors.csv_files import CsvImportError, RowError, Source, read_text
+from records import CENT, ZERO, ReportDay
 
 SHOPIFYQL = (
     "FROM sales SHOW orders, gross_sales, discounts, returns, net_sales, shipping_charges, taxes, total_sales "

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Table, any_, bindparam, delete, func, or_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors import base as records
+import records
 from db import metrics
 from db.models import (
     AnalyticsDaily,

@@ -33,11 +33,11 @@ import pandas as pd
 from sqlalchemy import BigInteger, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from connectors import base as records
-from connectors.base import RETURNS_ONLY, ReportDay
+import records
 from db import metrics
 from db.ingest import FxConverter, MissingFxRate, chunks, local_day
 from db.models import AnalyticsDaily, Company, Order, Platform, PlatformReportDay, Refund, SyncState, utcnow
+from records import RETURNS_ONLY, ReportDay
 
 ZERO = Decimal("0.00")
 METRICS = ("orders", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "total_sales")

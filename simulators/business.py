@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from connectors.base import ZERO, LineItem, Order, Product, Refund, RefundLine
+from records import ZERO, LineItem, Order, Product, Refund, RefundLine
 
 SHOPIFY = "shopify"
 BESTBUY = "bestbuy"

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from connectors.base import ZERO
+from records import ZERO
 from simulators.business import (
     BESTBUY,
     CURRENCY,

@@ -73,7 +73,7 @@ from graphql import (
     validate,
 )
 
-from connectors.base import CENT, ZERO, cycle_collector_paused
+from records import CENT, ZERO, cycle_collector_paused
 from simulators import shopifyql
 from simulators.business import (
     CURRENCY,

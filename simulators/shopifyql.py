@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from connectors.base import CENT, ZERO
+from records import CENT, ZERO
 from simulators.business import SimOrder
 from simulators.sales_report import DayTotals, daily_totals
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from connectors.base import Order
+from records import Order
 from simulators.business import SHOPIFY, Business, SimOrder, SimRefund, SimRefundLine, full_refund, refund_line
 
 Clock = Callable[[], datetime]

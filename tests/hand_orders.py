@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from connectors import base as records
+import records
 from db import ingest
 from db.models import Platform
 

@@ -22,11 +22,11 @@ from sqlalchemy import func, select, update
 
 import jobs
 from connectors import csv_import
-from connectors.base import RETURNS_ONLY
 from connectors.csv_files import CsvImportError
 from connectors.csv_import import CsvImportConnector, CsvMapping, parse_csv
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Order, OrderLineItem, Platform, Product, Refund
+from records import RETURNS_ONLY
 from settings import PROJECT_ROOT
 from tests.conftest import require
 

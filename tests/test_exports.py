@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors import base as records
+import records
 from db import ingest, reconciliation
 from db.engine import transaction
 from db.models import Platform

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 import jobs
-from connectors import base as records
+import records
 from connectors import fx
 from connectors.fx import FxError, FxParseError, RateRow
 from db import ingest

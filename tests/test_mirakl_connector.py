@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import AuthError, LineItem, Order, Refund, RefundLine
+from connectors.base import AuthError
 from connectors.mirakl import PAGE_SIZE, MiraklConnector, order_record
+from records import LineItem, Order, Refund, RefundLine
 from simulators.business import Business
 from simulators.mirakl import UPDATE_DATE_DELTA, build_mirakl
 from simulators.store import ManualClock

@@ -15,10 +15,10 @@ import requests
 from sqlalchemy import select
 
 import jobs
-from connectors.base import ZERO, LineItem, Order, Refund, ReportDay
 from db import ingest, reconciliation
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Platform, SyncState
+from records import ZERO, LineItem, Order, Refund, ReportDay
 from simulators.business import Business
 from simulators.sales_report import daily_totals
 from simulators.shopify import DEV_ACCESS_TOKEN, build_shopify

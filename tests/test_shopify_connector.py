@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from connectors import shopify as shopify_connector
-from connectors.base import AccountInfo, AuthError, ConnectorError, RefundLine, cycle_collector_paused
+from connectors.base import AccountInfo, AuthError, ConnectorError
 from connectors.shopify import (
     BULK_ORDERS_QUERY,
     NESTED_PAGE,
@@ -32,6 +32,7 @@ from connectors.shopify import (
     orders_from_bulk,
     verify_webhook,
 )
+from records import RefundLine, cycle_collector_paused
 from simulators.business import SHOPIFY, Business
 from simulators.server import FaultPlan
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify

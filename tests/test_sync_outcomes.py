@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 import jobs
-from connectors import base as records
+import records
 from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, DirtyDay, FxRate, Platform, SyncRun, SyncState
