@@ -146,6 +146,20 @@ def every_day(days: Iterable[ReportDay], start: date, end: date, timezone: str, 
     return [listed.get(day) or ReportDay(day, timezone, currency) for day in (start + timedelta(n) for n in span)]
 
 
+class ValidationError(ValueError):
+    """Bad input to an operation, naming the field it came from: the API answers it with a 400
+    and a page shows it inline beside that field. Every operation in db/ and jobs/ raises this
+    one type for input a person can correct."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+class MissingValue(ValidationError):
+    """A required input was not given at all."""
+
+
 _collector_lock = threading.Lock()
 _collector_pauses = 0  # how many callers, in any thread, have the collector paused now
 _collector_was_enabled = False

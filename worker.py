@@ -21,13 +21,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-import jobs
 from connectors.base import STRICT, NetworkPolicy
 from db import locks
 from db.credentials import CredentialBox
-from db.engine import make_engine, make_session_factory
-from logs import configure_logging
+from jobs.sync import due_platforms, rescan_all, sync_platform
 from settings import Settings, SettingsError
+from state import AppState, build_state
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ class SyncDispatcher:
     def dispatch(self) -> list[int]:
         """Start syncs of due platforms not already syncing here; returns the ids started."""
         with self.sessions() as session:
-            due = jobs.due_platforms(session, self.interval)
+            due = due_platforms(session, self.interval)
         started = []
         with self._lock:
             for platform_id in due:
@@ -74,27 +73,28 @@ class SyncDispatcher:
 
     def _sync(self, platform_id: int) -> None:
         try:
-            jobs.sync_platform(self.sessions, platform_id, self.box, network=self.network)
+            sync_platform(self.sessions, platform_id, self.box, network=self.network)
         finally:
             with self._lock:
                 self.running.discard(platform_id)
 
 
-def schedule(settings: Settings, sessions: sessionmaker[Session]) -> tuple[ScheduledJob, ...]:
+def schedule(app_state: AppState) -> tuple[ScheduledJob, ...]:
     """What runs, and how often."""
-    box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
-    syncs = SyncDispatcher(sessions, box, timedelta(seconds=settings.sync_interval_seconds), network=network)
+    sessions, box, network = app_state.sessions, app_state.credentials, app_state.network
+    interval = timedelta(seconds=app_state.settings.sync_interval_seconds)
+    syncs = SyncDispatcher(sessions, box, interval, network=network)
     return (
         # Checks every few seconds so "Sync now" starts promptly; each platform syncs when due.
         ScheduledJob("sync-due", timedelta(seconds=5), syncs.dispatch, start_now=True),
         # A daily deep re-read catches anything an incremental window could have missed.
-        ScheduledJob("rescan", timedelta(days=1), lambda: jobs.rescan_all(sessions, box, network)),
+        ScheduledJob("rescan", timedelta(days=1), lambda: rescan_all(sessions, box, network)),
     )
 
 
-def build_scheduler(settings: Settings, sessions: sessionmaker[Session], *, background: bool) -> BaseScheduler:
+def build_scheduler(app_state: AppState, *, background: bool) -> BaseScheduler:
     scheduler = BackgroundScheduler() if background else BlockingScheduler()
-    for job in schedule(settings, sessions):
+    for job in schedule(app_state):
         first_run = {"next_run_time": datetime.now(UTC)} if job.start_now else {}
         scheduler.add_job(
             job.run,
@@ -115,15 +115,13 @@ def main() -> int:
     except SettingsError as exc:
         print(f"channelpulse worker: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    app_state = build_state(settings)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
-        with locks.named_lock(engine, LEADER_LOCK) as leader:
+        with locks.named_lock(app_state.engine, LEADER_LOCK) as leader:
             if leader:
-                log.info("worker leading; schedule=%s", ",".join(j.name for j in schedule(settings, sessions)))
-                build_scheduler(settings, sessions, background=False).start()
+                log.info("worker leading; schedule=%s", ",".join(j.name for j in schedule(app_state)))
+                build_scheduler(app_state, background=False).start()
                 return 0
         log.info("worker on standby: another worker leads; retry_in_s=%g", settings.standby_retry_seconds)
         time.sleep(settings.standby_retry_seconds)

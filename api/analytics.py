@@ -12,22 +12,13 @@ from flask import Response, current_app, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-import exports
-from api import ApiError, bp, params
+from api import bp, params
 from api.platforms import sync_status_json
 from db import metrics, queries
 from db.models import Company
-from extensions import db_session, state
-
-STALE_RATE_DAYS = 4  # reference rates skip weekends and holidays; older than that means stale rates
-
-
-def money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def number(key: str, value: Decimal | int) -> str | int:
-    return money(value) if metrics.METRICS[key].kind == "money" else int(value)
+from web import exports
+from web.context import db_session, state
+from web.errors import ApiError
 
 
 def company() -> Company:
@@ -56,9 +47,9 @@ def metrics_block(current: queries.Totals, previous: queries.Totals) -> dict:
     for key in metrics.METRICS:
         now, before = current.value(key), previous.value(key)
         block[key] = {
-            "value": number(key, now),
-            "previous": number(key, before),
-            "change": number(key, now - before),
+            "value": metrics.number(key, now),
+            "previous": metrics.number(key, before),
+            "change": metrics.number(key, now - before),
             "change_pct": metrics.change_pct(now, before),
         }
     return block
@@ -73,11 +64,10 @@ def conversion_notes(session: Session, owner: Company, totals: queries.Totals, p
     )
     if foreign:
         notes.append(
-            f"{', '.join(foreign)} converted to {owner.currency} at each order day's rate "
-            "(the last published rate on days without one)"
+            f"{metrics.conversion_note(foreign, owner.currency)} (the last published rate on days without one)"
         )
-    if totals.fx_rate_age_days > STALE_RATE_DAYS:
-        notes.append(f"Some amounts use an exchange rate {totals.fx_rate_age_days} days old: add newer rates")
+    if stale := metrics.stale_rate_note(totals.fx_rate_age_days):
+        notes.append(stale.capitalize())
     if owner.refund_dating == "order":
         notes.append("Returns are booked on the day of the original order (company setting), not the refund day")
     return notes
@@ -161,11 +151,11 @@ def trend_rows(rows: list[queries.TrendRow]) -> list[dict]:
             "partial": r.partial,
             "platform_id": r.platform_id,
             "platform": r.platform,
-            "gross_sales": money(r.gross_sales),
-            "discounts": money(r.discounts),
-            "returns": money(r.returns),
-            "net_sales": money(r.net_sales),
-            "total_sales": money(r.total_sales),
+            "gross_sales": metrics.money(r.gross_sales),
+            "discounts": metrics.money(r.discounts),
+            "returns": metrics.money(r.returns),
+            "net_sales": metrics.money(r.net_sales),
+            "total_sales": metrics.money(r.total_sales),
             "orders": r.orders,
             "units": r.units,
         }
@@ -247,7 +237,7 @@ def build_comparison(session: Session, owner: Company, start: date, end: date) -
                 "platform": p.display_name,
                 "kind": p.kind,
                 "store_currency": p.currency,
-                **{k: number(k, t.value(k)) for k in COMPARISON_METRICS},
+                **{k: metrics.number(k, t.value(k)) for k in COMPARISON_METRICS},
                 "share_of_net_sales": share,
             }
         )
@@ -282,10 +272,10 @@ def build_top_products(
                 "rank": rank,
                 "sku": r.sku,
                 "title": r.title,
-                "gross_sales": money(r.gross_sales),
-                "discounts": money(r.discounts),
-                "returns": money(r.returns),
-                "net_sales": money(r.net_sales),
+                "gross_sales": metrics.money(r.gross_sales),
+                "discounts": metrics.money(r.discounts),
+                "returns": metrics.money(r.returns),
+                "net_sales": metrics.money(r.net_sales),
                 "units": r.units,
                 "units_returned": r.units_returned,
                 "platforms": list(r.platforms),

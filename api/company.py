@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
-from flask_login import current_user
 
-from api import ApiError, bp
+from api import bp
 from api.analytics import company
 from db import ingest, queries
 from db.models import REFUND_DATING, Company
-from extensions import db_session
+from web.context import db_session
+from web.errors import ApiError
+from web.guard import admin_required
 
 
 def company_json(owner: Company) -> dict:
@@ -29,11 +30,10 @@ def get_company() -> Response:
 
 
 @bp.patch("/company")
+@admin_required("change company settings")
 def update_company() -> Response:
     """Change how returns are dated ("processed": the refund's day, as Shopify; "order": the
     original order's day). Every rollup of the company is recomputed before answering."""
-    if not current_user.is_admin:
-        raise ApiError(403, "forbidden", "Only an admin can change company settings.")
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or set(body) - {"refund_dating"}:
         raise ApiError(400, "invalid_body", "Send a JSON object with refund_dating.")

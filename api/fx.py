@@ -19,12 +19,14 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import ApiError, bp, error_body
+from api import bp
 from api.params import bad, date_range
 from connectors import fx
 from db import ingest
 from db.models import Company, FxRate, Order, Platform, Refund
-from extensions import db_session
+from web.context import db_session
+from web.errors import ApiError, error_body
+from web.guard import admin_required
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +84,10 @@ def store_rates(session: Session, company: Company, source: fx.FxSource, rows: l
 
 
 @bp.post("/fx-rates")
+@admin_required("upload exchange rates")
 def upload_fx_rates():
     """Store the rates of an uploaded file (field `file`; `format` csv | ecb-xml | ecb-csv,
     detected from the content when not given): all of them, or none if any is wrong."""
-    if not current_user.is_admin:
-        raise ApiError(403, "forbidden", "Only an admin can upload exchange rates.")
     if (request.content_length or 0) > fx.MAX_FILE_BYTES:
         raise ApiError(413, "too_large", "A rates file can be at most 32 MB.", field="file")
     upload = request.files.get("file")

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import ApiError
 from db import queries
-from db.models import PLATFORM_KINDS, Company, Platform
-from db.queries import company_today
+from db.models import MAX_ID, PLATFORM_KINDS, Company, Platform
+from db.queries import FIRST_DAY, LAST_DAY, company_today
+from web.errors import ApiError
 
 MAX_SPAN_DAYS = 3 * 366  # "spans over 3 years" are refused
 DEFAULT_SPAN_DAYS = 30
@@ -19,12 +19,6 @@ DEFAULT_SPAN_DAYS = 30
 
 def bad(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", message, field=field)
-
-
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
-# Dates outside these years name no sales; refusing them also keeps "the period before" and
-# "30 days before" arithmetic far from the calendar's ends.
-FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
 
 
 def row_id(raw: str) -> int | None:

@@ -9,29 +9,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, jsonify, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-import exports
-import jobs
-from api import ApiError, bp, error_body, params
-from api.analytics import company, number
+from api import bp, params
+from api.analytics import company
 from connectors import shopify_report
-from connectors.base import NetworkPolicy
 from connectors.csv_files import CsvImportError
 from db import reconciliation
-from db.credentials import CredentialBox
 from db.models import Platform
-from extensions import db_session, state
+from jobs.reports import reconcile_with_report
+from web import exports
+from web.context import db_session, state
+from web.errors import ApiError, error_body
+from web.guard import admin_required
+from web.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
 
 log = logging.getLogger(__name__)
 
 MAX_ROW_ERRORS = 100  # row errors listed in a refused upload's answer
-CSV_COLUMNS = ("day", "metric", "ours", "platform", "difference", *reconciliation.REASONS, "unexplained")
 
 
 @bp.get("/analytics/reconciliation")
@@ -41,10 +40,11 @@ def get_reconciliation() -> Response:
     platform = _one_platform(session, owner.id)
     as_csv = params.wants_csv(request.args)
     session.commit()  # end this session's read: a fetched report is written by the job's own session
-    settings = state().settings
-    box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
-    error = jobs.refresh_platform_report(state().sessions, platform.id, box, start, end, network)
-    body = reconciliation_json(platform, reconciliation.reconcile(session, platform, start, end), error)
+    app_state = state()
+    result, error = reconcile_with_report(
+        app_state.sessions, platform.id, app_state.credentials, start, end, app_state.network
+    )
+    body = reconciliation_json(platform, result, error)
     if as_csv:
         filename = f"channelpulse-reconciliation-{platform.id}-{start}-{end}.csv"
         return Response(
@@ -56,12 +56,11 @@ def get_reconciliation() -> Response:
 
 
 @bp.post("/platforms/<platform_id>/sales-report")
+@admin_required("upload a sales report")
 def upload_sales_report(platform_id: str) -> tuple[Response, int]:
     """Store a Shopify "Sales over time" CSV export, grouped by day, as the platform's report.
     Its days are the shop's: `timezone` (a form field) defaults to the calendar of the report
     already stored, else the company's."""
-    if not current_user.is_admin:
-        raise ApiError(403, "forbidden", "Only an admin can upload a sales report.")
     session = db_session()
     platform = params.company_platform(session, current_user.company_id, platform_id)
     if platform.kind != "shopify":
@@ -103,73 +102,3 @@ def _one_platform(session: Session, company_id: int) -> Platform:
     if len(ids) > 1:
         raise params.bad("platform", f"platform {request.args['platform']!r} names {len(ids)} platforms: give its id")
     return session.get(Platform, ids[0])
-
-
-def reconciliation_json(platform: Platform, result: reconciliation.Reconciliation, error: str | None) -> dict:
-    return {
-        "platform": {
-            "id": platform.id,
-            "kind": platform.kind,
-            "display_name": platform.display_name,
-            "last_sync_at": platform.last_sync_at.isoformat() if platform.last_sync_at else None,
-        },
-        "currency": result.currency,
-        "reporting_currency": result.reporting_currency,
-        "timezone": result.timezone,
-        "report": {
-            "source": "+".join(result.report_sources) or None,
-            "fetched_at": result.report_fetched_at.isoformat() if result.report_fetched_at else None,
-            "timezone": result.report_timezone,
-            "error": error,
-            "sync_lag_known": result.sync_lag_known,
-        },
-        "days": [
-            {
-                "day": d.day.isoformat(),
-                "ours": _figures(d.ours),
-                "platform": _figures(d.platform),
-                "difference": _figures(d.difference),
-                "explained": [
-                    {"reason": e.reason, "detail": e.detail, "effect": _figures(e.effect)} for e in d.explained
-                ],
-                "unexplained": _figures(d.unexplained),
-            }
-            for d in result.days
-        ],
-        "summary": result.summary,
-    }
-
-
-def _figures(figures: reconciliation.Figures) -> dict:
-    return {metric: number(metric, value) for metric, value in figures.items()}
-
-
-def csv_header(body: dict, start: date, end: date) -> list[str]:
-    report = body["report"]
-    return [
-        f"ChannelPulse reconciliation of {body['platform']['display_name']}, {start} to {end}",
-        f"ours: what the dashboard shows ({body['reporting_currency']}, {body['timezone']} days)",
-        f"platform: its own report ({body['currency']}, {report['timezone']} days, {report['source']}, "
-        f"fetched {report['fetched_at']})",
-        "difference = platform - ours = the effect of each reason + unexplained (docs/reconciliation.md)",
-        *([report["error"]] if report["error"] else []),
-    ]
-
-
-def csv_rows(body: dict) -> list[list]:
-    rows = []
-    for day in body["days"]:
-        effects = {e["reason"]: e["effect"] for e in day["explained"]}
-        for metric in reconciliation.METRICS:
-            rows.append(
-                [
-                    day["day"],
-                    metric,
-                    day["ours"][metric],
-                    day["platform"][metric],
-                    day["difference"][metric],
-                    *(effects.get(reason, {}).get(metric, "") for reason in reconciliation.REASONS),
-                    day["unexplained"][metric],
-                ]
-            )
-    return rows

@@ -2,49 +2,26 @@
 
 A token is shown once, when it is created; only its SHA-256 is stored, so a leaked database does
 not leak usable tokens. The first characters (`prefix`) are kept to recognise a token in lists.
-Tokens read their company's data like a viewer (dashboard/auth.py turns one into a TokenUser).
+Tokens read their company's data like a viewer (web/guard.py turns one into a TokenUser); minting
+and checking them is db/accounts.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
-from datetime import timedelta
 
 from flask import Response, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from api import ApiError, bp, params
+from api import bp, params
+from db import accounts
 from db.models import ApiToken, utcnow
-from extensions import db_session
+from web.context import db_session
+from web.errors import ApiError
+from web.guard import admin_required
 
 log = logging.getLogger(__name__)
-
-TOKEN_PREFIX = "cp_"
-PREFIX_LENGTH = 8
-# last_used_at is written at most this often: a busy client must not cost a write per request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def authenticate(session: Session, token: str) -> ApiToken | None:
-    """The live (not revoked) token with this value, its last use noted."""
-    found = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    )
-    if found is None:
-        return None
-    now = utcnow()
-    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
-        found.last_used_at = now
-        session.commit()
-    return found
 
 
 def token_json(token: ApiToken) -> dict:
@@ -58,31 +35,18 @@ def token_json(token: ApiToken) -> dict:
     }
 
 
-def _require_admin(action: str) -> None:
-    if not current_user.is_admin:
-        raise ApiError(403, "forbidden", f"Only an admin can {action} API tokens.")
-
-
 @bp.post("/tokens")
+@admin_required("create API tokens")
 def create_token() -> tuple[Response, int]:
     """A new token for the caller's company. The answer is the only place the token ever appears."""
-    _require_admin("create")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "Send a JSON object with a name.")
     name = body.get("name")
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
         raise ApiError(400, "invalid_parameter", "name must be 1-200 characters", field="name")
-    value = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        company_id=current_user.company_id,
-        name=name.strip(),
-        prefix=value[:PREFIX_LENGTH],
-        token_hash=hash_token(value),
-        created_by=current_user.id,
-    )
     session = db_session()
-    session.add(token)
+    token, value = accounts.create_token(session, current_user.company_id, name.strip(), current_user.id)
     session.commit()
     log.info("api token created id=%s company_id=%s prefix=%s", token.id, token.company_id, token.prefix)
     return jsonify({**token_json(token), "token": value}), 201
@@ -95,9 +59,9 @@ def list_tokens() -> Response:
 
 
 @bp.delete("/tokens/<token_id>")  # any text: what is not one of the company's token ids is a 404
+@admin_required("revoke API tokens")
 def revoke_token(token_id: str) -> Response:
     """Revoke at once (the next request with it is refused). Revoking twice changes nothing."""
-    _require_admin("revoke")
     session = db_session()
     found = params.row_id(token_id)
     token = session.get(ApiToken, found) if found is not None else None

@@ -17,13 +17,13 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api import ApiError
 from connectors import shopify
 from connectors.base import ConnectorError
 from db import ingest
 from db.credentials import CredentialBox
 from db.models import Company, Platform, WebhookEvent, utcnow
-from extensions import db_session, state
+from web.context import db_session, state
+from web.errors import ApiError
 
 log = logging.getLogger(__name__)
 

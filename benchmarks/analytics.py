@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-import jobs
 from app import create_app
-from db import ingest, migrate
+from db import accounts, ingest, migrate
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Order, Platform
+from jobs.demo import demo_fx_rates
 from settings import Settings
 from simulators import business as sim
 from simulators.business import BESTBUY, CHANNELS, CURRENCY, SHOPIFY, Business, expected_orders
@@ -67,7 +67,7 @@ def load(sessions, orders: int) -> Company:
     business = business_of(orders, today)
     with transaction(sessions) as session:
         company = Company(name=name, timezone=business.timezone, currency="USD")
-        jobs.create_user(session, company, f"bench{orders}@example.com", PASSWORD, role="admin")
+        accounts.create_user(session, company, f"bench{orders}@example.com", PASSWORD, role="admin")
         platforms = {
             kind: Platform(
                 company=company, kind=kind, display_name=f"Bench {kind}", currency=CURRENCY[kind], status="disabled"
@@ -76,7 +76,7 @@ def load(sessions, orders: int) -> Company:
         }
         session.add_all(platforms.values())
         session.flush()
-        rates = jobs.demo_fx_rates(today - timedelta(days=DAYS + 7), today)
+        rates = demo_fx_rates(today - timedelta(days=DAYS + 7), today)
         ingest.upsert_fx_rates(session, company.id, rates, "benchmark")
     started, written = time.perf_counter(), 0
     for kind in (SHOPIFY, BESTBUY):

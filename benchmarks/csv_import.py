@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-import jobs
 from connectors.csv_import import PRESETS
 from db import migrate
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Platform
+from jobs.csv_import import import_csv
 from settings import PROJECT_ROOT
 
 UCI_FILE = PROJECT_ROOT.parent / "shared" / "datasets" / "forecasting" / "uci_online_retail_transactions.csv.gz"
@@ -42,7 +42,7 @@ def run(database_url: str, path: Path, preset: str, currency: str, timezone: str
             with transaction(sessions) as session:
                 platform = Platform(company_id=company.id, kind="csv", display_name=f"run {i}", currency=currency)
                 session.add(platform)
-            result = jobs.import_csv(sessions, platform.id, path, PRESETS[preset], currency=currency, timezone=timezone)
+            result = import_csv(sessions, platform.id, path, PRESETS[preset], currency=currency, timezone=timezone)
             if result.errors:
                 raise SystemExit(f"{len(result.errors)} errors, first: {result.errors[0]}")
             results.append(result)

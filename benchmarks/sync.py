@@ -23,12 +23,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
 
-import jobs
 from connectors.base import NetworkPolicy
 from db import migrate
 from db.credentials import CredentialBox
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Platform
+from jobs.sync import sync_platform
 from settings import Settings
 from simulators.business import SHOPIFY, Business, expected_orders
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
@@ -89,7 +89,7 @@ def run_once(sessions, orders: int, start: datetime, box: CredentialBox) -> dict
             platform_id = platform.id
 
         began = time.perf_counter()
-        backfill = jobs.sync_platform(sessions, platform_id, box, network=SIMULATOR_NETWORK)
+        backfill = sync_platform(sessions, platform_id, box, network=SIMULATOR_NETWORK)
         backfill_s = time.perf_counter() - began
         assert backfill.status == "succeeded", backfill.error
         assert backfill.rows == shop["orders"], backfill
@@ -97,7 +97,7 @@ def run_once(sessions, orders: int, start: datetime, box: CredentialBox) -> dict
         commands.send("change")
         platform_s = commands.recv()
         began = time.perf_counter()
-        incremental = jobs.sync_platform(sessions, platform_id, box, network=SIMULATOR_NETWORK)
+        incremental = sync_platform(sessions, platform_id, box, network=SIMULATOR_NETWORK)
         incremental_s = time.perf_counter() - began
         assert incremental.status == "succeeded" and incremental.rows >= CHANGED, incremental
         commands.send("stop")

@@ -15,6 +15,9 @@ CONNECTORS: dict[str, type[Connector]] = {
     "bestbuy": MiraklConnector,
     "csv": CsvImportConnector,
 }
+# Kinds by capability, for code that filters platforms (queries, pages): never spelled as kinds.
+SCHEDULED_KINDS = tuple(kind for kind, cls in CONNECTORS.items() if cls.syncs_on_schedule)
+FILE_KINDS = tuple(kind for kind, cls in CONNECTORS.items() if cls.imports_files)
 
 
 def make_connector(

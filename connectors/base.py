@@ -332,6 +332,9 @@ class Connector(ABC):
     api_hosts: ClassVar[tuple[str, ...]] = ()
     # Whether fetch_daily_report works for this platform (reconciliation fetches it when it does).
     has_daily_report: ClassVar[bool] = False
+    # Whether the scheduler syncs it (an API to read), or its orders arrive as uploaded files.
+    syncs_on_schedule: ClassVar[bool] = True
+    imports_files: ClassVar[bool] = False
     # How many orders the running fetch_orders will yield, once the platform has said (for
     # progress bars); None while unknown.
     expected_total: int | None = None

@@ -555,6 +555,8 @@ class CsvImportConnector(Connector):
 
     kind = "csv"
     config_fields = ("path",)
+    syncs_on_schedule = False
+    imports_files = True
 
     def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str] | None = None) -> None:
         super().__init__(config, secrets or {})

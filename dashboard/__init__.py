@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest
 from dashboard.pages import channels, overview, reconciliation
 from dashboard.shell import shell
 from settings import PROJECT_ROOT
-from web_security import trust_inline_scripts
+from web.security import trust_inline_scripts
 
 log = logging.getLogger(__name__)
 

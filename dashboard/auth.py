@@ -1,13 +1,10 @@
-"""Login: a Flask-owned form (CSRF-protected) in front of everything, Dash included.
+"""Login, logout and password change: Flask-owned forms (CSRF-protected) in front of everything,
+Dash included; web/guard.py sends every stranger here.
 
-Every route needs a logged-in user except the login page itself, the health check, static
-assets, the OpenAPI document, and webhooks (which carry their own signature). Unknown emails and
-wrong passwords get the same message and take the same time, so the form does not reveal who has
-an account. API calls may instead carry a company API token (`Authorization: Bearer cp_...`).
-
-The cookies carry only the id of a server-side login session (db/logins.py, Flask-Login's
-"alternative token" pattern): logout revokes that login and a password change revokes every login
-of the user, so replayed session or remember-me cookies stop working. Failed logins are throttled
+Unknown emails and wrong passwords get the same message and take the same time (db/accounts.py),
+so the form does not reveal who has an account. Logout revokes the server-side login and a
+password change revokes every login of the user, so replayed session or remember-me cookies stop
+working. Failed logins are throttled
 per email and per client in storage every process shares (Redis when configured, the database
 while Redis is down, else the database): PER_EMAIL failures per email from any client, PER_CLIENT
 failures per client over all emails, each in a fixed 15-minute window counted from its first failure.
@@ -19,110 +16,43 @@ import hashlib
 import ipaddress
 import logging
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import (
     Blueprint,
     Flask,
-    Request,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.storage import RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from api import error_body, tokens
-from db import logins
+from db import accounts, logins
 from db.models import User, utcnow
-from extensions import db_session, state
 from settings import Settings
+from web.context import db_session, state
+from web.guard import CurrentUser, current_of, idle_limit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, template_folder="templates")
-login_manager = LoginManager()
-hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures cost one argon2 check.
-_DUMMY_HASH = hasher.hash("not-a-real-password")
 
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/webhooks/")
-PUBLIC_PATHS = ("/login", "/health", "/_favicon.ico", "/favicon.ico", "/api/v1/openapi.json")
-PAGES_UNDER_API = ("/api/docs",)  # browser pages: they send a stranger to the login page like every page
 INVALID_LOGIN = "Invalid email or password."
-MIN_PASSWORD_LENGTH = 8  # for new passwords (NIST SP 800-63B's minimum)
 PER_EMAIL = RateLimitItemPerMinute(10, 15, namespace="login-email")
 PER_CLIENT = RateLimitItemPerMinute(20, 15, namespace="login-client")
 THROTTLE_KEY = "login_throttle"  # app.extensions key
 REDIS_RETRY_SECONDS = 30  # while Redis is down, how long the throttle counts in the database before trying it again
-
-
-def hash_password(password: str) -> str:
-    return hasher.hash(password)
-
-
-@dataclass(frozen=True)
-class CurrentUser(UserMixin):
-    """The logged-in user as request code sees it: never the ORM object (no lazy loads)."""
-
-    id: int
-    email: str
-    company_id: int
-    role: str
-    login_id: str  # the server-side login session (db/logins.py) the cookies name
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    def get_id(self) -> str:
-        """What Flask-Login puts in the session and remember-me cookies: the login, not the user."""
-        return self.login_id
-
-
-@dataclass(frozen=True)
-class TokenUser(UserMixin):
-    """An API call signed with a company API token. A token is not a user (it has no user id): it
-    reads its company's data as a viewer does and is never an admin, so it cannot mint tokens."""
-
-    token_id: int
-    company_id: int
-    email: str  # not an address but a label ("API token cp_AbCdE"), so code showing who calls works
-    role: str = "viewer"
-
-    @property
-    def is_admin(self) -> bool:
-        return False
-
-
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    try:
-        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user
-
-
-def set_password(session: Session, user: User, password: str) -> int:
-    """Give the user a new password and end all their logins; returns how many were live."""
-    user.password_hash = hash_password(password)
-    return logins.revoke_all(session, user.id)
 
 
 class LoginThrottle:
@@ -251,7 +181,9 @@ class LoginForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH, max=1024)]
+    )
     confirm = PasswordField(
         "New password again", validators=[DataRequired(), EqualTo("new_password", "The new passwords differ.")]
     )
@@ -273,16 +205,11 @@ def _too_many(wait: float) -> None:
     flash(f"Too many failed attempts. Try again in {int(wait // 60) + 1} minutes.", "danger")
 
 
-def _idle_limit() -> timedelta:
-    """A login unused this long is over, like its remember-me cookie."""
-    return current_app.config["REMEMBER_COOKIE_DURATION"]
-
-
 def _log_in(session: Session, user: User, remember: bool) -> None:
     """Start a new server-side login (a new random id, so a new remember token) and commit."""
-    login_id = logins.start(session, user.id, _idle_limit())
+    login_id = logins.start(session, user.id, idle_limit())
     session.commit()
-    login_user(_current(user, login_id), remember=remember)
+    login_user(current_of(user, login_id), remember=remember)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -299,7 +226,7 @@ def login():
             status = 429
         else:
             session = db_session()
-            user = authenticate(session, form.email.data, form.password.data)
+            user = accounts.authenticate(session, form.email.data, form.password.data)
             if user is None:
                 flash(INVALID_LOGIN, "danger")
             else:
@@ -342,12 +269,12 @@ def change_password():
         if wait:
             _too_many(wait)
             status = 429
-        elif authenticate(session, user.email, form.current_password.data) is None:
+        elif accounts.authenticate(session, user.email, form.current_password.data) is None:
             flash("The current password is wrong.", "danger")
             status = 400
         else:
             throttle().succeeded(client, user.email)
-            set_password(session, user, form.new_password.data)
+            accounts.set_password(session, user, form.new_password.data)
             remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
             _log_in(session, user, remember=remember)
             flash("Password changed. You are signed out everywhere else.", "success")
@@ -356,58 +283,10 @@ def change_password():
         for errors in form.errors.values():
             flash(errors[0], "warning")
         status = 400
-    return render_template("password.html", form=form, min_length=MIN_PASSWORD_LENGTH), status
-
-
-def _current(user: User, login_id: str) -> CurrentUser:
-    return CurrentUser(user.id, user.email, user.company_id, user.role, login_id)
-
-
-@login_manager.user_loader
-def load_user(login_id: str) -> CurrentUser | None:
-    """The user of a live login; None for a revoked, expired or unknown one (the old cookies
-    that named a user id included), which Flask-Login treats as logged out."""
-    found = logins.find_live(db_session(), login_id, _idle_limit())
-    return _current(found.user, login_id) if found else None
-
-
-@login_manager.request_loader
-def load_token_user(req: Request) -> TokenUser | None:
-    """`Authorization: Bearer <token>` on API calls only: a token must never open the dashboard.
-    Flask-Login asks this only when the request has no session (or remember cookie) user."""
-    if not is_api_call(req.path):
-        return None
-    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    found = tokens.authenticate(db_session(), token.strip())
-    return TokenUser(found.id, found.company_id, f"API token {found.prefix}") if found else None
-
-
-def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-
-
-def is_api_call(path: str) -> bool:
-    return path.startswith("/api/") and path not in PAGES_UNDER_API
-
-
-def require_login():
-    """Before every request: let public paths through, send everyone else to the login page
-    (or answer 401 JSON to API and Dash callback requests, which cannot follow a redirect)."""
-    if is_public(request.path) or current_user.is_authenticated:
-        return None
-    if is_api_call(request.path) and "Authorization" in request.headers:
-        body = error_body(401, "invalid_token", "The API token is malformed, unknown or revoked.")
-        return jsonify(body), 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-    if is_api_call(request.path) or request.path.startswith("/_dash-"):
-        return jsonify(error_body(401, "unauthorized", "Log in first.")), 401
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return render_template("password.html", form=form, min_length=accounts.MIN_PASSWORD_LENGTH), status
 
 
 def init_auth(app: Flask) -> None:
     with app.app_context():
         app.extensions[THROTTLE_KEY] = LoginThrottle(throttle_storage(state().settings, state().engine))
-    login_manager.init_app(app)
     app.register_blueprint(bp)
-    app.before_request(require_login)

@@ -10,9 +10,9 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
-import exports
 from db.metrics import METRICS, change_pct
 from db.queries import DailyRow, PlatformStatus, Totals
+from web import exports
 
 SYMBOLS = {"USD": "$", "CAD": "CA$", "EUR": "€", "GBP": "£"}
 CHANNEL_COLOURS = {"shopify": "#5e8e3e", "bestbuy": "#0046be", "csv": "#8a5cf6"}

@@ -12,9 +12,9 @@ import dash_bootstrap_components as dbc
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from api.params import FIRST_DAY, LAST_DAY, MAX_ID
 from db import queries
-from db.models import Platform
+from db.models import MAX_ID, Platform
+from db.queries import FIRST_DAY, LAST_DAY
 
 MAX_DAY_TEXT = 32  # "2026-01-31T00:00:00.000000+00:00" is the longest a date picker sends
 

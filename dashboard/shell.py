@@ -8,7 +8,7 @@ from dash import dcc, html
 from flask_login import current_user
 
 from db.models import Company
-from extensions import db_session
+from web.context import db_session
 
 REFRESH = "refresh-interval"
 REFRESH_MS = 30_000

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from records import CENT, ZERO
+
 FORMULA_VERSION = "2026.11"
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def total_sales(net: Decimal, taxes: Decimal, shipping: Decimal) -> Decimal:
 
 
 def aov(gross_sales: Decimal, discounts: Decimal, orders: int) -> Decimal:
-    return cents((gross_sales - discounts) / orders) if orders else Decimal("0.00")
+    return cents((gross_sales - discounts) / orders) if orders else ZERO
 
 
 def change_pct(current: Decimal | int, previous: Decimal | int) -> float | None:
@@ -90,3 +91,29 @@ def change_pct(current: Decimal | int, previous: Decimal | int) -> float | None:
     if not previous:
         return None
     return round(float((Decimal(current) - Decimal(previous)) / abs(Decimal(previous)) * 100), 2)
+
+
+def money(value: Decimal) -> str:
+    """An amount as JSON and CSV write it: a string with two decimals, never a float."""
+    return f"{value:.2f}"
+
+
+def number(key: str, value: Decimal | int) -> str | int:
+    """A metric's value as JSON writes it: money as `money()`, counts as integers."""
+    return money(value) if METRICS[key].kind == "money" else int(value)
+
+
+# Reference rates skip weekends and holidays; older than a long weekend means rates are stale.
+STALE_RATE_DAYS = 4
+
+
+def conversion_note(foreign: list[str], currency: str) -> str:
+    """What a reader of converted totals needs to know (the API's notes and the Overview say it)."""
+    return f"{', '.join(foreign)} converted to {currency} at each order day's rate"
+
+
+def stale_rate_note(rate_age_days: int) -> str | None:
+    """A warning when some amounts were converted at a rate older than STALE_RATE_DAYS."""
+    if rate_age_days <= STALE_RATE_DAYS:
+        return None
+    return f"some amounts use an exchange rate {rate_age_days} days old: add newer rates"

@@ -71,7 +71,8 @@ class Base(DeclarativeBase):
 
 
 ROLES = ("admin", "viewer")
-PLATFORM_KINDS = ("shopify", "bestbuy", "csv")
+PLATFORM_KINDS = ("shopify", "bestbuy", "csv")  # connectors.CONNECTORS (tests/test_layers.py holds them equal)
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
 PLATFORM_STATUSES = ("active", "needs_attention", "disabled")
 REFUND_DATING = ("processed", "order")
 

@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session
 from db import metrics
 from db.ingest import next_month
 from db.models import AnalyticsDaily, AnalyticsProductDaily, AnalyticsProductMonthly, Company, Platform, SyncRun
+from records import ZERO
 
-ZERO = Decimal("0.00")
 GRANULARITIES = ("day", "week", "month")
+# Dates outside these years name no sales; refusing them also keeps "the period before" and
+# "30 days before" arithmetic far from the calendar's ends.
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
 PRODUCT_SORTS = ("net_sales", "units")
 
 

@@ -16,7 +16,7 @@ side recomputed from our own orders and refunds (never as "what is left"):
 What is left is unexplained: a dashboard row that differs from our own orders (a rollup error, or
 rates changed since it was computed), or a report that differs from our orders for a reason not
 listed. Pure reads of our own tables: the reports and the changes since our sync are fetched and
-stored by jobs.fetch_platform_reports (or uploaded); nothing here calls a platform.
+stored by jobs/reports.py (or uploaded); nothing here calls a platform.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ import records
 from db import metrics
 from db.ingest import FxConverter, MissingFxRate, chunks, local_day
 from db.models import AnalyticsDaily, Company, Order, Platform, PlatformReportDay, Refund, SyncState, utcnow
-from records import RETURNS_ONLY, ReportDay
+from records import RETURNS_ONLY, ZERO, ReportDay
 
-ZERO = Decimal("0.00")
 METRICS = ("orders", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "total_sales")
 REASONS = ("currency", "refund_dating", "time_zone", "inclusion", "sync_lag")
 REPORT_STREAM = "report"  # sync_state row of a platform's stored report: when, and on which calendar

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import migrate
+from db import accounts, migrate
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Base, Company
 from settings import Settings, normalize_database_url
@@ -303,13 +303,12 @@ def client(app):
 @pytest.fixture
 def company(sessions) -> Company:
     """A company with an admin user (admin@example.com) and a viewer (viewer@example.com)."""
-    import jobs
 
     with transaction(sessions) as session:
         company = Company(name="Acme Audio", timezone="America/New_York", currency="USD")
         session.add(company)
-        jobs.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
-        jobs.create_user(session, company, "viewer@example.com", TEST_PASSWORD, role="viewer")
+        accounts.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
+        accounts.create_user(session, company, "viewer@example.com", TEST_PASSWORD, role="viewer")
     return company
 
 
@@ -384,7 +383,7 @@ def live_server(tmp_path):
     `server.start()`), the way `make run` does; it binds a free port itself and prints its URL,
     which `start()` reads and returns. Its cache and uploads live in tmp_path; `server.output`
     holds what it printed. Stopped at the end of the test."""
-    from app import RUNNING_AT
+    from embedded import RUNNING_AT
 
     class LiveServer:
         database_url = f"sqlite:///{tmp_path / 'live.db'}"

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-import jobs
 from connectors.base import NetworkPolicy
 from db import ingest
 from db.credentials import CredentialBox
 from db.engine import transaction
 from db.models import Platform
+from jobs.demo import demo_fx_rates
 from settings import Settings
 from simulators.business import BESTBUY, Business, SimOrder
 from simulators.mirakl import build_mirakl
@@ -90,14 +90,14 @@ def channel(request, sessions, company) -> Channel:
         session.add(platform)
         session.flush()
         platform_id = platform.id
-        rates = jobs.demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=60))
+        rates = demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=60))
         ingest.upsert_fx_rates(session, company.id, rates, source="test")
     yield Channel(request.param, server, clock, platform_id, company.id)
     server.stop()
 
 
 def seeded_events(engine: Engine, company_id: int, business: Business, now: datetime, days: int) -> Events:
-    """The raw events of what jobs.seed_demo(business=business, now=now, days=days) writes
+    """The raw events of what seed_demo(business=business, now=now, days=days) writes
     without stores, on the company's platforms of each kind."""
     with engine.connect() as conn:
         rows = conn.execute(select(Platform.kind, Platform.id).where(Platform.company_id == company_id)).all()

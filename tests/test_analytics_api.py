@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-import jobs
-from db import ingest
+from db import accounts, ingest
 from db.engine import transaction
 from db.metrics import COUNT_SUMS, METRICS, MONEY_SUMS
 from db.models import Company, Platform
+from jobs.demo import DEMO_COMPANY, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from simulators.business import Business
 from tests.conftest import TEST_PASSWORD
 from tests.pandas_metrics import Events, expected_daily, expected_products, expected_totals
@@ -40,9 +40,9 @@ RANGE = f"start_date={START}&end_date={END}"
 @pytest.fixture
 def demo(sessions) -> Company:
     """The demo company, loaded straight from the business (the same write path as a sync)."""
-    jobs.seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=SEEDED_AT)
+    seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=SEEDED_AT)
     with sessions() as session:
-        return session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+        return session.scalar(select(Company).where(Company.name == DEMO_COMPANY))
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def events(engine, demo) -> Events:
 
 @pytest.fixture
 def demo_client(client, auth, demo):
-    assert auth.login(jobs.DEMO_EMAIL, jobs.DEMO_PASSWORD).status_code == 302
+    assert auth.login(DEMO_EMAIL, DEMO_PASSWORD).status_code == 302
     return client
 
 
@@ -278,7 +278,7 @@ def other_company(sessions):
     """A second company with its own user and a little data of its own."""
     with transaction(sessions) as session:
         company = Company(name="Second Shop", timezone="Europe/London", currency="GBP")
-        jobs.create_user(session, company, "owner@second.example", TEST_PASSWORD, role="admin")
+        accounts.create_user(session, company, "owner@second.example", TEST_PASSWORD, role="admin")
         platform = Platform(company=company, kind="csv", display_name="Imports", currency="GBP")
         session.add(platform)
         session.flush()

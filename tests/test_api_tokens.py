@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from api.tokens import hash_token
+from db.accounts import hash_token
 from db.engine import transaction
 from db.models import ApiToken, Company, Platform
 

@@ -10,12 +10,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-import jobs
 from dashboard import data
 from dashboard.shell import REFRESH_MS
 from db import migrate
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Platform
+from jobs.demo import DEMO_COMPANY, seed_demo
 from simulators.business import Business
 from tests.pandas_metrics import expected_daily, expected_totals
 from tests.sims import seeded_events
@@ -29,7 +29,7 @@ def start_demo(live_server, business: Business, days: int):
     engine = make_engine(live_server.database_url)
     migrate.upgrade(engine)
     sessions = make_session_factory(engine)
-    jobs.seed_demo(sessions, business=business, days=days, now=SEEDED_AT)
+    seed_demo(sessions, business=business, days=days, now=SEEDED_AT)
     return engine, sessions, live_server.start("--no-demo")
 
 
@@ -54,7 +54,7 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
     expect(page.locator("#overview-trend .scatterlayer .trace")).to_have_count(2, timeout=20_000)
 
     with sessions() as session:
-        company = session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+        company = session.scalar(select(Company).where(Company.name == DEMO_COMPANY))
         view = data.overview(session, company.id)
     events = seeded_events(engine, company.id, business, SEEDED_AT, days=40)
     expected = expected_totals(expected_daily(engine, company.id, events), view.start, view.start + timedelta(days=29))
@@ -62,7 +62,7 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
     expect(page.locator("#kpi-orders-value")).to_have_text(f"{expected['orders']:,}")
     expect(page.locator("#kpi-aov-value")).to_have_text(f"${expected['aov']:,.2f}")
     expect(page.locator("#kpi-units-value")).to_have_text(f"{expected['units']:,}")
-    expect(page.locator("#nav-company")).to_have_text(jobs.DEMO_COMPANY)
+    expect(page.locator("#nav-company")).to_have_text(DEMO_COMPANY)
     assert page.console_errors == []
 
     page.click("text=Sign out")  # a form POST, under the Content-Security-Policy's form-action 'self'
@@ -74,7 +74,7 @@ def test_demo_login_shows_overview_matching_pandas(live_server, browser_page):
 
 
 def test_overview_warns_when_a_channels_credentials_stop_working(live_server, browser_page):
-    """A sync refused by the platform marks the channel needs_attention (jobs.sync_platform); the
+    """A sync refused by the platform marks the channel needs_attention (sync_platform); the
     open Overview says so within its 30 s refresh, naming the channel and what fixes it."""
     engine, sessions, url = start_demo(live_server, Business(scale=0.1), days=10)
     page = browser_page

@@ -11,10 +11,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-import jobs
 from db import ingest
 from db.engine import transaction
 from db.models import Platform
+from jobs.demo import demo_fx_rates
+from jobs.sync import sync_platform
 from simulators.store import ManualClock
 from tests.sims import BOX, DEV_NETWORK, MIRAKL_KEY, START, build
 
@@ -42,7 +43,7 @@ def stored_platforms(sessions) -> list[Platform]:
 def test_connecting_best_buy_checks_the_key_and_never_returns_it(client, auth, sessions, company, mirakl):
     server, config = mirakl
     with transaction(sessions) as session:  # the shop sells in CAD, the company reports in USD
-        rates = jobs.demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=1))
+        rates = demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=1))
         ingest.upsert_fx_rates(session, company.id, rates, source="test")
     auth.login()
     response = connect(client, config, MIRAKL_KEY)
@@ -58,7 +59,7 @@ def test_connecting_best_buy_checks_the_key_and_never_returns_it(client, auth, s
     [stored] = stored_platforms(sessions)
     assert MIRAKL_KEY.encode() not in stored.credentials and BOX.open(stored.credentials) == {"api_key": MIRAKL_KEY}
 
-    result = jobs.sync_platform(sessions, platform["id"], BOX, network=DEV_NETWORK)  # what the worker then does
+    result = sync_platform(sessions, platform["id"], BOX, network=DEV_NETWORK)  # what the worker then does
     assert result.status == "succeeded" and result.rows > 0
     [status] = client.get("/api/v1/sync/status").json["platforms"]
     assert (status["last_run"]["status"], status["last_run"]["rows"]) == ("succeeded", result.rows)

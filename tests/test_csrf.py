@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-import jobs
-from api.tokens import hash_token
-from db import migrate
+from db import accounts, migrate
+from db.accounts import hash_token
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import ApiToken, Company, Order, Platform, SyncRun
 from tests.conftest import TEST_PASSWORD
@@ -97,7 +96,7 @@ def test_another_origin_cannot_make_an_admins_browser_import_orders(live_server,
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         company = Company(name="Acme Audio", timezone="UTC", currency="USD")
-        jobs.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
+        accounts.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
         platform = Platform(company=company, kind="csv", display_name="Wholesale", currency="USD", config={})
         session.add(platform)
         session.flush()

@@ -1,4 +1,4 @@
-"""CSV import: the parser on real files, and jobs.import_csv on SQLite and Postgres.
+"""CSV import: the parser on real files, and import_csv on SQLite and Postgres.
 
 Expected numbers come from pandas reading the same CSV (sharing no code with the parser or
 the rollups); the UCI Online Retail tests read the shared real export at test time.
@@ -20,12 +20,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, update
 
-import jobs
+import cli
 from connectors import csv_import
 from connectors.csv_files import CsvImportError
 from connectors.csv_import import CsvImportConnector, CsvMapping, parse_csv
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Order, OrderLineItem, Platform, Product, Refund
+from jobs.csv_import import import_csv
+from jobs.progress import ProgressLine
 from records import RETURNS_ONLY
 from settings import PROJECT_ROOT
 from tests.conftest import require
@@ -362,7 +364,7 @@ def test_connector_checks_the_header_and_pages_orders_and_products(tmp_path):
 
 
 def test_import_matches_pandas_day_by_day(sessions, platform_id):
-    result = jobs.import_csv(sessions, platform_id, CANONICAL)
+    result = import_csv(sessions, platform_id, CANONICAL)
     assert (result.rows, result.orders, result.lines, result.returns, result.errors) == (10, 6, 8, 2, [])
     expected = expected_daily(read_canonical(CANONICAL), "America/New_York")
     assert_daily_equal(stored_daily(sessions, platform_id), expected)
@@ -370,17 +372,17 @@ def test_import_matches_pandas_day_by_day(sessions, platform_id):
 
 
 def test_reimport_is_idempotent(sessions, platform_id):
-    jobs.import_csv(sessions, platform_id, CANONICAL)
+    import_csv(sessions, platform_id, CANONICAL)
     first, daily = counts(sessions), stored_daily(sessions, platform_id)
-    jobs.import_csv(sessions, platform_id, CANONICAL)
+    import_csv(sessions, platform_id, CANONICAL)
     assert counts(sessions) == first == {"orders": 6, "lines": 8, "refunds": 2, "daily": 4, "products": 5}
     assert_daily_equal(stored_daily(sessions, platform_id), daily)
 
 
 def test_a_file_with_bad_rows_writes_nothing(sessions, platform_id):
-    jobs.import_csv(sessions, platform_id, CANONICAL)
+    import_csv(sessions, platform_id, CANONICAL)
     before = counts(sessions)
-    result = jobs.import_csv(sessions, platform_id, FIXTURES / "bad.csv")
+    result = import_csv(sessions, platform_id, FIXTURES / "bad.csv")
     assert len(result.errors) == 13 and result.orders == 0
     assert counts(sessions) == before
 
@@ -388,13 +390,13 @@ def test_a_file_with_bad_rows_writes_nothing(sessions, platform_id):
 def test_a_failed_write_rolls_back_every_row(sessions, company, platform_id):
     set_company(sessions, company, currency="EUR")  # no USD->EUR rate: the rollup fails at the end
     with pytest.raises(Exception, match="exchange rate"):
-        jobs.import_csv(sessions, platform_id, CANONICAL)
+        import_csv(sessions, platform_id, CANONICAL)
     assert set(counts(sessions).values()) == {0}
 
 
 def test_uci_excerpt_imports_with_cancellations_on_their_day(sessions, company, platform_id, uci_excerpt):
     set_company(sessions, company, timezone="Europe/London", currency="GBP")
-    result = jobs.import_csv(sessions, platform_id, uci_excerpt, UCI, currency="GBP")
+    result = import_csv(sessions, platform_id, uci_excerpt, UCI, currency="GBP")
     assert result.errors == [] and result.rows == UCI_EXCERPT_LINES - 1
     expected = expected_daily(read_uci(uci_excerpt), "Europe/London", UCI.shipping_skus)
     assert_daily_equal(stored_daily(sessions, platform_id), expected, ("gross_sales", "discounts", "orders", "units"))
@@ -408,14 +410,14 @@ def test_uci_excerpt_imports_with_cancellations_on_their_day(sessions, company, 
 
 def test_uci_cancellations_reach_the_daily_returns(sessions, company, platform_id, uci_excerpt):
     set_company(sessions, company, timezone="Europe/London", currency="GBP")
-    jobs.import_csv(sessions, platform_id, uci_excerpt, UCI, currency="GBP")
+    import_csv(sessions, platform_id, uci_excerpt, UCI, currency="GBP")
     expected = expected_daily(read_uci(uci_excerpt), "Europe/London", UCI.shipping_skus)
     assert_daily_equal(stored_daily(sessions, platform_id), expected)
 
 
 def test_cli_imports_a_file_and_reports_errors(app, sessions, platform_id, monkeypatch):
     progress = io.StringIO()
-    monkeypatch.setattr(jobs, "ProgressLine", functools.partial(jobs.ProgressLine, stream=progress))
+    monkeypatch.setattr(cli, "ProgressLine", functools.partial(ProgressLine, stream=progress))
     runner = app.test_cli_runner()
     done = runner.invoke(args=["import-csv", "--platform-id", str(platform_id), str(CANONICAL)])
     assert done.exit_code == 0, done.output

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-import jobs
 from connectors.csv_files import CLI_LIMITS
 from db.engine import transaction
 from db.models import AnalyticsProductDaily, Platform
+from jobs.csv_import import import_csv
 from tests.conftest import require
 from tests.test_csv_import import (
     UCI,
@@ -100,7 +100,7 @@ def stored_products(sessions, platform_id: int) -> dict[tuple, tuple]:
 
 
 def check_uci_import(sessions, platform_id: int, path: Path) -> None:
-    result = jobs.import_csv(sessions, platform_id, path, UCI, currency="GBP", limits=CLI_LIMITS)
+    result = import_csv(sessions, platform_id, path, UCI, currency="GBP", limits=CLI_LIMITS)
     assert result.errors == [] and result.ignored > 0
     assert (UCI.shipping_skus, UCI.ignored_skus) == (POSTAGE, NOT_GOODS)
     rows = read_uci(path)

@@ -16,12 +16,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from api import ApiError
-from api.platforms import save_platform
 from connectors.csv_files import UPLOAD_LIMITS
+from db import accounts
 from db.engine import transaction
 from db.locks import named_lock
 from db.models import Order, Platform, SyncRun
+from jobs.platforms import connect_platform
+from records import ValidationError
 from tests.conftest import TEST_PASSWORD
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
@@ -295,13 +296,16 @@ def test_channels_page_import_answers_forged_inputs_inline(client, auth):
         run_id = run["id"]
 
 
-def test_save_platform_checks_then_creates_or_updates(app, sessions, company):
+def test_connect_platform_checks_then_creates_or_updates(app, sessions, company):
     """The rules the API and the Channels page share: bad input stores nothing, and the same kind
     and name again updates that channel instead of adding a second one."""
-    with app.app_context(), sessions() as session:
-        platform, created = save_platform(session, company.id, "csv", " Wholesale ", {"currency": "gbp"}, {})
+    box = app.extensions["channelpulse"].credentials
+    with sessions() as session:
+        platform, created = connect_platform(
+            session, company.id, "csv", " Wholesale ", {"currency": "gbp"}, {}, box=box
+        )
         assert created and platform.display_name == "Wholesale" and platform.currency == "GBP"
-        again, created = save_platform(session, company.id, "csv", "Wholesale", {"currency": "EUR"}, {})
+        again, created = connect_platform(session, company.id, "csv", "Wholesale", {"currency": "EUR"}, {}, box=box)
         assert not created and again.id == platform.id and again.currency == "EUR"
         for name, currency, message in [
             ("Retail", "dollars", "config.currency must be a 3-letter currency code"),
@@ -310,8 +314,8 @@ def test_save_platform_checks_then_creates_or_updates(app, sessions, company):
             ("x" * 201, "USD", "display_name must be 1-200 characters"),
             (None, "USD", "display_name must be 1-200 characters"),
         ]:
-            with pytest.raises(ApiError, match=message):
-                save_platform(session, company.id, "csv", name, {"currency": currency}, {})
+            with pytest.raises(ValidationError, match=message):
+                connect_platform(session, company.id, "csv", name, {"currency": currency}, {}, box=box)
         assert session.scalar(select(func.count()).select_from(Platform)) == 1
 
 
@@ -334,7 +338,6 @@ def log_in(page, url: str, email: str) -> None:
 def company_database(live_server, name: str, users: dict[str, str], csv_channel: str | None = None):
     """The live server's database, migrated, with a USD company, these users (email -> role)
     and perhaps a CSV channel; the caller disposes of the engine it returns."""
-    import jobs
     from db import migrate
     from db.engine import make_engine, make_session_factory, transaction
     from db.models import Company
@@ -344,7 +347,7 @@ def company_database(live_server, name: str, users: dict[str, str], csv_channel:
     with transaction(make_session_factory(engine)) as session:
         company = Company(name=name, timezone="America/New_York", currency="USD")
         for email, role in users.items():
-            jobs.create_user(session, company, email, TEST_PASSWORD, role=role)
+            accounts.create_user(session, company, email, TEST_PASSWORD, role=role)
         if csv_channel:
             session.add(Platform(company=company, kind="csv", display_name=csv_channel, currency="USD"))
     return engine

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from api.tokens import hash_token
+from db.accounts import hash_token
 from db.engine import transaction
 from db.models import ApiToken
 from tests.test_openapi import SCHEMA

@@ -14,8 +14,9 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from app import connect_demo_company, create_app, start_background
+from app import create_app
 from db.models import Order, Platform
+from embedded import connect_demo_company, start_background
 from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, available_port
 from tests.conftest import wait_for
 

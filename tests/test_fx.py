@@ -15,11 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-import jobs
 import records
 from connectors import fx
 from connectors.fx import FxError, FxParseError, RateRow
-from db import ingest
+from db import accounts, ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, FxRate, Platform
 
@@ -456,7 +455,7 @@ def test_another_companys_rollups_are_left_alone(client, auth, sessions, company
         other = Company(name="Other Co", timezone="America/New_York", currency="USD")
         session.add(other)
         session.flush()
-        jobs.create_user(session, other, "other@example.com", "another long password", role="admin")
+        accounts.create_user(session, other, "other@example.com", "another long password", role="admin")
     theirs = add_channel(sessions, other.id)
     ours = add_channel(sessions, company.id)
     with sessions() as session:

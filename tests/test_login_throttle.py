@@ -22,8 +22,8 @@ import redis
 import requests
 from limits.storage import RedisStorage
 
-import jobs
 from dashboard.auth import PER_CLIENT, PER_EMAIL, FailoverStorage, client_key, email_key
+from db import accounts
 from db.engine import transaction
 from db.logins import SqlStorage
 from db.models import Company
@@ -53,7 +53,7 @@ def user_email(sessions, company: Company) -> str:
     """A user of its own per test, so counters left in the shared Redis by other runs never count."""
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     with transaction(sessions) as session:
-        jobs.create_user(session, session.get(Company, company.id), email, TEST_PASSWORD)
+        accounts.create_user(session, session.get(Company, company.id), email, TEST_PASSWORD)
     return email
 
 

@@ -31,11 +31,11 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-import jobs
 from api.openapi import document
 from db import migrate
 from db.engine import transaction
 from db.models import Platform, SyncRun, utcnow
+from jobs.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from simulators.business import Business
 
 DOCUMENT = document()
@@ -239,14 +239,14 @@ class Demo:
     and an API token created over the API."""
 
     def __init__(self, app: Flask, client, auth, sessions) -> None:
-        jobs.seed_demo(sessions, business=Business(scale=0.1), days=10)
+        seed_demo(sessions, business=Business(scale=0.1), days=10)
         now = utcnow()
         with transaction(sessions) as session:
             first, second = session.scalars(select(Platform.id).order_by(Platform.id))
             running = SyncRun(platform_id=first, started_at=now, status="running", rows=40, expected_rows=100)
             done = SyncRun(platform_id=second, started_at=now - timedelta(hours=1), finished_at=now, status="succeeded")
             session.add_all([running, done])
-        auth.login(jobs.DEMO_EMAIL, jobs.DEMO_PASSWORD)
+        auth.login(DEMO_EMAIL, DEMO_PASSWORD)
         self.admin, self.anonymous = client, app.test_client()
         self.token = client.post("/api/v1/tokens", json={"name": "demo"}).json["token"]
         self.spare_token_id = client.post("/api/v1/tokens", json={"name": "spare"}).json["id"]

@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-import jobs
 from dashboard import data
 from db.models import Company, Platform
+from jobs.demo import DEMO_COMPANY, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from simulators.business import Business
 from tests.pandas_metrics import Events, expected_daily, expected_totals
 from tests.sims import seeded_events
@@ -43,9 +43,9 @@ class Demo:
 
 def seed(sessions, engine, now: datetime) -> Demo:
     """The demo company with DEMO_DAYS of sales up to `now`."""
-    jobs.seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=now)
+    seed_demo(sessions, business=SMALL, days=DEMO_DAYS, now=now)
     with sessions() as session:
-        company = session.scalar(select(Company).where(Company.name == jobs.DEMO_COMPANY))
+        company = session.scalar(select(Company).where(Company.name == DEMO_COMPANY))
     return Demo(company, seeded_events(engine, company.id, SMALL, now, DEMO_DAYS))
 
 
@@ -119,7 +119,7 @@ def dash_callback(client, outputs: list[tuple[str, str]], inputs: list[dict]) ->
 
 
 def test_overview_callback_serves_the_same_numbers(client, auth, engine, sessions, live_demo):
-    assert auth.login(jobs.DEMO_EMAIL, jobs.DEMO_PASSWORD).status_code == 302
+    assert auth.login(DEMO_EMAIL, DEMO_PASSWORD).status_code == 302
     client.get("/")  # Dash registers its routing callbacks on the first page load
     result = dash_callback(
         client,
@@ -149,7 +149,7 @@ def test_overview_callback_serves_the_same_numbers(client, auth, engine, session
 
 def test_trend_csv_export(client, auth, engine, sessions, live_demo):
     """The Export CSV button's file holds, for every day and channel of the window, pandas' numbers."""
-    auth.login(jobs.DEMO_EMAIL, jobs.DEMO_PASSWORD)
+    auth.login(DEMO_EMAIL, DEMO_PASSWORD)
     client.get("/")
     result = dash_callback(
         client, [("overview-download", "data")], [{"id": "overview-export", "property": "n_clicks", "value": 1}]

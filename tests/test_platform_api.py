@@ -15,11 +15,14 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-import jobs
+import cli
 from dashboard import figures
 from db.engine import transaction
 from db.models import Company, Order, Platform, Refund, SyncRun, WebhookEvent
 from db.queries import PlatformStatus
+from jobs.demo import demo_fx_rates
+from jobs.progress import ProgressLine
+from jobs.sync import sync_platform
 from simulators.business import Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify, webhook_hmac
 from simulators.store import ManualClock
@@ -148,7 +151,7 @@ def test_sync_status_says_what_a_first_backfill_waits_for(client, auth, sessions
     auth.login()
     channel.server.simulator.bulk_delay = 1.0  # Shopify takes its time building the export
     args, kwargs = (sessions, channel.platform_id, BOX), {"network": DEV_NETWORK}
-    sync = threading.Thread(target=jobs.sync_platform, args=args, kwargs=kwargs)
+    sync = threading.Thread(target=sync_platform, args=args, kwargs=kwargs)
     sync.start()
     try:
         deadline, seen = time.monotonic() + 20, None
@@ -165,7 +168,7 @@ def test_sync_status_says_what_a_first_backfill_waits_for(client, auth, sessions
 @pytest.mark.parametrize("channel", ["shopify"], indirect=True)
 def test_the_sync_command_says_what_it_waits_for_then_counts(app, channel, monkeypatch):
     progress = io.StringIO()
-    monkeypatch.setattr(jobs, "ProgressLine", functools.partial(jobs.ProgressLine, stream=progress))
+    monkeypatch.setattr(cli, "ProgressLine", functools.partial(ProgressLine, stream=progress))
     channel.server.simulator.bulk_delay = 0.3
     done = app.test_cli_runner().invoke(args=["sync", "--platform-id", str(channel.platform_id)])
     assert done.exit_code == 0, done.output
@@ -251,12 +254,12 @@ def test_simulator_webhooks_reach_the_database_without_a_sync(live_app, engine, 
         )
         platform_id = web.post(f"{live_app}/api/v1/platforms/connect", json=connect_body(shop)).json()["id"]
         with transaction(sessions) as session:
-            rates = jobs.demo_fx_rates(START.date() - timedelta(days=30), START.date() + timedelta(days=30))
+            rates = demo_fx_rates(START.date() - timedelta(days=30), START.date() + timedelta(days=30))
             from db import ingest
 
             company_id = session.scalar(select(Company.id).where(Company.name == "Acme Audio"))
             ingest.upsert_fx_rates(session, company_id, rates, "test")
-        assert jobs.sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+        assert sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
 
         store = shop.simulator.store
         order = store.by_created(clock())[0]
@@ -338,7 +341,7 @@ def test_a_replayed_older_webhook_never_rolls_an_order_back(client, auth, sessio
     assert stored_order() == newest
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 3  # each delivery applied once
-    assert jobs.sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     assert deliver(client, before, "delivery-4").json == {"status": "ok"}
     assert stored_order() == newest
 

@@ -14,10 +14,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-import jobs
 from db import ingest, reconciliation
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Platform, SyncState
+from jobs.sync import sync_platform
 from records import ZERO, LineItem, Order, Refund, ReportDay
 from simulators.business import Business
 from simulators.sales_report import daily_totals
@@ -75,7 +75,7 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
     store, clock = channel.server.simulator.store, channel.clock
     for order in store.by_created(clock() - timedelta(days=4))[-3:]:  # returned days after they were placed
         store.refund(order.order_id)
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     start, end = history(channel)
     auth.login()
     body = get(client, channel.platform_id, start, end)
@@ -120,7 +120,7 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
 
 
 def test_a_refund_after_our_sync_is_sync_lag_by_its_amount_until_the_next_sync(sessions, client, auth, channel):
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     store, clock = channel.server.simulator.store, channel.clock  # the clock stays put: nothing else changes
     report_zone = UTC if channel.kind == "bestbuy" else store.business.tz
     # The newest order of three days ago that can still be refunded (which one is depends on the date).
@@ -155,7 +155,7 @@ def test_a_refund_after_our_sync_is_sync_lag_by_its_amount_until_the_next_sync(s
     assert {m: value(m, v) for m, v in lag["effect"].items()} == {m: v for m, v in refunded.items() if v}
     assert "1 order had changed on the platform" in lag["detail"]
 
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     caught_up = get(client, channel.platform_id, start, end)
     assert caught_up["report"]["fetched_at"] > lagging["report"]["fetched_at"]  # older than our sync: fetched again
     assert "sync_lag" not in reasons(caught_up)
@@ -194,7 +194,7 @@ def shopify_export(rows: list[list]) -> bytes:
 
 @pytest.mark.parametrize("channel", ["shopify"], indirect=True)
 def test_an_uploaded_shopify_export_is_reconciled(sessions, client, auth, channel):
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     store, start, end = channel.server.simulator.store, *history(channel)
     totals = daily_totals(store.by_created(channel.clock()), channel.clock(), store.business.tz, start, end)
     rows = [

@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 from playwright.sync_api import expect
 
-import jobs
 from db import migrate
 from db.engine import make_engine, make_session_factory
+from jobs.demo import seed_demo
 from simulators.business import Business
 
 EXPECTED = {
@@ -79,7 +79,7 @@ CSP_VIOLATIONS = """
 def test_every_page_renders_under_the_csp_with_no_console_error(live_server, browser_page):
     engine = make_engine(live_server.database_url)
     migrate.upgrade(engine)
-    jobs.seed_demo(make_session_factory(engine), business=Business(scale=0.1), days=10)
+    seed_demo(make_session_factory(engine), business=Business(scale=0.1), days=10)
     engine.dispose()
     url = live_server.start("--no-demo")
 

@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
-import jobs
-from db import migrate
+from db import accounts, migrate
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, LoginSession, User, utcnow
 from tests.conftest import TEST_PASSWORD, AuthActions
@@ -177,7 +176,7 @@ def test_changing_the_password_in_the_browser_signs_out_the_other_browser(live_s
     migrate.upgrade(engine)
     with transaction(make_session_factory(engine)) as session:
         company = Company(name="Acme Audio", timezone="UTC", currency="USD")
-        jobs.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
+        accounts.create_user(session, company, "admin@example.com", TEST_PASSWORD, role="admin")
     engine.dispose()
     url = live_server.start("--no-demo")
     mine, other = (chromium.new_context().new_page() for _ in range(2))

@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-import jobs
 from connectors.base import STRICT, BlockedURL, HttpClient, NetworkPolicy
 from connectors.shopify import ShopifyConnector
 from db.engine import transaction
 from db.models import Platform
+from jobs.sync import sync_platform
 from tests.conftest import AuthActions
 from tests.sims import BOX, DEV_NETWORK
 
@@ -146,7 +146,7 @@ def test_a_platform_stored_before_with_a_refused_url_fails_its_sync(sessions, co
     internal URL (before this check existed) fails its sync with a message that says why."""
     platform_id = _stored_platform(sessions, company, kind, _attack(kind, "base_url", _url(internal))["config"])
 
-    result = jobs.sync_platform(sessions, platform_id, BOX)  # the default policy: production's
+    result = sync_platform(sessions, platform_id, BOX)  # the default policy: production's
 
     assert result.status == "failed"
     assert "is not allowed: platforms are reached over https on port 443" in result.error
@@ -226,7 +226,7 @@ def _stored_platform(sessions, company, kind: str, config: dict) -> int:
 def test_sync_errors_never_quote_the_body(sessions, company):
     with _listen((404, {}, SECRET_BODY.encode())) as server:
         platform_id = _stored_platform(sessions, company, "bestbuy", {"base_url": _url(server)})
-        result = jobs.sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK)
+        result = sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "failed" and result.error == "request refused (HTTP 404)"
     assert len(server.hits) == 1
 

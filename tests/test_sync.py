@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-import jobs
 from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError
 from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncState
+from jobs.sync import sync_platform
 from settings import PROJECT_ROOT
 from simulators.business import GIFT_CARD, SHOPIFY, SimLine, SimOrder, SimRefund, money, refund_line
 from simulators.server import FAULT_KINDS
@@ -58,7 +58,7 @@ def assert_synced(engine, channel: Channel) -> None:
 
 @pytest.mark.calendar  # Best Buy's update-date windows run from the simulated past to the real now
 def test_full_then_incremental_sync(engine, sessions, channel):
-    result = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
+    result = sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "succeeded" and result.rows > 30
     assert_synced(engine, channel)
 
@@ -70,7 +70,7 @@ def test_full_then_incremental_sync(engine, sessions, channel):
     store.cancel(some[1].order_id)
     store.edit(some[2].order_id)
     store.create_order()
-    again = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
+    again = sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert again.status == "succeeded"
     assert 0 < again.rows < result.rows  # only what changed (plus the lookback), not everything
     assert_synced(engine, channel)
@@ -93,12 +93,12 @@ def test_full_then_incremental_sync(engine, sessions, channel):
 def test_a_stale_page_never_rolls_an_order_back(engine, sessions, channel):
     """A page read before an order was refunded (a slow sync, a replayed re-read) arrives after
     the refund was stored: the refund and the newer order stay, whoever writes the old page."""
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     connector = quick_connector(channel, sessions)
     stale_pages = list(connector.fetch_orders(None))
     store = channel.server.simulator.store
     refunded = store.refund(store.by_created(channel.clock())[0].order_id)
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     assert_synced(engine, channel)
 
     edited = store.edit(store.by_created(channel.clock())[1].order_id)  # a page mixes stale and new
@@ -143,7 +143,7 @@ def test_gift_cards_discounts_and_midnight_roll_up_as_the_wire_says(engine, sess
     late = store.place(made_order(channel, 1, datetime.combine(day, clock_time(23, 40), tz)))
     after_midnight = datetime.combine(day + timedelta(days=1), clock_time(0, 20), tz)
     early = store.place(made_order(channel, 2, after_midnight, refund_after=timedelta(hours=23, minutes=25)))
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     assert_synced(engine, channel)
 
     events = channel.wire_events()  # the orders really are on the wire as made
@@ -173,13 +173,13 @@ def test_sync_under_faults_loses_and_doubles_nothing(engine, sessions, channel, 
     else:
         faults.configure({"queue": [fault] * 3, "slow_seconds": 0.05, "timeout_seconds": 1.5})
     assert (
-        jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
+        sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
         == "succeeded"
     )
     channel.clock.advance(days=2)
     faults.configure({"queue": [fault] * 2} if fault != "mixed" else {})
     assert (
-        jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
+        sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions)).status
         == "succeeded"
     )
     assert_synced(engine, channel)
@@ -190,7 +190,7 @@ def test_bad_credentials_flag_the_platform_and_write_nothing(engine, sessions, c
     wrong = {"access_token": "shpat_wrong"} if channel.kind == "shopify" else {"api_key": "wrong"}
     with transaction(sessions) as session:
         session.get(Platform, channel.platform_id).credentials = BOX.seal(wrong)
-    result = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
+    result = sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert result.status == "failed" and "refused" in result.error
     with sessions() as session:
         platform = session.get(Platform, channel.platform_id)
@@ -209,7 +209,7 @@ def test_two_syncs_of_one_platform_never_overlap(sessions, channel):
     results = []
 
     def sync():
-        return jobs.sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions))
+        return sync_platform(sessions, channel.platform_id, BOX, connector=quick_connector(channel, sessions))
 
     first = threading.Thread(target=lambda: results.append(sync()))
     first.start()
@@ -231,7 +231,7 @@ def test_two_syncs_of_one_platform_never_overlap(sessions, channel):
 
 @pytest.mark.slow
 def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_url):
-    assert jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     # A backlog of several pages: for Shopify big enough to come as a bulk operation, whose file is
     # then written a page at a time; for Best Buy several update-date windows.
     channel.clock.advance(days=120 if channel.kind == "shopify" else 6)
@@ -264,7 +264,7 @@ def test_sync_killed_mid_way_resumes_without_loss(engine, sessions, channel, db_
     assert stored(engine, channel.platform_id) != channel.truth()  # it really stopped half-way
 
     channel.server.faults.configure({"rates": {}})
-    resumed = jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
+    resumed = sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
     assert resumed.status == "succeeded"
     assert_synced(engine, channel)
     with sessions() as session:

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, func, select
 
-import jobs
+import jobs.sync
 import records
 from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, DirtyDay, FxRate, Platform, SyncRun, SyncState
+from jobs.demo import demo_fx_rates
+from jobs.sync import RESCAN_LOOKBACK, SyncResult, rescan_all, sync_platform
 from simulators.business import cad_usd_rate
 from tests.sims import BOX, DEV_NETWORK, Channel
 from tests.stored import stored
@@ -26,8 +28,8 @@ from tests.stored import stored
 CENT = Decimal("0.01")
 
 
-def sync(sessions, channel: Channel) -> jobs.SyncResult:
-    return jobs.sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
+def sync(sessions, channel: Channel) -> SyncResult:
+    return sync_platform(sessions, channel.platform_id, BOX, network=DEV_NETWORK)
 
 
 def cursor(sessions, platform_id: int) -> datetime | None:
@@ -95,7 +97,7 @@ def test_rescan_all_rereads_days_an_incremental_sync_skips(engine, sessions, cha
     truth = channel.truth()
     assert before != truth and {k for k in truth if before[k] != truth[k]} == {changed}
 
-    results = jobs.rescan_all(sessions, BOX, DEV_NETWORK)
+    results = rescan_all(sessions, BOX, DEV_NETWORK)
 
     assert [(r.platform_id, r.status) for r in results] == [(channel.platform_id, "succeeded")]
     assert results[0].rows > 0
@@ -108,8 +110,8 @@ def test_rescan_all_is_bounded_by_its_lookback(engine, sessions, channel):
     """A change backdated past RESCAN_LOOKBACK is left for a full re-read: the rescan re-reads
     days, not the whole history."""
     assert sync(sessions, channel).status == "succeeded"
-    changed = backdated_refund(channel, jobs.RESCAN_LOOKBACK + timedelta(hours=12))
-    assert [r.status for r in jobs.rescan_all(sessions, BOX, DEV_NETWORK)] == ["succeeded"]
+    changed = backdated_refund(channel, RESCAN_LOOKBACK + timedelta(hours=12))
+    assert [r.status for r in rescan_all(sessions, BOX, DEV_NETWORK)] == ["succeeded"]
     after, truth = stored(engine, channel.platform_id), channel.truth()
     assert {k for k in truth if after[k] != truth[k]} == {changed}
 
@@ -207,8 +209,8 @@ def test_orders_without_an_exchange_rate_are_kept_and_counted_once_it_arrives(en
     pages) but no day is rolled up with a made-up rate: the run fails saying which rate is
     missing and the days stay marked. Once the rates arrive, the next sync rolls them up; a
     weekend, which has no rate of its own, converts at Friday's and says how old it is."""
-    monkeypatch.setattr(jobs, "BACKFILL_ROLLUP_EVERY_SECONDS", 0.0)  # a rollup before every page
-    monkeypatch.setattr(jobs, "ROLLUP_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(jobs.sync, "BACKFILL_ROLLUP_EVERY_SECONDS", 0.0)  # a rollup before every page
+    monkeypatch.setattr(jobs.sync, "ROLLUP_EVERY_SECONDS", 0.0)
     store = channel.server.simulator.store
     truth_orders = store.records(channel.clock())
     with sessions() as session:
@@ -237,7 +239,7 @@ def test_orders_without_an_exchange_rate_are_kept_and_counted_once_it_arrives(en
         assert session.scalar(rolled) == 0  # nothing converted at a guessed rate
 
     with transaction(sessions) as session:
-        ingest.upsert_fx_rates(session, company_id, jobs.demo_fx_rates(cut - timedelta(days=60), cut), "test")
+        ingest.upsert_fx_rates(session, company_id, demo_fx_rates(cut - timedelta(days=60), cut), "test")
     recovered = sync(sessions, channel)
 
     assert recovered.status == "succeeded", recovered.error

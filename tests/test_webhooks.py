@@ -16,10 +16,10 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-import jobs
 from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, Order, Platform, Refund, WebhookEvent
+from jobs.sync import sync_platform
 from simulators.business import Business
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify, webhook_hmac
 from simulators.store import ManualClock
@@ -73,7 +73,7 @@ def shop(app, sessions, company) -> Iterator[Shop]:
         session.add(platform)
         session.flush()
         platform_id = platform.id
-    assert jobs.sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     web = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=web.serve_forever, daemon=True)
     thread.start()
@@ -167,7 +167,7 @@ def test_orders_delete_takes_the_order_out_of_every_metric(engine, sessions, sho
     edited = shop.order_body(store.edit(victim.order_id))  # a note edited just before the deletion,
     assert shop.post("orders/updated", edited).json() == {"status": "ok"}  # whose webhook came late
     assert shop.post("orders/updated", old_body).json() == {"status": "ok"}  # and a late retry
-    assert jobs.sync_platform(sessions, shop.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
+    assert sync_platform(sessions, shop.platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
     assert daily(sessions, shop.platform_id) == after
     with sessions() as session:
         assert session.scalars(select(Order.excluded_reason).where(Order.external_id == record.external_id)).one() == (

@@ -12,14 +12,15 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-import jobs
-from api import ApiError
-from api.platforms import SYNCABLE_KINDS, save_platform
+from connectors import FILE_KINDS, SCHEDULED_KINDS
 from connectors.csv_import import PRESETS, InvalidMapping, mapping_for
 from dashboard import figures, inputs
 from db import queries
-from db.models import Company, utcnow
-from extensions import db_session, state
+from db.models import Company
+from jobs import platforms
+from jobs.csv_import import start_csv_import, upload_path
+from records import ValidationError
+from web.context import db_session, state
 
 LIST = "channels-list"
 TICK = "channels-tick"
@@ -55,7 +56,8 @@ def layout(**_query) -> html.Div:
 
 def csv_channel_options(session: Session, company_id: int) -> list[dict]:
     """The company's CSV channels as dropdown options: where an upload can go."""
-    return [{"label": p.display_name, "value": p.id} for p in queries.platforms(session, company_id) if p.kind == "csv"]
+    channels = queries.platforms(session, company_id)
+    return [{"label": p.display_name, "value": p.id} for p in channels if p.kind in FILE_KINDS]
 
 
 def add_channel_form(currency: str) -> dbc.Card:
@@ -142,16 +144,17 @@ def import_form(options: list[dict]) -> dbc.Card:
 
 
 def add_channel(_clicks: object, name: object, currency: object):
-    """Create the CSV channel (or update the one with this name) with the API's rules, then offer
+    """Create the CSV channel (or update the one with this name) as the API does, then offer
     it to the import form; bad input says why and creates nothing."""
     if not current_user.is_admin:
         return dash.no_update, dash.no_update, dash.no_update
-    session = db_session()
+    session, app_state = db_session(), state()
+    config = {"currency": inputs.text(currency)}
     try:
-        platform, created = save_platform(
-            session, current_user.company_id, "csv", name, {"currency": inputs.text(currency)}, {}
+        platform, created = platforms.connect_platform(
+            session, current_user.company_id, "csv", name, config, {}, box=app_state.credentials
         )
-    except ApiError as exc:
+    except ValidationError as exc:
         return inputs.alert(exc.message, color="danger"), dash.no_update, dash.no_update
     done = "Added" if created else "Updated"
     message = f"{done} {platform.display_name} ({platform.currency}): import a file into it below."
@@ -164,7 +167,7 @@ def start_import(contents: object, filename: object, platform_id: object, preset
     if not contents or not current_user.is_admin:
         return dash.no_update
     platform = inputs.own_platform(db_session(), platform_id)
-    if platform is None or platform.kind != "csv":
+    if platform is None or platform.kind not in FILE_KINDS:
         return inputs.alert("Pick one of your CSV channels.")
     try:
         mapping = mapping_for(preset)
@@ -174,9 +177,9 @@ def start_import(contents: object, filename: object, platform_id: object, preset
     data = uploaded_bytes(contents)
     if data is None:
         return inputs.alert("The file did not arrive whole: choose it again.")
-    path = jobs.upload_path(state().settings.upload_dir, name)
+    path = upload_path(state().settings.upload_dir, name)
     path.write_bytes(data)
-    jobs.start_csv_import(state().sessions, platform.id, path, mapping)
+    start_csv_import(state().sessions, platform.id, path, mapping)
     return f"Importing {name} into {platform.display_name}: see its progress above."
 
 
@@ -215,12 +218,11 @@ def request_sync(session: Session, index: object) -> dbc.Alert | None:
     if not current_user.is_admin:
         return alert_notice("Only an admin can start a sync.", "warning")
     platform = inputs.own_platform(session, index)
-    if platform is None or platform.kind not in SYNCABLE_KINDS:
+    if platform is None or platform.kind not in SCHEDULED_KINDS:
         return None
     if platform.sync_requested_at is not None:
         return alert_notice(f"A sync of {platform.display_name} is already queued.", "info")
-    platform.sync_requested_at = utcnow()
-    session.commit()
+    platforms.request_sync(session, [platform])
     return alert_notice(f"Sync of {platform.display_name} requested: its card shows the progress.", "success")
 
 

@@ -9,7 +9,8 @@ from flask_login import current_user
 
 from dashboard import data, figures
 from dashboard.shell import REFRESH
-from extensions import db_session
+from db import metrics
+from web.context import db_session
 
 KPIS = "overview-kpis"
 TREND = "overview-trend"
@@ -18,8 +19,6 @@ FRESHNESS = "overview-freshness"
 EXPORT = "overview-export"
 DOWNLOAD = "overview-download"
 BANNER = "overview-sync-banner"
-# Reference rates skip weekends and holidays; older than a long weekend means rates are stale.
-STALE_RATE_DAYS = 4
 
 
 def layout(**_query) -> html.Div:
@@ -60,9 +59,9 @@ def update(_n_intervals: int | None):
     notes = [synced, "refreshes every 30 s"]
     foreign = sorted({p.currency for p in view.platforms} - {view.currency})
     if foreign:
-        notes.append(f"{', '.join(foreign)} converted to {view.currency} at each order day's rate")
-    if view.totals.fx_rate_age_days > STALE_RATE_DAYS:
-        notes.append(f"⚠ some amounts use an exchange rate {view.totals.fx_rate_age_days} days old: add newer rates")
+        notes.append(metrics.conversion_note(foreign, view.currency))
+    if stale := metrics.stale_rate_note(view.totals.fx_rate_age_days):
+        notes.append(f"⚠ {stale}")
     return (
         [*figures.attention_alerts(view.syncs), figures.backfill_banner(view.syncs)],
         figures.kpi_cards(view.totals, view.previous),

@@ -9,15 +9,13 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, dcc, html
 from flask_login import current_user
 
-import jobs
-from api.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
-from connectors.base import NetworkPolicy
 from dashboard import figures, inputs
-from db import queries, reconciliation
-from db.credentials import CredentialBox
+from db import queries
 from db.models import Company
-from exports import csv_text
-from extensions import db_session, state
+from jobs.reports import reconcile_with_report
+from web.context import db_session, state
+from web.exports import csv_text
+from web.reconciliation import CSV_COLUMNS, csv_header, csv_rows, reconciliation_json
 
 PLATFORM = "recon-platform"
 DATES = "recon-dates"
@@ -87,10 +85,11 @@ def load(platform_id: object, start: object, end: object) -> tuple[dict, date, d
         raise inputs.InputError("Pick one of your platforms.")
     first, last = inputs.day_range(start, end, MAX_SPAN_DAYS)
     session.commit()  # a fetched report is written by the job's own session
-    settings = state().settings
-    box, network = CredentialBox(settings.credentials_keys), NetworkPolicy.for_app_env(settings.app_env)
-    error = jobs.refresh_platform_report(state().sessions, platform.id, box, first, last, network)
-    body = reconciliation_json(platform, reconciliation.reconcile(session, platform, first, last), error)
+    app_state = state()
+    result, error = reconcile_with_report(
+        app_state.sessions, platform.id, app_state.credentials, first, last, app_state.network
+    )
+    body = reconciliation_json(platform, result, error)
     return body, first, last
 
 

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Request, Response, abort, current_app, jsonify, request
 from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE_DEFAULT
 
-from api import error_body
+from web.errors import error_body
 
 log = logging.getLogger(__name__)
 

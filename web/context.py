@@ -1,26 +1,13 @@
-"""The running app's shared objects (settings, engine, sessions), kept on the Flask app so
-request code in api/ and dashboard/ reaches them without importing app.py."""
+"""The running app's shared objects (state.AppState), kept on the Flask app so request code in
+api/ and dashboard/ reaches them without importing app.py, and the request's database session."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Flask, current_app, g
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from db.cache import ReadCache
-from settings import Settings
+from sqlalchemy.orm import Session
+from state import AppState
 
 KEY = "channelpulse"
-
-
-@dataclass(frozen=True)
-class AppState:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    cache: ReadCache
 
 
 def init_state(app: Flask, state: AppState) -> None:
