@@ -30,7 +30,7 @@ def company() -> Company:
 
 def cached(session_company: Company, name: str, key: Mapping[str, Any], compute: Callable[[], dict]) -> dict:
     """`compute()`, or its stored result for the same company, parameters and data version."""
-    return state().cache.get_or_compute(session_company.id, session_company.data_version, name, key, compute)
+    return state().cache.read(session_company, name, key, compute)
 
 
 def period(start: date, end: date, owner: Company) -> dict:

@@ -1,4 +1,7 @@
-"""What the pages show, read through db.queries for the logged-in user's company."""
+"""What the pages show, read through db.queries for the logged-in user's company and, given the
+app's cache, through it: the rollup reads are keyed by company, parameters and data version, so
+a 30-second refresh with no new data costs cache hits. Sync status changes on its own clock and
+is always read fresh."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from db import queries
+from db.cache import ReadCache
 from db.models import Company, Platform
 
 OVERVIEW_DAYS = 30
@@ -28,12 +32,21 @@ class Overview:
     syncs: list[queries.PlatformStatus]
 
 
-def overview(session: Session, company_id: int, today: date | None = None) -> Overview:
+def overview(session: Session, company_id: int, today: date | None = None, cache: ReadCache | None = None) -> Overview:
     """The last 30 company-local days (today included) and the 30 days before them."""
     company = session.get(Company, company_id)
     end = today or queries.company_today(company)
     start = end - timedelta(days=OVERVIEW_DAYS - 1)
     previous_end = start - timedelta(days=1)
+
+    def rollups() -> tuple[queries.Totals, queries.Totals, list[queries.DailyRow]]:
+        return (
+            queries.totals(session, company, start, end),
+            queries.totals(session, company, previous_end - timedelta(days=OVERVIEW_DAYS - 1), previous_end),
+            queries.daily_by_platform(session, company, start, end),
+        )
+
+    totals, previous, daily = cache.read(company, "overview", {"end": end}, rollups) if cache else rollups()
     platforms = queries.platforms(session, company_id)
     syncs = [p.last_sync_at for p in platforms if p.last_sync_at]
     return Overview(
@@ -42,9 +55,9 @@ def overview(session: Session, company_id: int, today: date | None = None) -> Ov
         timezone=company.timezone,
         start=start,
         end=end,
-        totals=queries.totals(session, company, start, end),
-        previous=queries.totals(session, company, previous_end - timedelta(days=OVERVIEW_DAYS - 1), previous_end),
-        daily=queries.daily_by_platform(session, company, start, end),
+        totals=totals,
+        previous=previous,
+        daily=daily,
         platforms=platforms,
         last_sync_at=max(syncs) if syncs else None,
         syncs=queries.sync_status(session, company_id),

@@ -23,6 +23,8 @@ import diskcache
 import redis
 from sqlalchemy.engine import URL
 
+from db.models import Company
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -80,6 +82,11 @@ class ReadCache:
         except (redis.RedisError, OSError) as exc:
             log.warning("cache write failed backend=%s error=%s", self.backend, type(exc).__name__)
         return value
+
+    def read(self, company: Company, name: str, params: Mapping[str, Any], compute: Callable[[], T]) -> T:
+        """The read path the API and the pages share: `compute()`, or its stored result for this
+        company, parameters and data version, so a refresh with no new data runs no query."""
+        return self.get_or_compute(company.id, company.data_version, name, params, compute)
 
     def clear(self) -> None:
         """Remove this database's entries, and no one else's (benchmarks measure cold reads with it)."""

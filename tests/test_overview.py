@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from dashboard import data
+from db import ingest
+from db.cache import ReadCache
 from db.models import Company, Platform
 from jobs.demo import DEMO_COMPANY, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from simulators.business import Business
@@ -145,6 +147,31 @@ def test_overview_callback_serves_the_same_numbers(client, auth, engine, session
     assert {t["name"] for t in traces} == {"Shopify store", "Best Buy Marketplace"}
     plotted = sum(Decimal(str(y)) for t in traces for y in t["y"])
     assert plotted == expected["net_sales"]
+
+
+def test_a_refresh_with_no_new_data_reads_the_cache_not_the_rollups(engine, sessions, demo, tmp_path):
+    """The 30-second tick: the same view again runs no rollup query until the data version moves
+    (a sync that wrote something), and then reads the new numbers."""
+    cache = ReadCache(tmp_path / "cache", namespace="test")
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731  (before_cursor_execute's statement)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        views = []
+        for bump in (False, False, True):
+            if bump:
+                with sessions.begin() as session:
+                    ingest.bump_data_version(session, demo.id)
+            statements.clear()
+            with sessions() as session:
+                views.append(data.overview(session, demo.id, today=SEEDED_AT.date(), cache=cache))
+            views[-1] = (views[-1], [s for s in statements if "analytics_daily" in s])
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    (first, first_reads), (again, again_reads), (after_sync, after_sync_reads) = views
+    assert first_reads and not again_reads and after_sync_reads
+    assert first.totals.orders > 100
+    assert again.totals == first.totals == after_sync.totals and again.daily == first.daily
 
 
 def test_trend_csv_export(client, auth, engine, sessions, live_demo):

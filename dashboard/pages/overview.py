@@ -10,7 +10,7 @@ from flask_login import current_user
 from dashboard import data, figures
 from dashboard.shell import REFRESH
 from db import metrics
-from web.context import db_session
+from web.context import db_session, state
 
 KPIS = "overview-kpis"
 TREND = "overview-trend"
@@ -52,7 +52,7 @@ def layout(**_query) -> html.Div:
 
 
 def update(_n_intervals: int | None):
-    view = data.overview(db_session(), current_user.company_id)
+    view = data.overview(db_session(), current_user.company_id, cache=state().cache)
     kinds = {p.id: p.kind for p in view.platforms}
     period = f"{view.start:%b %d} – {view.end:%b %d, %Y} · {view.timezone} · {view.currency}"
     synced = f"Last sync {view.last_sync_at:%Y-%m-%d %H:%M} UTC" if view.last_sync_at else "Not synced yet"
@@ -72,7 +72,7 @@ def update(_n_intervals: int | None):
 
 
 def export(_clicks: int):
-    view = data.overview(db_session(), current_user.company_id)
+    view = data.overview(db_session(), current_user.company_id, cache=state().cache)
     text = figures.trend_csv(view.daily, view.currency, view.timezone, view.start, view.end)
     return dcc.send_string(text, f"channelpulse-daily-sales-{view.start}-{view.end}.csv")
 
