@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 import worker
 from app import create_app
+from connectors import SCHEDULED_KINDS
 from db import migrate
 from db.engine import transaction
 from db.models import Company, Platform
@@ -110,7 +111,7 @@ def report_demo_stores_down(app_state: AppState, error: OSError) -> None:
     log.error("demo stores not started error=%s", reason)
     print(f"channelpulse: {message}", file=sys.stderr, flush=True)
     with transaction(app_state.sessions) as session:
-        demo = select(Platform).join(Company).where(Company.name == DEMO_COMPANY, Platform.kind != "csv")
+        demo = select(Platform).join(Company).where(Company.name == DEMO_COMPANY, Platform.kind.in_(SCHEDULED_KINDS))
         for platform in session.scalars(demo):
             platform.status, platform.status_message = "disabled", message
             platform.sync_requested_at = None

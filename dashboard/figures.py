@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
+from connectors import SCHEDULED_KINDS
 from db.metrics import METRICS, change_pct
 from db.queries import DailyRow, PlatformStatus, Totals
 from web import exports
@@ -210,7 +211,7 @@ def channel_card(status: PlatformStatus, sync_button_type: str | None) -> dbc.Ca
                     size="sm",
                     color="primary",
                     outline=True,
-                    disabled=status.running or status.queued or status.kind == "csv",
+                    disabled=status.running or status.queued or status.kind not in SCHEDULED_KINDS,
                 )
                 if sync_button_type
                 else None,

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.utils import secure_filename
 
-from connectors import csv_files, csv_import
+from connectors import FILE_KINDS, csv_files, csv_import
 from connectors.base import ConnectorError
 from db import ingest, locks
 from db.engine import transaction
@@ -65,7 +65,7 @@ def import_csv(
     """
     with sessions() as session:
         platform = session.get(Platform, platform_id)
-        if platform is None or platform.kind != "csv":
+        if platform is None or platform.kind not in FILE_KINDS:
             raise ValueError(f"platform {platform_id} is not a CSV platform")
         company_tz = session.get(Company, platform.company_id).timezone
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import records
-from connectors import make_connector
+from connectors import SCHEDULED_KINDS, make_connector
 from connectors.base import STRICT, AuthError, Connector, ConnectorError, NetworkPolicy
 from db import ingest, locks
 from db.credentials import CredentialBox, CredentialsError
@@ -240,7 +240,9 @@ def due_platforms(session: Session, interval: timedelta, now: datetime | None = 
     now = now or utcnow()
     rows = session.execute(
         select(Platform.id, Platform.last_sync_at, Platform.sync_requested_at)
-        .where(Platform.kind != "csv", (Platform.status == "active") | Platform.sync_requested_at.is_not(None))
+        .where(
+            Platform.kind.in_(SCHEDULED_KINDS), (Platform.status == "active") | Platform.sync_requested_at.is_not(None)
+        )
         .order_by(Platform.sync_requested_at.is_(None), Platform.last_sync_at.is_not(None), Platform.last_sync_at)
     )
     return [pid for pid, last, requested in rows if requested or last is None or now - last >= interval]
@@ -254,5 +256,7 @@ def rescan_all(
 ) -> list[SyncResult]:
     """Re-read the last few days of every active platform (the daily safety net)."""
     with sessions() as session:
-        ids = list(session.scalars(select(Platform.id).where(Platform.status == "active", Platform.kind != "csv")))
+        ids = list(
+            session.scalars(select(Platform.id).where(Platform.status == "active", Platform.kind.in_(SCHEDULED_KINDS)))
+        )
     return [sync_platform(sessions, pid, box, lookback=RESCAN_LOOKBACK, network=network) for pid in ids]

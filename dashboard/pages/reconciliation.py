@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, dcc, html
 from flask_login import current_user
 
+from connectors import CONNECTORS
 from dashboard import figures, inputs
 from db import queries
 from db.models import Company
@@ -30,7 +31,7 @@ MAX_SPAN_DAYS = 366
 def layout(**_query) -> html.Div:
     session = db_session()
     company = session.get(Company, current_user.company_id)
-    choices = [p for p in queries.platforms(session, company.id) if p.kind != "csv"]
+    choices = [p for p in queries.platforms(session, company.id) if CONNECTORS[p.kind].has_daily_report]
     end = queries.company_today(company)
     return html.Div(
         [
