@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)
     init_state(server, build_state(settings))
     init_request_tracing(server)
-    init_web_security(server, production=settings.is_production)  # before init_auth: refused before any login lookup
+    init_web_security(server, production=settings.is_production)  # before the guard: refused before any login lookup
     init_errors(server)
     init_guard(server)
     init_auth(server)

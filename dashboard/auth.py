@@ -244,7 +244,7 @@ def login():
 def logout():
     """End this login on the server too, so its cookies are worthless even if kept. Only a POST
     does: a GET (an old bookmark, or a link or image on another site) gets a page with the button,
-    and a POST is a write, which web_security refuses from another origin."""
+    and a POST is a write, which web/security.py refuses from another origin."""
     if request.method == "GET":
         return render_template("logout.html")
     if isinstance(current_user, CurrentUser):

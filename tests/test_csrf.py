@@ -1,6 +1,6 @@
 """Issue #9, finding 2: a page on another origin must not make a logged-in user's browser change
 data. 127.0.0.1 on two ports is two origins but one *site*, so SameSite cookies go along: only
-the cross-origin check (web_security.py) stands between the attacker's page and the API."""
+the cross-origin check (web/security.py) stands between the attacker's page and the API."""
 
 from __future__ import annotations
 
