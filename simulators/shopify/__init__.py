@@ -1,7 +1,7 @@
 """A local Shopify store that speaks the GraphQL Admin API, backed by the synthetic business.
 
 Clients talk to it exactly as to a real shop: `POST /admin/api/{YYYY-MM|unstable}/graphql.json`
-with `X-Shopify-Access-Token`. Queries run on a real schema (`shopify_schema.graphql`, a subset of
+with `X-Shopify-Access-Token`. Queries run on a real schema (`schema.graphql`, a subset of
 the Admin API) with graphql-core, so variables, aliases and fragments work; every answer carries
 Shopify's calculated query cost and leaky-bucket `throttleStatus`. Bulk operations (checked
 against Shopify's rules for bulk queries) run in the background and are downloaded from
@@ -88,7 +88,7 @@ from simulators.business import (
     product_record,
 )
 from simulators.server import FaultPlan, SimRequest, SimResponse, SimulatorServer
-from simulators.shopify_bulk_filter import bulk_filter
+from simulators.shopify.bulk_filter import bulk_filter
 from simulators.store import ChannelStore, Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ _CATALOG_SORT = {
     "UPDATED_AT": "updatedAt",
 }
 
-SCHEMA = build_schema(Path(__file__).with_name("shopify_schema.graphql").read_text())
+SCHEMA = build_schema(Path(__file__).with_name("schema.graphql").read_text())
 
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 _BULK_PATH = re.compile(r"^/bulk/(\d+)\.jsonl$")
