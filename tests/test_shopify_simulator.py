@@ -14,8 +14,9 @@ from graphql import execute, parse
 
 from connectors.shopify import BULK_ORDERS_QUERY
 from simulators.business import SHOPIFY, Business
-from simulators.shopify import DEV_ACCESS_TOKEN, SCHEMA, SHOP_NAME, _Context, _resolve_field, build_shopify
-from simulators.shopify_bulk_filter import bulk_filter
+from simulators.shopify import DEV_ACCESS_TOKEN, SCHEMA, SHOP_NAME, build_shopify
+from simulators.shopify.bulk_filter import bulk_filter
+from simulators.shopify.simulator import _Context, _resolve_field
 from simulators.store import ManualClock
 from tests.conftest import FakeSeconds, wait_for
 
