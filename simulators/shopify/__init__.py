@@ -10,7 +10,7 @@ endpoints) is POSTed there, REST-shaped and HMAC-signed.
 
 Conventions for development and tests:
 
-- shop domain `northwind-audio.myshopify.com`, the demo company's (see jobs.DEMO_PLATFORMS);
+- shop domain `northwind-audio.myshopify.com`, the demo company's (see jobs/demo.py DEMO_PLATFORMS);
 - access token `shpat_simulator_dev_token` unless another is configured;
 - connector config `{"shop_domain": SHOP_DOMAIN, "base_url": server.url}`,
   secrets `{"access_token": DEV_ACCESS_TOKEN}`.
