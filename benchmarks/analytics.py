@@ -29,7 +29,9 @@ from db.models import Company, Order, Platform
 from jobs.demo import demo_fx_rates
 from settings import Settings
 from simulators import business as sim
-from simulators.business import BESTBUY, CHANNELS, CURRENCY, SHOPIFY, Business, expected_orders
+from simulators.business import Business
+from simulators.catalog import BESTBUY, CHANNELS, CURRENCY, SHOPIFY
+from simulators.demand import expected_orders
 from tests.conftest import AuthActions
 
 DAYS = 730

@@ -30,7 +30,9 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Platform
 from jobs.sync import sync_platform
 from settings import Settings
-from simulators.business import SHOPIFY, Business, expected_orders
+from simulators.business import Business
+from simulators.catalog import SHOPIFY
+from simulators.demand import expected_orders
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
 from simulators.store import ManualClock
 

@@ -18,7 +18,8 @@ from db.credentials import CredentialBox
 from db.engine import transaction
 from db.models import Company, Order, Platform
 from jobs.progress import Progress
-from simulators.business import BESTBUY, CHANNELS, CURRENCY, SHOPIFY, Business, cad_usd_rate
+from simulators.business import Business, cad_usd_rate
+from simulators.catalog import BESTBUY, CHANNELS, CURRENCY, SHOPIFY
 
 log = logging.getLogger(__name__)
 

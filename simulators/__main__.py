@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import signal
 import sys
 import threading
 
+from logs import configure_logging
 from simulators.demo import MIRAKL_PORT, SHOPIFY_PORT, build_demo_stores
 from simulators.server import FaultPlan
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-url", help="where the Shopify store POSTs its webhooks")
     parser.add_argument("--faults", help="fault rates for both stores, e.g. error=0.05,drop=0.01,rate_limit=0.1")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    configure_logging("INFO")
     try:
         faults = FaultPlan.from_text(args.faults)
     except ValueError as exc:

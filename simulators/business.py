@@ -15,287 +15,35 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from records import ZERO, LineItem, Order, Product, Refund, RefundLine
-
-SHOPIFY = "shopify"
-BESTBUY = "bestbuy"
-CHANNELS = (SHOPIFY, BESTBUY)
-CURRENCY = {SHOPIFY: "USD", BESTBUY: "CAD"}
-
-# Trend is measured from a fixed epoch so a day's volume never depends on the range asked for.
-EPOCH = date(2024, 1, 1)
-
-
-def money(value: Decimal | float | int) -> Decimal:
-    """Round half-up to the cent, as the platforms do for display amounts."""
-    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
+from simulators.catalog import (
+    BESTBUY,
+    CURRENCY,
+    GIFT_CARD,
+    SELLABLE,
+    SHOPIFY,
+    CatalogItem,
+    money,
+    product_external_id,
+    product_record,
+)
+from simulators.demand import (
+    CA_TAX,
+    COMMISSION,
+    EPOCH,
+    HOUR_WEIGHTS,
+    US_TAX,
+    Promotion,
+    expected_orders,
+    poisson,
+    promotions_on,
+)
 
 # --- catalog -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogItem:
-    product_id: int
-    sku: str
-    title: str
-    category: str
-    price_usd: Decimal
-    popularity: float
-    on_bestbuy: bool
-
-    @property
-    def price_cad(self) -> Decimal:
-        """Best Buy Canada list price: the USD price in CAD, ending in .99."""
-        return Decimal(math.floor(float(self.price_usd) * 1.37)) + Decimal("0.99")
-
-    def price(self, channel: str) -> Decimal:
-        return self.price_cad if channel == BESTBUY else self.price_usd
-
-
-_CATALOG_ROWS: tuple[tuple[str, str, str, bool], ...] = (
-    # (category, title, USD price, sold on Best Buy too)
-    ("Headphones", "Aria Wireless Over-Ear Headphones", "199.00", True),
-    ("Headphones", "Aria Pro Noise-Cancelling Headphones", "329.00", True),
-    ("Headphones", "Pulse Sport Earbuds", "89.00", True),
-    ("Headphones", "Pulse Mini True Wireless Earbuds", "59.00", True),
-    ("Headphones", "Studio 7 Closed-Back Headphones", "149.00", True),
-    ("Headphones", "Studio 9 Open-Back Headphones", "279.00", False),
-    ("Headphones", "Kids Volume-Limited Headphones", "34.99", True),
-    ("Headphones", "Commuter On-Ear Headphones", "79.00", True),
-    ("Headphones", "Gaming Headset with Boom Mic", "119.00", True),
-    ("Headphones", "Bone Conduction Runner", "129.00", False),
-    ("Speakers", "Boom Portable Bluetooth Speaker", "69.00", True),
-    ("Speakers", "Boom Max Waterproof Speaker", "149.00", True),
-    ("Speakers", "Hearth Smart Home Speaker", "199.00", True),
-    ("Speakers", "Hearth Mini Smart Speaker", "59.00", True),
-    ("Speakers", "Bookshelf Speakers (Pair)", "249.00", True),
-    ("Speakers", "Tower Floorstanding Speaker", "499.00", False),
-    ("Speakers", "Cinema 3.1 Soundbar", "399.00", True),
-    ("Speakers", "Cinema 5.1 Soundbar System", "699.00", True),
-    ("Speakers", "Wireless Subwoofer 10in", "349.00", True),
-    ("Speakers", "Shower Speaker", "29.99", False),
-    ("Turntables", "Vinyl One Belt-Drive Turntable", "229.00", True),
-    ("Turntables", "Vinyl Pro Direct-Drive Turntable", "449.00", True),
-    ("Turntables", "Phono Preamp", "89.00", True),
-    ("Turntables", "Replacement Stylus", "39.99", False),
-    ("Turntables", "Record Cleaning Kit", "24.99", False),
-    ("Amplifiers", "Compact Stereo Amplifier", "299.00", True),
-    ("Amplifiers", "Desktop DAC/Headphone Amp", "179.00", True),
-    ("Amplifiers", "Portable USB-C DAC", "59.00", True),
-    ("Amplifiers", "Streaming Receiver", "549.00", True),
-    ("Amplifiers", "Tube Headphone Amplifier", "389.00", False),
-    ("Microphones", "Podcast USB Microphone", "99.00", True),
-    ("Microphones", "Studio Condenser Microphone", "199.00", True),
-    ("Microphones", "Lavalier Clip Microphone", "29.99", True),
-    ("Microphones", "Wireless Mic Kit", "179.00", True),
-    ("Microphones", "Boom Arm Mic Stand", "49.99", False),
-    ("Cables", "Braided USB-C Cable 2m", "14.99", True),
-    ("Cables", "3.5mm Aux Cable 1.5m", "9.99", True),
-    ("Cables", "Optical Audio Cable 2m", "12.99", True),
-    ("Cables", "RCA Interconnect Pair", "19.99", True),
-    ("Cables", "Speaker Wire 15m", "24.99", True),
-    ("Cables", "XLR Microphone Cable 3m", "17.99", False),
-    ("Cables", "HDMI eARC Cable 2m", "21.99", True),
-    ("Accessories", "Headphone Stand Walnut", "39.99", False),
-    ("Accessories", "Hard Travel Case", "24.99", True),
-    ("Accessories", "Replacement Ear Pads", "29.99", False),
-    ("Accessories", "Memory Foam Ear Tips (3 pairs)", "19.99", True),
-    ("Accessories", "Speaker Wall Mounts (Pair)", "34.99", True),
-    ("Accessories", "Isolation Pads", "29.99", False),
-    ("Accessories", "Bluetooth 5.3 Transmitter", "39.99", True),
-    ("Accessories", "Wireless Charging Dock", "49.99", True),
-    ("Accessories", "Cleaning Kit for Earbuds", "12.99", False),
-    ("Accessories", "Airplane Adapter", "9.99", False),
-    ("Accessories", "Soundbar Wall Bracket", "29.99", True),
-    ("Accessories", "Cable Organizer Set", "14.99", False),
-    ("Accessories", "Surge Protector 8-Outlet", "44.99", True),
-    ("Smart Home", "Multi-Room Audio Hub", "249.00", True),
-    ("Smart Home", "Smart Plug (2-Pack)", "29.99", True),
-    ("Smart Home", "Universal Remote", "79.00", True),
-    ("Smart Home", "Voice Remote for Soundbars", "39.99", False),
-    ("Gift Cards", "Gift Card", "50.00", False),
-)
-
-_CATEGORY_CODES = {
-    "Headphones": "HP",
-    "Speakers": "SP",
-    "Turntables": "TT",
-    "Amplifiers": "AM",
-    "Microphones": "MI",
-    "Cables": "CB",
-    "Accessories": "AC",
-    "Smart Home": "SH",
-    "Gift Cards": "GC",
-}
-
-
-def build_catalog() -> tuple[CatalogItem, ...]:
-    items = []
-    for index, (category, title, price, on_bestbuy) in enumerate(_CATALOG_ROWS):
-        items.append(
-            CatalogItem(
-                product_id=7001 + index,
-                sku=f"NW-{_CATEGORY_CODES[category]}-{index + 1:03d}",
-                title=title,
-                category=category,
-                price_usd=Decimal(price),
-                # Zipf-like: a few best sellers, a long tail; cheap items sell more often.
-                popularity=(1.0 / (1 + index % 17) ** 0.6) * (1.6 if float(price) < 60 else 1.0),
-                on_bestbuy=on_bestbuy,
-            )
-        )
-    return tuple(items)
-
-
-CATALOG = build_catalog()
-SELLABLE = tuple(item for item in CATALOG if item.category != "Gift Cards")
-GIFT_CARD = next(item for item in CATALOG if item.category == "Gift Cards")
-
-
-# --- calendar: volume, promotions ----------------------------------------------------------
-
-
-def black_friday(year: int) -> date:
-    """The day after the fourth Thursday of November."""
-    first = date(year, 11, 1)
-    first_thursday = first + timedelta(days=(3 - first.weekday()) % 7)
-    return first_thursday + timedelta(days=22)
-
-
-@dataclass(frozen=True, slots=True)
-class Promotion:
-    name: str
-    percent: Decimal
-    categories: frozenset[str]  # empty = everything
-
-
-def promotions_on(day: date) -> tuple[Promotion, ...]:
-    """The sales running on `day` (the same for both channels)."""
-    promos = []
-    bf = black_friday(day.year)
-    if bf - timedelta(days=3) <= day <= bf + timedelta(days=3):
-        promos.append(Promotion("Black Friday", Decimal("0.20"), frozenset()))
-    if day.month == 12 and 26 <= day.day <= 31:
-        promos.append(Promotion("Boxing Week", Decimal("0.15"), frozenset({"Headphones", "Speakers"})))
-    if day.month == 7 and 8 <= day.day <= 14:
-        promos.append(Promotion("Summer Sound Sale", Decimal("0.15"), frozenset({"Headphones"})))
-    if day.month == 4 and 15 <= day.day <= 21:
-        promos.append(Promotion("Spring Speakers", Decimal("0.10"), frozenset({"Speakers", "Smart Home"})))
-    # A two-day flash sale on one category each month, placed by a per-month seed.
-    rng = random.Random(f"flash:{day.year}:{day.month}")
-    start = rng.randint(3, 24)
-    category = rng.choice(sorted(_CATEGORY_CODES.keys() - {"Gift Cards"}))
-    if start <= day.day <= start + 1:
-        promos.append(Promotion(f"Flash {category}", Decimal("0.25"), frozenset({category})))
-    return tuple(promos)
-
-
-_WEEKLY = {
-    SHOPIFY: (0.92, 0.95, 0.98, 1.0, 1.04, 1.16, 1.12),
-    BESTBUY: (0.96, 0.97, 0.98, 1.0, 1.06, 1.12, 1.05),
-}
-_BASE_VOLUME = {SHOPIFY: 46.0, BESTBUY: 14.0}
-
-
-def expected_orders(channel: str, day: date, scale: float = 1.0) -> float:
-    """Mean orders per day: base x trend x weekly x yearly x holidays x promotions."""
-    years = (day - EPOCH).days / 365.25
-    trend = 1.0 + 0.22 * years
-    weekly = _WEEKLY[channel][day.weekday()]
-    # Electronics peak in December and dip in late summer.
-    yearly = 1.0 + 0.13 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 350) / 365.25)
-    bf = black_friday(day.year)
-    holiday = 1.0
-    if day == bf:
-        holiday = 2.8
-    elif day == bf + timedelta(days=3):  # Cyber Monday
-        holiday = 2.3
-    elif bf - timedelta(days=3) <= day <= bf + timedelta(days=3):
-        holiday = 1.6
-    elif day.month == 12 and day.day <= 21:
-        holiday = 1.35
-    elif day.month == 12 and day.day == 25:
-        holiday = 0.35
-    elif day.month == 12 and day.day == 26:
-        holiday = 2.0 if channel == BESTBUY else 1.4
-    elif day.month == 1 and day.day <= 20:
-        holiday = 0.82
-    promo = 1.0 + 0.25 * len(promotions_on(day))
-    return _BASE_VOLUME[channel] * scale * max(trend, 0.3) * weekly * yearly * holiday * promo
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    if mean < 30:
-        limit, k, p = math.exp(-mean), 0, 1.0
-        while True:
-            p *= rng.random()
-            if p <= limit:
-                return k
-            k += 1
-    return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-
-
-# Local hour of day: evening peak and a real share of late-night orders around midnight.
-_HOUR_WEIGHTS = (
-    2.2,
-    1.2,
-    0.6,
-    0.3,
-    0.2,
-    0.3,
-    0.6,
-    1.2,
-    2.0,
-    2.8,
-    3.3,
-    3.6,
-    3.8,
-    3.7,
-    3.6,
-    3.6,
-    3.8,
-    4.2,
-    4.8,
-    5.4,
-    5.8,
-    5.4,
-    4.4,
-    3.4,
-)
-_US_TAX = (
-    (Decimal("0.0725"), "CA"),
-    (Decimal("0.08875"), "NY"),
-    (Decimal("0.0625"), "TX"),
-    (Decimal("0.06"), "PA"),
-    (Decimal("0"), "OR"),
-    (Decimal("0.06625"), "NJ"),
-    (Decimal("0.0625"), "MA"),
-    (Decimal("0.06"), "FL"),
-)
-_CA_TAX = (
-    (Decimal("0.13"), "ON", "HST-ON"),
-    (Decimal("0.14975"), "QC", "GST-QST"),
-    (Decimal("0.12"), "BC", "GST-PST"),
-    (Decimal("0.05"), "AB", "GST"),
-    (Decimal("0.15"), "NS", "HST-NS"),
-)
-_COMMISSION = {
-    "Headphones": "0.10",
-    "Speakers": "0.10",
-    "Turntables": "0.12",
-    "Amplifiers": "0.08",
-    "Microphones": "0.10",
-    "Cables": "0.15",
-    "Accessories": "0.15",
-    "Smart Home": "0.10",
-}
-
-
 # --- orders --------------------------------------------------------------------------------
 
 
@@ -528,32 +276,6 @@ class SimOrder:
         return next(li for li in self.lines if li.line_id == line_id)
 
 
-def product_external_id(channel: str, item: CatalogItem) -> str:
-    if channel == SHOPIFY:
-        return f"gid://shopify/Product/{item.product_id}"
-    return f"offer-{item.product_id}"
-
-
-def variant_external_id(channel: str, item: CatalogItem) -> str:
-    """The sellable unit's id: the product's one Shopify variant ("Default Title"), or the offer."""
-    if channel == SHOPIFY:
-        return f"gid://shopify/ProductVariant/{item.product_id + 1000}"
-    return product_external_id(channel, item)
-
-
-def product_record(channel: str, item: CatalogItem) -> Product:
-    return Product(
-        external_id=variant_external_id(channel, item),
-        title=item.title,
-        sku=item.sku,
-        currency=CURRENCY[channel],
-        price=item.price(channel),
-        status="ACTIVE",
-        updated_at=datetime(2023, 11, 1, tzinfo=UTC),
-        product_type=item.category,
-    )
-
-
 def allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     """Split `total` across lines in proportion to `weights`, to the cent, summing exactly."""
     base = sum(weights, ZERO)
@@ -621,7 +343,7 @@ def _orders_on(business: Business, channel: str, day: date) -> tuple[SimOrder, .
 
 
 def _local_moment(rng: random.Random, day: date, tz: ZoneInfo) -> datetime:
-    hour = rng.choices(range(24), weights=_HOUR_WEIGHTS)[0]
+    hour = rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
     local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tz)
     # Round-trip through UTC so a time inside the spring-forward gap lands on a real instant.
     return local.astimezone(UTC)
@@ -647,9 +369,9 @@ def _make_order(
             chosen.append(item)
 
     if channel == SHOPIFY:
-        tax_rate, region = rng.choice(_US_TAX)
+        tax_rate, region = rng.choice(US_TAX)
     else:
-        tax_rate, region, _code = rng.choice(_CA_TAX)
+        tax_rate, region, _code = rng.choice(CA_TAX)
 
     # Lines with promotion discounts.
     raw = []
@@ -672,7 +394,7 @@ def _make_order(
     lines = []
     for i, (item, qty, price, disc) in enumerate(raw, start=1):
         net = price * qty - disc
-        commission = money(net * Decimal(_COMMISSION[item.category])) if channel == BESTBUY else ZERO
+        commission = money(net * Decimal(COMMISSION[item.category])) if channel == BESTBUY else ZERO
         lines.append(SimLine(line_base + i, item, qty, price, disc, money(net * tax_rate), tax_rate, commission))
 
     # A gift card now and then (Shopify): money in, but not a sale.

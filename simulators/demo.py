@@ -7,7 +7,8 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulators.business import BESTBUY, SHOPIFY, Business
+from simulators.business import Business
+from simulators.catalog import BESTBUY, SHOPIFY
 from simulators.mirakl import build_mirakl
 from simulators.server import SimulatorServer
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify

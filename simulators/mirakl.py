@@ -25,19 +25,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from records import ZERO
-from simulators.business import (
-    BESTBUY,
-    CURRENCY,
-    Business,
-    CatalogItem,
-    SimLine,
-    SimOrder,
-    SimRefund,
-    SimRefundLine,
-    allocate,
-    money,
-    product_record,
-)
+from simulators.business import Business, SimLine, SimOrder, SimRefund, SimRefundLine, allocate
+from simulators.catalog import BESTBUY, CURRENCY, CatalogItem, money, product_record
 from simulators.sales_report import METRICS, daily_totals
 from simulators.server import FaultPlan, SimRequest, SimResponse, SimulatorServer
 from simulators.store import ChannelStore, Clock, system_clock

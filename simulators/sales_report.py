@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from records import ZERO
-from simulators.business import BESTBUY, SimOrder
+from simulators.business import SimOrder
+from simulators.catalog import BESTBUY
 
 METRICS = ("orders", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "total_sales")
 

@@ -15,7 +15,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from records import Order
-from simulators.business import SHOPIFY, Business, SimOrder, SimRefund, SimRefundLine, full_refund, refund_line
+from simulators.business import Business, SimOrder, SimRefund, SimRefundLine, full_refund, refund_line
+from simulators.catalog import SHOPIFY
 
 Clock = Callable[[], datetime]
 # Ids of orders made after generation: base + the arrival time in milliseconds, far above every

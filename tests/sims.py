@@ -17,7 +17,8 @@ from db.engine import transaction
 from db.models import Platform
 from jobs.demo import demo_fx_rates
 from settings import Settings
-from simulators.business import BESTBUY, Business, SimOrder
+from simulators.business import Business, SimOrder
+from simulators.catalog import BESTBUY
 from simulators.mirakl import build_mirakl
 from simulators.server import FaultPlan, SimulatorServer
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify

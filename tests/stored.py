@@ -19,7 +19,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import Order, Refund
-from simulators.business import BESTBUY, SimOrder
+from simulators.business import SimOrder
+from simulators.catalog import BESTBUY
 
 CENT = Decimal("0.01")
 

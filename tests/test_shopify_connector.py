@@ -33,7 +33,8 @@ from connectors.shopify import (
     verify_webhook,
 )
 from records import RefundLine, cycle_collector_paused
-from simulators.business import SHOPIFY, Business
+from simulators.business import Business
+from simulators.catalog import SHOPIFY
 from simulators.server import FaultPlan
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
 from simulators.store import ManualClock

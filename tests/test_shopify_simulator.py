@@ -13,7 +13,8 @@ import requests
 from graphql import execute, parse
 
 from connectors.shopify import BULK_ORDERS_QUERY
-from simulators.business import SHOPIFY, Business
+from simulators.business import Business
+from simulators.catalog import SHOPIFY
 from simulators.shopify import DEV_ACCESS_TOKEN, SCHEMA, SHOP_NAME, build_shopify
 from simulators.shopify.bulk_filter import bulk_filter
 from simulators.shopify.simulator import _Context, _resolve_field

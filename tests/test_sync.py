@@ -27,7 +27,8 @@ from db.engine import transaction
 from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncState
 from jobs.sync import sync_platform
 from settings import PROJECT_ROOT
-from simulators.business import GIFT_CARD, SHOPIFY, SimLine, SimOrder, SimRefund, money, refund_line
+from simulators.business import SimLine, SimOrder, SimRefund, refund_line
+from simulators.catalog import GIFT_CARD, SHOPIFY, money
 from simulators.server import FAULT_KINDS
 from simulators.shopify import SHOP_DOMAIN
 from tests.conftest import wait_for

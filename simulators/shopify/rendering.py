@@ -19,17 +19,8 @@ from functools import cached_property, partial
 from typing import Any
 
 from records import CENT, ZERO
-from simulators.business import (
-    CURRENCY,
-    GIFT_CARD,
-    SHOPIFY,
-    CatalogItem,
-    SimLine,
-    SimOrder,
-    SimRefund,
-    product_external_id,
-    product_record,
-)
+from simulators.business import SimLine, SimOrder, SimRefund
+from simulators.catalog import CURRENCY, GIFT_CARD, SHOPIFY, CatalogItem, product_external_id, product_record
 from simulators.store import ChannelStore
 
 SHOP_NAME = "Northwind Audio"
@@ -353,7 +344,7 @@ class Renderer:
 
 def product_node(item: CatalogItem) -> dict:
     """A product with its one "Default Title" variant, rendered from the catalog truth
-    (simulators.business.product_record), so a connector can reproduce it exactly."""
+    (simulators.catalog.product_record), so a connector can reproduce it exactly."""
     record = product_record(SHOPIFY, item)
     moment = iso(record.updated_at)
     product = {

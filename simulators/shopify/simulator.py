@@ -19,7 +19,8 @@ from typing import Any
 from graphql import GraphQLError, default_field_resolver, execute, get_named_type
 
 from simulators import shopifyql
-from simulators.business import SHOPIFY, Business, SimOrder
+from simulators.business import Business, SimOrder
+from simulators.catalog import SHOPIFY
 from simulators.server import FaultPlan, SimRequest, SimResponse, SimulatorServer
 from simulators.shopify.bulk import BulkOperations
 from simulators.shopify.cost import (
