@@ -41,7 +41,7 @@ def test_a_logged_in_user_gets_503_not_500(client, auth, down_client, caplog):
     assert status.json["error"]["code"] == "database_unavailable"
     assert "database" in status.json["error"]["message"] and status.json["error"]["request_id"]
     SCHEMA["/api/v1/status"]["GET"].validate_response(status)  # as documented in openapi.yaml
-    warnings = [r for r in caplog.records if r.name == "api" and r.levelno >= logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "web.errors" and r.levelno >= logging.WARNING]
     assert [r.levelname for r in warnings] == ["WARNING"] and warnings[0].exc_info is None
     assert "postgres@" not in caplog.text  # no connection string in the log
 
