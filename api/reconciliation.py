@@ -20,9 +20,9 @@ import exports
 import jobs
 from api import ApiError, bp, error_body, params
 from api.analytics import company, number
-from connectors import shopify_report
 from connectors.base import NetworkPolicy
 from connectors.csv_files import CsvImportError
+from connectors.shopify import report as shopify_report
 from db import reconciliation
 from db.credentials import CredentialBox
 from db.models import Platform

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors import shopify as shopify_connector
 from connectors.base import AccountInfo, AuthError, ConnectorError
 from connectors.shopify import (
     BULK_ORDERS_QUERY,
@@ -32,6 +31,7 @@ from connectors.shopify import (
     orders_from_bulk,
     verify_webhook,
 )
+from connectors.shopify import connector as shopify_connector
 from records import RefundLine, cycle_collector_paused
 from simulators.business import SHOPIFY, Business
 from simulators.server import FaultPlan

@@ -1,20 +1,5 @@
-"""Shopify: the GraphQL Admin API in, normalized records out.
-
-A backfill (`since=None`) runs bulk operations and reads their JSONL files: no page-by-page
-cost limits. A large shop is read in windows of `updated_at`, one operation each, the next
-built by Shopify while the last is written. An incremental sync first counts the orders changed
-since its cursor: a few are paged through `orders` by `updated_at`, many are read by bulk
-operations filtered the same way. Every path reads the same order node, which names its refunds.
-A bulk file also holds each refund whole, from Shopify's sales ledger (the refund's agreement
-and its sales); pages do not, and their refunds are read by id afterwards. Both produce
-identical records. Queries are sized to Shopify's single-query cost limit, every call is paced
-on its leaky bucket (`extensions.cost.throttleStatus`), and a THROTTLED answer is retried after
-exactly the wait the bucket asks for.
-
-Webhooks (REST-shaped, HMAC-signed) map to the same records: `verify_webhook` and
-`order_from_webhook`. The shop's own sales report by day, which reconciliation compares ours
-with, is one ShopifyQL query (`fetch_daily_report`; connectors/shopify_report.py reads it).
-"""
+"""ShopifyConnector: the Connector interface over one shop's GraphQL Admin API (the package
+docstring tells how it reads orders)."""
 
 from __future__ import annotations
 
@@ -35,7 +20,6 @@ from typing import Any, TypeVar
 import requests
 
 import records
-from connectors import shopify_report
 from connectors.base import (
     STRICT,
     AccountInfo,
@@ -47,6 +31,7 @@ from connectors.base import (
     RateLimited,
     TransientError,
 )
+from connectors.shopify import report as shopify_report
 from records import ZERO, cycle_collector_paused
 
 log = logging.getLogger(__name__)
