@@ -22,6 +22,14 @@ connector sends (tests validate them against Shopify's published schema).
 from __future__ import annotations
 
 from connectors.shopify.connector import (
+    RefundParts,
+    ShopifyConnector,
+    deleted_order_id,
+    order_from_webhook,
+    orders_from_bulk,
+    verify_webhook,
+)
+from connectors.shopify.queries import (
     API_VERSION,
     BULK_IN_PROGRESS_QUERY,
     BULK_NODE_QUERY,
@@ -34,13 +42,7 @@ from connectors.shopify.connector import (
     SHOP_QUERY,
     SPAN_QUERY,
     VARIANTS_QUERY,
-    RefundParts,
-    ShopifyConnector,
     built_documents,
-    deleted_order_id,
-    order_from_webhook,
-    orders_from_bulk,
-    verify_webhook,
 )
 
 __all__ = [
