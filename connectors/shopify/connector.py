@@ -17,8 +17,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import requests
-
 import records
 from connectors.base import (
     STRICT,
@@ -28,10 +26,10 @@ from connectors.base import (
     ConnectorError,
     HttpClient,
     NetworkPolicy,
-    RateLimited,
     TransientError,
 )
 from connectors.shopify import report as shopify_report
+from connectors.shopify.client import PAGE_SIZE, ShopifyGraphQL
 from connectors.shopify.queries import (
     API_VERSION,
     BULK_IN_PROGRESS_QUERY,
@@ -52,8 +50,6 @@ from records import ZERO, cycle_collector_paused
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-PAGE_SIZE = 250  # Shopify's maximum page (and id list); queries shrink it to fit the cost limit
-MAX_QUERY_COST = 1000
 RECORDS_PER_PAGE = 1000  # records are yielded (and written, one transaction each) in pages of this size
 # Changed orders above which an incremental sync runs as a bulk operation. 250 orders page in 15
 # calls charged ~4,500 points (about 18 an order): a fifth of a Plus shop's bucket, but twice a
@@ -101,14 +97,6 @@ class BulkQueryRefused(ConnectorError):
     """Shopify refused a bulk query itself (a userError other than one already running)."""
 
 
-class _QueryTooCostly(ConnectorError):
-    """Shopify refused a query over the single-query cost limit (MAX_COST_EXCEEDED)."""
-
-    def __init__(self, cost: int) -> None:
-        super().__init__(f"query cost {cost} exceeds Shopify's limit of {MAX_QUERY_COST}")
-        self.cost = cost
-
-
 class ShopifyConnector(Connector):
     """One Shopify shop through a custom app's Admin API access token.
 
@@ -137,17 +125,13 @@ class ShopifyConnector(Connector):
         self.shop_domain = self.config["shop_domain"]
         base_url = self.config.get("base_url") or f"https://{self.shop_domain}"
         api_version = self.config.get("api_version") or API_VERSION
-        self._endpoint = f"/admin/api/{api_version}/graphql.json"
         self._bulk_in_flight = BULK_IN_FLIGHT if api_version >= CONCURRENT_BULK_SINCE else 1  # unstable sorts after
         headers = {"X-Shopify-Access-Token": self.secrets["access_token"]}
         self.http = HttpClient(base_url, headers, hosts=self.api_hosts, network=network, **http_options)
+        self.graphql = ShopifyGraphQL(self.http, f"/admin/api/{api_version}/graphql.json", self.shop_domain)
         # Bulk files are served from storage URLs Shopify hands back, on hosts of its choosing: any
         # host, under the same policy (https, public addresses). Never send the access token there.
         self.files = HttpClient("", hosts=None, network=network, **http_options)
-        self._sizes: dict[str, int] = {}  # the largest size each query fits Shopify's cost limit at
-        self._throttle: Mapping[str, Any] | None = None
-        self._throttle_seen = 0.0
-        self._costs: dict[str, int] = {}
         self._ledger_in_bulk = True  # until the shop refuses Order.agreements in a bulk query
 
     # --- the interface -------------------------------------------------------------------
@@ -157,7 +141,7 @@ class ShopifyConnector(Connector):
         return "base_url" if self.config.get("base_url") else "shop_domain", self.http.base_url
 
     def check(self) -> AccountInfo:
-        shop = self._graphql(SHOP_QUERY)["shop"]
+        shop = self.graphql.query(SHOP_QUERY)["shop"]
         extra = {"timezone": shop["ianaTimezone"], "domain": shop["myshopifyDomain"]}
         return AccountInfo(name=shop["name"], currency=shop["currencyCode"], extra=extra)
 
@@ -166,7 +150,7 @@ class ShopifyConnector(Connector):
         pages through a few changed orders (no bulk job to wait for) but runs bulk operations for
         many. Pages come in ascending `updated_at`, window after window."""
         search = None if since is None else f"updated_at:>='{_iso(since)}'"
-        span = self._graphql(SPAN_QUERY, {"search": search})
+        span = self.graphql.query(SPAN_QUERY, {"search": search})
         self.expected_total = span["ordersCount"]["count"]
         if search is not None and self.expected_total <= BULK_ABOVE:
             batches: Iterable[list[OrderParts]] = [self._paged_orders(search)]
@@ -189,7 +173,7 @@ class ShopifyConnector(Connector):
         """One record per variant: the variant is what is sold and what carries the SKU."""
         after = None
         while True:
-            data = self._graphql(VARIANTS_QUERY, {"first": PAGE_SIZE, "after": after})
+            data = self.graphql.query(VARIANTS_QUERY, {"first": PAGE_SIZE, "after": after})
             connection = data["productVariants"]
             yield [_product_record(node, data["shop"]["currencyCode"]) for node in connection["nodes"]]
             if not connection["pageInfo"]["hasNextPage"]:
@@ -201,7 +185,7 @@ class ShopifyConnector(Connector):
         the shop's days and in its currency."""
         shopifyql = shopify_report.SHOPIFYQL.format(start=start.isoformat(), end=end.isoformat())
         try:
-            data = self._graphql(SALES_REPORT_QUERY, {"query": shopifyql})
+            data = self.graphql.query(SALES_REPORT_QUERY, {"query": shopifyql})
         except AuthError as exc:
             raise AuthError(f"{exc}; the sales report also needs the read_reports scope") from exc
         answer, shop = data["shopifyqlQuery"], data["shop"]
@@ -226,26 +210,12 @@ class ShopifyConnector(Connector):
 
     # --- orders --------------------------------------------------------------------------
 
-    def _sized_graphql(self, query: str, variables: Mapping[str, Any], ids: Sequence[str] | None = None) -> dict:
-        """Run a query sized by `first` (or by how many of `ids` it reads) as large as Shopify's
-        single-query cost limit allows: a refused size shrinks in proportion and is remembered."""
-        while True:
-            size = self._sizes.get(query, PAGE_SIZE)
-            sized = {"first": size} if ids is None else {"ids": list(ids[:size])}
-            try:
-                return self._graphql(query, {**variables, **sized})
-            except _QueryTooCostly as exc:
-                if size == 1:
-                    raise ConnectorError("a single object costs more than Shopify allows one query") from exc
-                self._sizes[query] = max(1, size * MAX_QUERY_COST // exc.cost)
-                log.info("shopify query shrunk size=%d cost=%d", self._sizes[query], exc.cost)
-
     def _paged_orders(self, search: str) -> list[OrderParts]:
         """The orders matching `search`, page by page, each with all of its lines."""
         parts: list[OrderParts] = []
         after = None
         while True:
-            connection = self._sized_graphql(ORDERS_QUERY, {"after": after, "search": search})["orders"]
+            connection = self.graphql.sized_query(ORDERS_QUERY, {"after": after, "search": search})["orders"]
             for node in connection["nodes"]:
                 lines = self._rest_of("order", node["id"], "lineItems", node.pop("lineItems"))
                 parts.append((node, [_line_record(line) for line in lines], {}))
@@ -263,7 +233,7 @@ class ShopifyConnector(Connector):
         query = follow_up_query(owner, connection)
         nodes = list(page["nodes"])
         while page["pageInfo"]["hasNextPage"]:
-            holder = self._graphql(query, {"id": owner_id, "after": page["pageInfo"]["endCursor"]})[owner]
+            holder = self.graphql.query(query, {"id": owner_id, "after": page["pageInfo"]["endCursor"]})[owner]
             if holder is None:
                 raise TransientError(f"{owner_id} disappeared while its {connection} were read")
             page = holder[connection]
@@ -301,7 +271,7 @@ class ShopifyConnector(Connector):
         }
         pending = list(owners)
         while pending:
-            nodes = self._sized_graphql(REFUNDS_QUERY, {}, ids=pending)["nodes"]
+            nodes = self.graphql.sized_query(REFUNDS_QUERY, {}, ids=pending)["nodes"]
             for refund_id, node in zip(pending, nodes, strict=False):  # one answer per id, in order
                 if node is None:
                     raise TransientError(f"refund {refund_id} could not be read")
@@ -313,7 +283,7 @@ class ShopifyConnector(Connector):
     def _start_bulk(self, query: str) -> str:
         """Start a bulk query, or adopt ours if it is already running; its operation's id."""
         for _ in range(BULK_START_ATTEMPTS):
-            payload = self._graphql(BULK_RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
+            payload = self.graphql.query(BULK_RUN_MUTATION, {"query": query})["bulkOperationRunQuery"]
             errors = payload["userErrors"]
             if not errors:
                 operation_id = payload["bulkOperation"]["id"]
@@ -322,7 +292,7 @@ class ShopifyConnector(Connector):
                 # Ours if one in progress has the same query (a retried request, an interrupted
                 # sync): adopt it; otherwise wait for the oldest to end, as only one (five from
                 # API version 2026-01) may run at a time.
-                running = self._graphql(BULK_IN_PROGRESS_QUERY)["bulkOperations"]["nodes"]
+                running = self.graphql.query(BULK_IN_PROGRESS_QUERY)["bulkOperations"]["nodes"]
                 ours = next((operation for operation in running if operation["query"] == query), None)
                 if ours is None:
                     if running:
@@ -348,7 +318,7 @@ class ShopifyConnector(Connector):
         """Poll a bulk operation, backing off gently, until it is no longer created or running."""
         delay, deadline = BULK_POLL_FIRST, time.monotonic() + BULK_TIMEOUT
         while True:
-            (operation,) = self._graphql(query, variables).values()
+            (operation,) = self.graphql.query(query, variables).values()
             if operation is None or operation["status"] not in ("CREATED", "RUNNING"):
                 return operation
             self.report_activity(f"Shopify is preparing the export: {int(operation['objectCount']):,} records so far")
@@ -370,69 +340,6 @@ class ShopifyConnector(Connector):
         self.report_activity(f"Downloading and reading Shopify's export of {expected:,} records")
         orders, _ = self.files.request_json("GET", url, parse=parse)
         return orders
-
-    # --- GraphQL -------------------------------------------------------------------------
-
-    def _graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict:
-        self._pace(query)
-        try:
-            body, _ = self.http.request_json(
-                "POST",
-                self._endpoint,
-                json_body={"query": query, "variables": dict(variables or {})},
-                check=self._check,
-            )
-        except AuthError as exc:
-            raise AuthError(
-                f"Shopify refused the access token for {self.shop_domain} ({exc}); check the Admin API access "
-                "token and its read_orders, read_all_orders and read_products scopes"
-            ) from exc
-        cost = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
-        if cost is not None:
-            self._costs[query] = cost
-        return body["data"]
-
-    def _pace(self, query: str) -> None:
-        """Sleep until the bucket holds what this query cost last time, instead of being throttled."""
-        cost, status = self._costs.get(query), self._throttle
-        if cost is None or status is None:
-            return
-        refilled = (time.monotonic() - self._throttle_seen) * status["restoreRate"]
-        available = min(status["maximumAvailable"], status["currentlyAvailable"] + refilled)
-        if available < cost:
-            wait = (cost - available) / status["restoreRate"]
-            log.debug("shopify pacing wait_s=%.2f cost=%d available=%.0f", wait, cost, available)
-            self.http.sleep(wait)
-
-    def _check(self, response: requests.Response, body: Any) -> None:
-        """Read the cost report of every answer; turn GraphQL errors inside a 200 into ours."""
-        if not isinstance(body, dict):
-            raise TransientError("GraphQL answer is not a JSON object")
-        cost = (body.get("extensions") or {}).get("cost") or {}
-        if cost.get("throttleStatus"):
-            self._throttle, self._throttle_seen = cost["throttleStatus"], time.monotonic()
-        errors = body.get("errors")
-        if not errors:
-            if not isinstance(body.get("data"), dict):
-                raise TransientError("GraphQL answer holds no data")
-            return
-        extensions = {(e.get("extensions") or {}).get("code"): e.get("extensions") for e in errors}
-        if "THROTTLED" in extensions:
-            raise RateLimited("throttled (THROTTLED)", self._throttle_wait(cost.get("requestedQueryCost")))
-        if "MAX_COST_EXCEEDED" in extensions:
-            raise _QueryTooCostly(extensions["MAX_COST_EXCEEDED"]["cost"])
-        if "INTERNAL_SERVER_ERROR" in extensions:
-            raise TransientError("Shopify reported an internal error")
-        if "ACCESS_DENIED" in extensions:
-            raise AuthError("the access token lacks a scope this query needs")
-        raise ConnectorError(f"Shopify refused the query: {'; '.join(str(e.get('message')) for e in errors)[:500]}")
-
-    def _throttle_wait(self, requested: int | None) -> float | None:
-        """Seconds until the bucket holds `requested` points: (cost - available) / restore rate."""
-        status = self._throttle
-        if requested is None or status is None:
-            return None
-        return max(0.0, (requested - status["currentlyAvailable"]) / status["restoreRate"])
 
 
 # --- GraphQL nodes -> records --------------------------------------------------------------
