@@ -21,14 +21,8 @@ connector sends (tests validate them against Shopify's published schema).
 
 from __future__ import annotations
 
-from connectors.shopify.connector import (
-    RefundParts,
-    ShopifyConnector,
-    deleted_order_id,
-    order_from_webhook,
-    orders_from_bulk,
-    verify_webhook,
-)
+from connectors.shopify.connector import ShopifyConnector, orders_from_bulk
+from connectors.shopify.mapping import RefundParts
 from connectors.shopify.queries import (
     API_VERSION,
     BULK_IN_PROGRESS_QUERY,
@@ -44,6 +38,7 @@ from connectors.shopify.queries import (
     VARIANTS_QUERY,
     built_documents,
 )
+from connectors.shopify.webhooks import deleted_order_id, order_from_webhook, verify_webhook
 
 __all__ = [
     "API_VERSION",

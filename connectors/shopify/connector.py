@@ -3,18 +3,13 @@ docstring tells how it reads orders)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import records
@@ -30,6 +25,16 @@ from connectors.base import (
 )
 from connectors.shopify import report as shopify_report
 from connectors.shopify.client import PAGE_SIZE, ShopifyGraphQL
+from connectors.shopify.mapping import (
+    OrderParts,
+    RefundParts,
+    add_sale,
+    line_record,
+    order_record,
+    parse_time,
+    product_record,
+    refund_from_node,
+)
 from connectors.shopify.queries import (
     API_VERSION,
     BULK_IN_PROGRESS_QUERY,
@@ -45,7 +50,8 @@ from connectors.shopify.queries import (
     bulk_orders_query,
     follow_up_query,
 )
-from records import ZERO, cycle_collector_paused
+from connectors.shopify.webhooks import order_from_webhook, verify_webhook
+from records import cycle_collector_paused
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -76,21 +82,6 @@ BULK_WINDOW_ORDERS = 10_000
 BULK_IN_FLIGHT = 2
 CONCURRENT_BULK_SINCE = "2026-01"
 BULK_START_ATTEMPTS = 3
-
-
-@dataclass
-class RefundParts:
-    """A refund as read, from a Refund node or from its agreement's sales: its goods lines, each
-    with its tax, and its shipping refunds, each (amount, tax). The order tells its kind."""
-
-    id: str
-    created_at: str
-    lines: list[tuple[records.RefundLine, Decimal]] = field(default_factory=list)
-    shipping: list[tuple[Decimal, Decimal]] = field(default_factory=list)
-
-
-# An Order node as read (it names its refunds), its lines as records, and its refunds read so far.
-OrderParts = tuple[dict, list[records.LineItem], dict[str, RefundParts]]
 
 
 class BulkQueryRefused(ConnectorError):
@@ -175,7 +166,7 @@ class ShopifyConnector(Connector):
         while True:
             data = self.graphql.query(VARIANTS_QUERY, {"first": PAGE_SIZE, "after": after})
             connection = data["productVariants"]
-            yield [_product_record(node, data["shop"]["currencyCode"]) for node in connection["nodes"]]
+            yield [product_record(node, data["shop"]["currencyCode"]) for node in connection["nodes"]]
             if not connection["pageInfo"]["hasNextPage"]:
                 return
             after = connection["pageInfo"]["endCursor"]
@@ -218,7 +209,7 @@ class ShopifyConnector(Connector):
             connection = self.graphql.sized_query(ORDERS_QUERY, {"after": after, "search": search})["orders"]
             for node in connection["nodes"]:
                 lines = self._rest_of("order", node["id"], "lineItems", node.pop("lineItems"))
-                parts.append((node, [_line_record(line) for line in lines], {}))
+                parts.append((node, [line_record(line) for line in lines], {}))
             if not connection["pageInfo"]["hasNextPage"]:
                 return parts
             after = connection["pageInfo"]["endCursor"]
@@ -275,7 +266,7 @@ class ShopifyConnector(Connector):
             for refund_id, node in zip(pending, nodes, strict=False):  # one answer per id, in order
                 if node is None:
                     raise TransientError(f"refund {refund_id} could not be read")
-                owners[refund_id][refund_id] = _refund_from_node(self._complete_refund(node))
+                owners[refund_id][refund_id] = refund_from_node(self._complete_refund(node))
             pending = pending[len(nodes) :]
 
     # --- bulk operations -----------------------------------------------------------------
@@ -342,103 +333,6 @@ class ShopifyConnector(Connector):
         return orders
 
 
-# --- GraphQL nodes -> records --------------------------------------------------------------
-
-
-def order_record(
-    node: Mapping[str, Any], line_items: Iterable[records.LineItem], refunds: Mapping[str, RefundParts]
-) -> records.Order:
-    """The record for one Order node (from a page or a bulk file), its lines, and the refunds it
-    names, read."""
-    cancelled_at = _time(node.get("cancelledAt"))
-    status = node.get("displayFinancialStatus") or ""
-    return records.Order(
-        external_id=node["id"],
-        name=node["name"],
-        currency=node["currencyCode"],
-        created_at=_time(node["createdAt"]),
-        processed_at=_time(node["processedAt"]),
-        updated_at=_time(node["updatedAt"]),
-        status=status,
-        shipping=_money(node.get("totalShippingPriceSet")),
-        tax=_money(node.get("totalTaxSet")),
-        line_items=tuple(line_items),
-        refunds=tuple(_refund_record(refunds[refund["id"]], cancelled_at) for refund in node["refunds"]),
-        cancelled_at=cancelled_at,
-        excluded_reason=_excluded_reason(node.get("test", False), status),
-    )
-
-
-def _line_record(node: Mapping[str, Any]) -> records.LineItem:
-    return records.LineItem(
-        external_id=node["id"],
-        sku=node.get("sku"),
-        title=node["name"],
-        quantity=node["quantity"],
-        unit_price=_money(node["originalUnitPriceSet"]),
-        discount=_total(_money(a["allocatedAmountSet"]) for a in node.get("discountAllocations") or ()),
-        tax=_total(_money(t["priceSet"]) for t in node.get("taxLines") or ()),
-        product_external_id=(node.get("product") or {}).get("id"),
-        is_gift_card=node.get("isGiftCard", False),
-    )
-
-
-def _refund_record(refund: RefundParts, cancelled_at: datetime | None) -> records.Refund:
-    created_at = _time(refund.created_at)
-    return records.Refund(
-        external_id=refund.id,
-        processed_at=created_at,
-        kind=_refund_kind(created_at, cancelled_at),
-        returns=_total(line.amount for line, _ in refund.lines),
-        shipping=_total(amount for amount, _ in refund.shipping),
-        tax=_total(tax for _, tax in refund.lines) + _total(tax for _, tax in refund.shipping),
-        lines=tuple(line for line, _ in refund.lines),
-    )
-
-
-def _refund_from_node(node: Mapping[str, Any]) -> RefundParts:
-    """A Refund node read by id: its refund line items and refund shipping lines."""
-    lines = [
-        (
-            records.RefundLine(line["lineItem"]["id"], line["quantity"], _money(line["subtotalSet"])),
-            _money(line["totalTaxSet"]),
-        )
-        for line in _nodes(node, "refundLineItems")
-    ]
-    shipping = [
-        (_money(s["subtotalAmountSet"]), _money(s["taxAmountSet"])) for s in _nodes(node, "refundShippingLines")
-    ]
-    return RefundParts(node["id"], node["createdAt"], lines, shipping)
-
-
-def _add_sale(refund: RefundParts, sale: Mapping[str, Any]) -> None:
-    """Book one sale of a refund's agreement. It reverses a sale, so Shopify books its quantity
-    and amounts negative; its amount after discounts and before tax is its total less its tax.
-    Sales of other kinds (an adjustment, a tip, a duty) are not goods or shipping: left out, as
-    refund line items and refund shipping lines leave them out."""
-    total, tax = _money(sale["totalAmount"]), _money(sale["totalTaxAmount"])
-    amount, tax = ZERO - (total - tax), ZERO - tax  # ZERO - x: a zero stays 0.00, not -0.00
-    if "lineItem" in sale:
-        refund.lines.append((records.RefundLine(sale["lineItem"]["id"], -sale["quantity"], amount), tax))
-    elif sale["lineType"] == "SHIPPING":
-        refund.shipping.append((amount, tax))
-
-
-def _product_record(node: Mapping[str, Any], currency: str) -> records.Product:
-    product = node["product"]
-    title = product["title"] if node["title"] == "Default Title" else f"{product['title']} – {node['title']}"
-    return records.Product(
-        external_id=node["id"],
-        title=title,
-        sku=node.get("sku"),
-        currency=currency,
-        price=Decimal(node["price"]) if node.get("price") is not None else None,
-        status=product["status"],
-        updated_at=_time(node.get("updatedAt")),
-        product_type=product.get("productType") or None,
-    )
-
-
 def orders_from_bulk(objects: Iterable[dict]) -> list[OrderParts]:
     """Rebuild orders from a bulk file's objects. Line items and agreements point at their order
     by `__parentId`, sales at their agreement, and are attached by that, never by their place in
@@ -458,12 +352,12 @@ def orders_from_bulk(objects: Iterable[dict]) -> list[OrderParts]:
             elif "lineType" in obj:
                 sales.append((parent_id, obj))
             elif "quantity" in obj:
-                lines.append((parent_id, _line_record(obj)))
+                lines.append((parent_id, line_record(obj)))
             # else an agreement other than a refund's (the order's own, an edit's): read for nothing
     for agreement_id, sale in sales:
         if agreement_id not in refunds:
             raise ConnectorError("the bulk file holds a sale whose refund agreement is missing")
-        _add_sale(refunds[agreement_id][1], sale)
+        add_sale(refunds[agreement_id][1], sale)
 
     def order(parent_id: str) -> OrderParts:
         if parent_id not in orders:
@@ -475,127 +369,6 @@ def orders_from_bulk(objects: Iterable[dict]) -> list[OrderParts]:
     for parent_id, refund in refunds.values():
         order(parent_id)[2][refund.id] = refund
     return list(orders.values())
-
-
-# --- webhooks ------------------------------------------------------------------------------
-
-
-def verify_webhook(secret: str, body: bytes, hmac_header: str) -> bool:
-    """Whether X-Shopify-Hmac-Sha256 is the base64 HMAC-SHA256 of the raw body under the app's
-    secret. Compared in constant time, before the body is parsed."""
-    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-    return hmac.compare_digest(expected, hmac_header.strip().encode())
-
-
-def order_from_webhook(payload: Any) -> records.Order:
-    """The record for a REST-shaped order (an orders/* webhook body): the same record the
-    GraphQL path gives for that order. A body of any other shape (a list, a string where an
-    object or a number belongs) raises ConnectorError: the body is the sender's, not ours."""
-    try:
-        return _rest_order(payload)
-    except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise ConnectorError(f"not a Shopify order ({type(exc).__name__})") from None
-
-
-def deleted_order_id(payload: Any) -> str:
-    """The external id of the order an orders/delete webhook names (its body is `{"id": N}`);
-    ConnectorError when the body names no order."""
-    order_id = payload.get("id") if isinstance(payload, dict) else None
-    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
-        raise ConnectorError("not a Shopify order deletion (no numeric id)")
-    return _gid("Order", order_id)
-
-
-def _rest_order(payload: Mapping[str, Any]) -> records.Order:
-    cancelled_at = _time(payload.get("cancelled_at"))
-    status = (payload.get("financial_status") or "").upper()
-    return records.Order(
-        external_id=payload.get("admin_graphql_api_id") or _gid("Order", payload["id"]),
-        name=payload["name"],
-        currency=payload["currency"],
-        created_at=_time(payload["created_at"]),
-        processed_at=_time(payload.get("processed_at") or payload["created_at"]),
-        updated_at=_time(payload["updated_at"]),
-        status=status,
-        shipping=_rest_money(payload.get("total_shipping_price_set")),
-        tax=Decimal(payload.get("total_tax") or ZERO),
-        line_items=tuple(_rest_line(line) for line in payload.get("line_items") or ()),
-        refunds=tuple(_rest_refund(refund, cancelled_at) for refund in payload.get("refunds") or ()),
-        cancelled_at=cancelled_at,
-        excluded_reason=_excluded_reason(payload.get("test", False), status),
-    )
-
-
-def _rest_line(line: Mapping[str, Any]) -> records.LineItem:
-    return records.LineItem(
-        external_id=line.get("admin_graphql_api_id") or _gid("LineItem", line["id"]),
-        sku=line.get("sku"),
-        title=line.get("name") or line.get("title") or "",
-        quantity=line["quantity"],
-        unit_price=Decimal(line["price"]),
-        discount=_total(Decimal(a["amount"]) for a in line.get("discount_allocations") or ()),
-        tax=_total(Decimal(t["price"]) for t in line.get("tax_lines") or ()),
-        product_external_id=_gid("Product", line["product_id"]) if line.get("product_id") else None,
-        is_gift_card=line.get("gift_card", False),
-    )
-
-
-def _rest_refund(refund: Mapping[str, Any], cancelled_at: datetime | None) -> records.Refund:
-    lines = refund.get("refund_line_items") or ()
-    # REST books refunded shipping as a negative "shipping_refund" order adjustment.
-    shipping = [a for a in refund.get("order_adjustments") or () if a.get("kind") == "shipping_refund"]
-    created_at = _time(refund["created_at"])
-    return records.Refund(
-        external_id=refund.get("admin_graphql_api_id") or _gid("Refund", refund["id"]),
-        processed_at=created_at,
-        kind=_refund_kind(created_at, cancelled_at),
-        returns=_total(_rest_money(line["subtotal_set"]) for line in lines),
-        shipping=-_total(Decimal(a["amount"]) for a in shipping),
-        tax=_total(_rest_money(line["total_tax_set"]) for line in lines)
-        - _total(Decimal(a["tax_amount"]) for a in shipping),
-        lines=tuple(
-            records.RefundLine(
-                _gid("LineItem", line["line_item_id"]), line["quantity"], _rest_money(line["subtotal_set"])
-            )
-            for line in lines
-        ),
-    )
-
-
-# --- small helpers -------------------------------------------------------------------------
-
-
-def _excluded_reason(test: bool, financial_status: str) -> str | None:
-    if test:
-        return "test"
-    return "voided" if financial_status == "VOIDED" else None
-
-
-def _refund_kind(created_at: datetime, cancelled_at: datetime | None) -> str:
-    """Shopify has no separate cancellation object: the refund made by cancelling the order
-    is the one created at the moment of cancellation."""
-    return "cancellation" if cancelled_at is not None and created_at == cancelled_at else "refund"
-
-
-def _nodes(node: Mapping[str, Any], connection: str) -> list[dict]:
-    return (node.get(connection) or {}).get("nodes") or []
-
-
-def _money(bag: Mapping[str, Any] | None) -> Decimal:
-    """A MoneyBag's amount in the shop's currency, from its decimal string."""
-    return ZERO if bag is None else Decimal(bag["shopMoney"]["amount"])
-
-
-def _rest_money(money_set: Mapping[str, Any] | None) -> Decimal:
-    return ZERO if money_set is None else Decimal(money_set["shop_money"]["amount"])
-
-
-def _total(amounts: Iterable[Decimal]) -> Decimal:
-    return sum(amounts, ZERO)
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _iso(moment: datetime) -> str:
@@ -611,7 +384,7 @@ def _windows(search: str | None, span: Mapping[str, Any]) -> list[str | None]:
     windows = -(-span["ordersCount"]["count"] // BULK_WINDOW_ORDERS)
     if windows <= 1:
         return [search]
-    first, last = (_time(span[end]["nodes"][0]["updatedAt"]) for end in ("oldest", "newest"))
+    first, last = (parse_time(span[end]["nodes"][0]["updatedAt"]) for end in ("oldest", "newest"))
     step = (last - first) / windows
     bounds = [_iso((first + step * n).replace(microsecond=0)) for n in range(1, windows)]
     return [
@@ -642,7 +415,3 @@ def _json_lines(lines: Sequence[bytes], batch: int = 2000) -> Iterator[dict]:
     for each line costs more than the parsing itself, and batches bound what is alive at once."""
     for start in range(0, len(lines), batch):
         yield from json.loads(b"[" + b",".join(lines[start : start + batch]) + b"]")
-
-
-def _gid(kind: str, legacy_id: int | str) -> str:
-    return f"gid://shopify/{kind}/{legacy_id}"
