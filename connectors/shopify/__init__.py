@@ -21,7 +21,8 @@ connector sends (tests validate them against Shopify's published schema).
 
 from __future__ import annotations
 
-from connectors.shopify.connector import ShopifyConnector, orders_from_bulk
+from connectors.shopify.bulk import orders_from_bulk
+from connectors.shopify.connector import ShopifyConnector
 from connectors.shopify.mapping import RefundParts
 from connectors.shopify.queries import (
     API_VERSION,

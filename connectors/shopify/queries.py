@@ -5,6 +5,7 @@ constants (`*_QUERY`, `*_MUTATION`) and those built at run time (`built_document
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 API_VERSION = "2026-10"  # the latest stable; 2025-10 left support in October 2026
 NESTED_PAGE = 5  # lines and refund lines read with their order or refund; more in follow-up calls
@@ -140,3 +141,8 @@ VARIANTS_QUERY = f"""query Variants($first: Int!, $after: String) {{
     nodes {{ id sku title price updatedAt product {{ id title status productType }} }}
   }}
 }}"""
+
+
+def search_time(moment: datetime) -> str:
+    """A search-syntax date: aware UTC (a naive moment is taken to be UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
