@@ -15,8 +15,12 @@ Webhooks (REST-shaped, HMAC-signed) map to the same records: `verify_webhook` an
 `order_from_webhook`. The shop's own sales report by day, which reconciliation compares ours
 with, is one ShopifyQL query (`fetch_daily_report`; `report` reads it, and its CSV export).
 
-The package re-exports what the rest of the app uses, and every constant GraphQL document the
-connector sends (tests validate them against Shopify's published schema).
+Modules: `connector` (ShopifyConnector: the interface, orders by page, refunds by id), `bulk`
+(bulk operations and their JSONL files), `client` (GraphQL over HTTP: pacing, throttling,
+sizing to the cost limit), `queries` (the GraphQL documents), `mapping` (GraphQL nodes as
+records), `webhooks` and `report`. The package re-exports what the rest of the app uses, and
+every constant GraphQL document the connector sends (tests validate them against Shopify's
+published schema).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""ShopifyConnector: the Connector interface over one shop's GraphQL Admin API (the package
-docstring tells how it reads orders)."""
+"""ShopifyConnector: the Connector interface over one shop's GraphQL Admin API, and the reads
+that are not bulk operations: orders page by page, refunds by id, products, the sales report
+(the package docstring tells which path a sync takes)."""
 
 from __future__ import annotations
 
