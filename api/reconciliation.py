@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from api import bp, params
 from api.analytics import company
-from connectors import shopify_report
 from connectors.csv_files import CsvImportError
+from connectors.shopify import report as shopify_report
 from db import reconciliation
 from db.models import Platform
 from jobs.reports import reconcile_with_report

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors import shopify as shopify_connector
 from connectors.base import AccountInfo, AuthError, ConnectorError
 from connectors.shopify import (
     BULK_ORDERS_QUERY,
@@ -32,6 +31,8 @@ from connectors.shopify import (
     orders_from_bulk,
     verify_webhook,
 )
+from connectors.shopify import bulk as shopify_bulk
+from connectors.shopify import connector as shopify_connector
 from records import RefundLine, cycle_collector_paused
 from simulators.business import Business
 from simulators.catalog import SHOPIFY
@@ -165,9 +166,9 @@ def test_a_bulk_backfill_reads_refunds_from_its_file_not_by_id(shop, monkeypatch
 
 def test_a_refund_missing_from_the_bulk_file_is_read_by_id(shop, monkeypatch):
     """A refund its order names but the file holds no agreement for is read by id, not lost."""
-    without_agreements = shopify_connector.orders_from_bulk
+    without_agreements = shopify_bulk.orders_from_bulk
     monkeypatch.setattr(
-        shopify_connector,
+        shopify_bulk,
         "orders_from_bulk",
         lambda objects: without_agreements(obj for obj in objects if "refund" not in obj and "lineType" not in obj),
     )
@@ -223,7 +224,7 @@ def test_a_large_shop_is_read_in_windows_of_updated_at_and_misses_no_update(shop
     """Window after window, pages stay in updated_at order; an order updated after its window
     was read comes again in the last window, which has no upper bound."""
     expected = truth(shop)
-    monkeypatch.setattr(shopify_connector, "BULK_WINDOW_ORDERS", len(expected) // 3)
+    monkeypatch.setattr(shopify_bulk, "BULK_WINDOW_ORDERS", len(expected) // 3)
     pages = connect(shop).fetch_orders(None)
     first = next(pages)
     admin(shop, f"orders/{first[0].external_id.rsplit('/', 1)[1]}/edit")
@@ -347,7 +348,7 @@ def test_windows_keep_as_many_bulk_operations_running_as_the_api_version_allows(
     shop, monkeypatch, api_version, in_flight
 ):
     expected = truth(shop)
-    monkeypatch.setattr(shopify_connector, "BULK_WINDOW_ORDERS", len(expected) // 3)
+    monkeypatch.setattr(shopify_bulk, "BULK_WINDOW_ORDERS", len(expected) // 3)
     connector = connect(shop, api_version=api_version)
     calls, answers = [], []
     for name in ("_start_bulk_orders", "_completed_bulk"):

@@ -39,7 +39,9 @@ from graphql import (
 )
 from graphql.validation import NoDeprecatedCustomRule
 
-from connectors import shopify, shopify_report
+from connectors import shopify
+from connectors.shopify import bulk as shopify_bulk
+from connectors.shopify import report as shopify_report
 from simulators.business import Business
 from simulators.server import SimRequest, SimResponse
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, ShopifySimulator, build_shopify
@@ -270,7 +272,7 @@ def test_every_document_sent_in_a_sync_is_valid_against_shopifys_schema(admin_sc
     recorder = server.simulator = Recorder(server.simulator)
     config = {"shop_domain": SHOP_DOMAIN, "base_url": server.url, "api_version": shopify.API_VERSION}
     connector = shopify.ShopifyConnector(config, {"access_token": DEV_ACCESS_TOKEN}, network=DEV_NETWORK)
-    monkeypatch.setattr(shopify, "BULK_WINDOW_ORDERS", 100)  # a backfill of several windows
+    monkeypatch.setattr(shopify_bulk, "BULK_WINDOW_ORDERS", 100)  # a backfill of several windows
     with server.start():
         connector.check()
         assert sum(len(page) for page in connector.fetch_orders(None)) > 200
