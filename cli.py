@@ -16,7 +16,7 @@ from connectors.csv_files import CLI_LIMITS, UnreadableFile
 from connectors.csv_import import mapping_for
 from db import accounts, migrate
 from db.engine import transaction
-from db.ingest import MissingFxRate
+from db.fx import MissingFxRate
 from db.models import Company, User
 from jobs.csv_import import import_csv
 from jobs.progress import ProgressLine

@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 
 from api import bp
 from api.analytics import company
-from db import ingest, queries
+from db import queries, rollups
 from db.models import REFUND_DATING, Company
 from web.context import db_session
 from web.errors import ApiError
@@ -47,7 +47,7 @@ def update_company() -> Response:
         owner.refund_dating = dating
         session.flush()
         for platform in queries.platforms(session, owner.id):
-            ingest.rollup_all(session, platform)
+            rollups.rollup_all(session, platform)
         session.commit()
         session.refresh(owner)
     return jsonify(company_json(owner))

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from api import bp
 from api.params import bad, date_range
 from connectors import fx
-from db import ingest
+from db import rollups
+from db.fx import FxConverter, MissingFxRate, upsert_fx_rates
 from db.models import Company, FxRate, Order, Platform, Refund
 from web.context import db_session
 from web.errors import ApiError, error_body
@@ -55,7 +56,7 @@ def store_rates(session: Session, company: Company, source: fx.FxSource, rows: l
     recompute the company's rollups they change; returns the upload's summary."""
     if source.base:
         rows = rows + fx.cross_rates(rows, needed_pairs(session, company), via=source.base)
-    ingest.upsert_fx_rates(session, company.id, rows, source.label)
+    upsert_fx_rates(session, company.id, rows, source.label)
     pairs = Counter((r.base, r.quote) for r in rows)
     # The converter uses a currency's direct rate to the reporting currency, or the inverse one.
     currencies = {b for b, q in pairs if q == company.currency} | {q for b, q in pairs if b == company.currency}
@@ -66,8 +67,8 @@ def store_rates(session: Session, company: Company, source: fx.FxSource, rows: l
         days = _affected_days(session, platform, currencies, first)
         try:
             with session.begin_nested():
-                ingest.rollup_daily(session, platform, days)
-        except ingest.MissingFxRate as exc:  # that platform keeps its old rollups: nothing is mixed
+                rollups.rollup_daily(session, platform, days)
+        except MissingFxRate as exc:  # that platform keeps its old rollups: nothing is mixed
             failed.append({"platform_id": platform.id, "message": str(exc)})
         else:
             recomputed += len(days)
@@ -128,7 +129,7 @@ def _currency(name: str) -> str | None:
     return value or None
 
 
-def _days_without_rate(converter: ingest.FxConverter, currency: str, start: date, end: date) -> list[dict]:
+def _days_without_rate(converter: FxConverter, currency: str, start: date, end: date) -> list[dict]:
     """The days of start..end with no rate of their own, each with the day whose rate the
     rollups use instead (None: there is no earlier rate, and those days cannot be converted)."""
     days = []
@@ -136,7 +137,7 @@ def _days_without_rate(converter: ingest.FxConverter, currency: str, start: date
         day = start + timedelta(days=offset)
         try:
             age = converter.rate(currency, day)[1]
-        except ingest.MissingFxRate:
+        except MissingFxRate:
             days.append({"day": day.isoformat(), "uses_rate_of": None})
             continue
         if age:
@@ -156,7 +157,7 @@ def list_fx_rates():
         if value:
             query = query.where(column == value)
     rates = session.scalars(query.order_by(FxRate.base, FxRate.quote, FxRate.day))
-    converter = ingest.FxConverter(session, company.id, company.currency)
+    converter = FxConverter(session, company.id, company.currency)
     return jsonify(
         period={"start_date": start.isoformat(), "end_date": end.isoformat(), "currency": company.currency},
         rates=[

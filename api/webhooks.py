@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors import shopify
 from connectors.base import ConnectorError
-from db import ingest
+from db import ingest, rollups
 from db.credentials import CredentialBox
 from db.models import Company, Platform, WebhookEvent, utcnow
 from web.context import db_session, state
@@ -67,12 +67,12 @@ def shopify_webhook():
         return jsonify(status="duplicate"), 200
     if topic == "orders/delete":
         external_id = _read_body(body, shopify.deleted_order_id, shop_domain, topic)
-        ingest.rollup_daily(session, platform, ingest.delete_order(session, platform, external_id, utcnow()))
+        rollups.rollup_daily(session, platform, ingest.delete_order(session, platform, external_id, utcnow()))
     elif topic.startswith("orders/"):
         order = _read_body(body, shopify.order_from_webhook, shop_domain, topic)
         company = session.get(Company, platform.company_id)
         touched = ingest.upsert_orders(session, platform, [order], ZoneInfo(company.timezone))
-        ingest.rollup_daily(session, platform, touched)
+        rollups.rollup_daily(session, platform, touched)
     else:  # refunds/create and the like: the orders/updated that comes with them carries the change
         session.commit()
         log.info("webhook ignored platform_id=%s topic=%s", platform.id, topic)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from app import create_app
-from db import accounts, ingest, migrate
+from db import accounts, fx, ingest, migrate, rollups
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, Order, Platform
 from jobs.demo import demo_fx_rates
@@ -79,7 +79,7 @@ def load(sessions, orders: int) -> Company:
         session.add_all(platforms.values())
         session.flush()
         rates = demo_fx_rates(today - timedelta(days=DAYS + 7), today)
-        ingest.upsert_fx_rates(session, company.id, rates, "benchmark")
+        fx.upsert_fx_rates(session, company.id, rates, "benchmark")
     started, written = time.perf_counter(), 0
     for kind in (SHOPIFY, BESTBUY):
         day = today - timedelta(days=DAYS - 1)
@@ -96,7 +96,7 @@ def load(sessions, orders: int) -> Company:
                 f"loading: {written:,} orders, {written / (time.perf_counter() - started):,.0f}/s", end="\r", flush=True
             )
         with transaction(sessions) as session:
-            ingest.rollup_dirty(session, session.get(Platform, platforms[kind].id))
+            rollups.rollup_dirty(session, session.get(Platform, platforms[kind].id))
     print(f"loaded {written:,} orders in {time.perf_counter() - started:.0f} s" + " " * 20, flush=True)
     with sessions() as session:
         return session.scalar(select(Company).where(Company.name == name))

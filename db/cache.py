@@ -4,7 +4,7 @@ Every key holds the database's identity, the company, the company's data version
 request's parameters. Company ids and data versions restart in every database, so without the
 identity two databases sharing one cache (two deployments on one Redis, two test databases on one
 cache dir) would read each other's numbers. A sync
-that writes new data bumps the version (db.ingest.bump_data_version), so the next refresh asks
+that writes new data bumps the version (db.rollups.bump_data_version), so the next refresh asks
 for a key nobody has stored yet: nothing is ever served staler than the last sync, and nothing
 needs deleting. Old keys simply expire.
 """

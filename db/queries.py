@@ -12,8 +12,8 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from db import metrics
-from db.ingest import next_month
 from db.models import AnalyticsDaily, AnalyticsProductDaily, AnalyticsProductMonthly, Company, Platform, SyncRun
+from db.rollups import next_month
 from records import ZERO
 
 GRANULARITIES = ("day", "week", "month")

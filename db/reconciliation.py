@@ -35,7 +35,9 @@ from sqlalchemy.orm import Session
 
 import records
 from db import metrics
-from db.ingest import FxConverter, MissingFxRate, chunks, local_day
+from db.bulk import chunks
+from db.fx import FxConverter, MissingFxRate
+from db.ingest import local_day
 from db.models import AnalyticsDaily, Company, Order, Platform, PlatformReportDay, Refund, SyncState, utcnow
 from records import RETURNS_ONLY, ZERO, ReportDay
 

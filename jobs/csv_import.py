@@ -18,7 +18,7 @@ from werkzeug.utils import secure_filename
 
 from connectors import FILE_KINDS, csv_files, csv_import
 from connectors.base import ConnectorError
-from db import ingest, locks
+from db import fx, ingest, locks, rollups
 from db.engine import transaction
 from db.models import Company, Platform, SyncRun, utcnow
 from jobs.progress import Progress
@@ -89,7 +89,7 @@ def import_csv(
                 if write_progress:
                     write_progress(min(offset + CSV_WRITE_CHUNK, len(orders)), len(orders))
             ingest.upsert_products(session, platform, csv_import.products(orders))
-            ingest.rollup_daily(session, platform, touched)
+            rollups.rollup_daily(session, platform, touched)
             ingest.mark_synced(session, platform)
     write_s = time.perf_counter() - started - parse_s
     log.info(
@@ -166,7 +166,7 @@ def run_csv_import(
                 # progress from another connection meanwhile; Postgres can.
                 write_progress=progress if sessions.kw["bind"].dialect.name == "postgresql" else None,
             )
-        except (ValueError, ConnectorError, ingest.MissingFxRate) as exc:
+        except (ValueError, ConnectorError, fx.MissingFxRate) as exc:
             error, rows = str(exc), 0
         except Exception as exc:  # a bug or a database error: the run must still end, and say so
             log.exception("csv import crashed platform_id=%s run_id=%s", platform_id, run_id)

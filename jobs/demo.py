@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import records
-from db import accounts, ingest
+from db import accounts, fx, ingest, rollups
 from db.credentials import CredentialBox
 from db.engine import transaction
 from db.models import Company, Order, Platform
@@ -89,7 +89,7 @@ def seed_demo(
         newest = session.scalar(select(func.max(Order.order_day)).where(Order.company_id == company.id))
         start = today - timedelta(days=days - 1)
         rates = demo_fx_rates(start - timedelta(days=7), today + timedelta(days=7))
-        ingest.upsert_fx_rates(session, company.id, rates, "demo")
+        fx.upsert_fx_rates(session, company.id, rates, "demo")
         for kind in CHANNELS:
             ingest.upsert_products(session, platforms[kind], business.products(kind))
     if connections:
@@ -141,5 +141,5 @@ def write_orders(
         if progress:
             progress(min(offset + page_size, len(orders)), len(orders))
     with transaction(sessions) as session:
-        ingest.rollup_daily(session, session.get(Platform, platform.id), touched)
+        rollups.rollup_daily(session, session.get(Platform, platform.id), touched)
     return touched

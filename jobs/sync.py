@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import records
 from connectors import SCHEDULED_KINDS, make_connector
 from connectors.base import STRICT, AuthError, Connector, ConnectorError, NetworkPolicy
-from db import ingest, locks
+from db import fx, ingest, locks, rollups
 from db.credentials import CredentialBox, CredentialsError
 from db.engine import transaction
 from db.models import Company, Platform, SyncRun, SyncState, utcnow
@@ -105,7 +105,7 @@ def sync_platform(
                         )
         except AuthError as exc:
             return _finish(sessions, platform_id, run_id, pages, rows, str(exc), needs_attention=True)
-        except (ConnectorError, ingest.MissingFxRate, CredentialsError) as exc:
+        except (ConnectorError, fx.MissingFxRate, CredentialsError) as exc:
             return _finish(sessions, platform_id, run_id, pages, rows, str(exc))
         except Exception as exc:
             log.exception("sync crashed platform_id=%s", platform_id)
@@ -191,8 +191,8 @@ def _rollup_dirty(sessions: sessionmaker[Session], platform_id: int, during_sync
     sync's end, which rolls up again, reports the missing rate."""
     try:
         with transaction(sessions) as session:
-            ingest.rollup_dirty(session, session.get(Platform, platform_id))
-    except ingest.MissingFxRate as exc:
+            rollups.rollup_dirty(session, session.get(Platform, platform_id))
+    except fx.MissingFxRate as exc:
         if not during_sync:
             raise
         log.warning("rollup waits for a rate platform_id=%s error=%s", platform_id, exc)
@@ -209,7 +209,7 @@ def _finish(
 ) -> SyncResult:
     try:
         _rollup_dirty(sessions, platform_id)
-    except ingest.MissingFxRate as exc:  # the orders are in; their days stay marked for the next try
+    except fx.MissingFxRate as exc:  # the orders are in; their days stay marked for the next try
         error = error or str(exc)
     status = "failed" if error else "succeeded"
     with transaction(sessions) as session:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 import records
-from db import ingest
+from db import ingest, rollups
 from db.models import Platform
 
 
@@ -75,4 +75,4 @@ def sale(
 
 def write(session: Session, platform: Platform, orders: Sequence[records.Order], timezone: str) -> None:
     """Through the same write path as a sync: upsert, then roll up the touched days."""
-    ingest.rollup_daily(session, platform, ingest.upsert_orders(session, platform, list(orders), ZoneInfo(timezone)))
+    rollups.rollup_daily(session, platform, ingest.upsert_orders(session, platform, list(orders), ZoneInfo(timezone)))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from connectors.base import NetworkPolicy
-from db import ingest
+from db import fx
 from db.credentials import CredentialBox
 from db.engine import transaction
 from db.models import Platform
@@ -92,7 +92,7 @@ def channel(request, sessions, company) -> Channel:
         session.flush()
         platform_id = platform.id
         rates = demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=60))
-        ingest.upsert_fx_rates(session, company.id, rates, source="test")
+        fx.upsert_fx_rates(session, company.id, rates, source="test")
     yield Channel(request.param, server, clock, platform_id, company.id)
     server.stop()
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from db import accounts, ingest
+from db import accounts, ingest, rollups
 from db.engine import transaction
 from db.metrics import COUNT_SUMS, METRICS, MONEY_SUMS
 from db.models import Company, Platform
@@ -256,7 +256,7 @@ def test_new_data_is_visible_on_the_next_request(demo_client, sessions, demo):
     with transaction(sessions) as session:
         platform = session.scalar(select(Platform).where(Platform.kind == "shopify"))
         touched = ingest.upsert_orders(session, platform, [record], ZoneInfo(demo.timezone))
-        ingest.rollup_daily(session, platform, touched)
+        rollups.rollup_daily(session, platform, touched)
     after = demo_client.get(url).json["metrics"]["orders"]["value"]
     assert after == before + 1
 
@@ -287,7 +287,7 @@ def other_company(sessions):
         )
         record = replace(record, currency="GBP")
         touched = ingest.upsert_orders(session, platform, [record], ZoneInfo("Europe/London"))
-        ingest.rollup_daily(session, platform, touched)
+        rollups.rollup_daily(session, platform, touched)
         return company.id, platform.id
 
 

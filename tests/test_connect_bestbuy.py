@@ -11,7 +11,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from db import ingest
+from db import fx
 from db.engine import transaction
 from db.models import Platform
 from jobs.demo import demo_fx_rates
@@ -44,7 +44,7 @@ def test_connecting_best_buy_checks_the_key_and_never_returns_it(client, auth, s
     server, config = mirakl
     with transaction(sessions) as session:  # the shop sells in CAD, the company reports in USD
         rates = demo_fx_rates(START.date() - timedelta(days=60), START.date() + timedelta(days=1))
-        ingest.upsert_fx_rates(session, company.id, rates, source="test")
+        fx.upsert_fx_rates(session, company.id, rates, source="test")
     auth.login()
     response = connect(client, config, MIRAKL_KEY)
     assert response.status_code == 201, response.get_data(as_text=True)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import records
-from db import ingest, reconciliation
+from db import ingest, reconciliation, rollups
 from db.engine import transaction
 from db.models import Platform
 from db.queries import company_today
@@ -78,7 +78,7 @@ def hostile(sessions, company, client, auth) -> tuple[int, date, date]:
         for platform, prefix in ((shop, "s"), (sheet, "c")):
             orders = [order(prefix + "1", start, refund_day=start + timedelta(days=2)), order(prefix + "2", start)]
             orders += [order(f"{prefix}{n}", start - timedelta(days=3)) for n in (3, 4, 5)]  # metrics fall
-            ingest.rollup_daily(session, platform, ingest.upsert_orders(session, platform, orders, TZ))
+            rollups.rollup_daily(session, platform, ingest.upsert_orders(session, platform, orders, TZ))
         report = [records.ReportDay(start + timedelta(days=n), "America/New_York", "USD") for n in range(7)]
         reconciliation.store_report(session, shop.id, report, source="upload")  # fresh: nothing is fetched
         shop_id = shop.id

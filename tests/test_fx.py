@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 import records
 from connectors import fx
 from connectors.fx import FxError, FxParseError, RateRow
-from db import accounts, ingest
+from db import accounts, ingest, rollups
 from db.engine import transaction
+from db.fx import FxConverter, MissingFxRate, upsert_fx_rates
 from db.models import AnalyticsDaily, Company, FxRate, Platform
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fx"
@@ -320,11 +321,11 @@ def add_channel(sessions, company_id: int, currency: str = "CAD", rollup: bool =
         platform = Platform(company_id=company_id, kind="bestbuy", display_name=f"BB {currency}", currency=currency)
         session.add(platform)
         session.flush()
-        ingest.upsert_fx_rates(session, company_id, [(FEB29, "CAD", "USD", Decimal("0.70000000"))], "test")
+        upsert_fx_rates(session, company_id, [(FEB29, "CAD", "USD", Decimal("0.70000000"))], "test")
         orders = [dataclasses.replace(o, currency=currency) for o in ORDERS]
         days = ingest.upsert_orders(session, platform, orders, NEW_YORK)
         if rollup:
-            ingest.rollup_daily(session, platform, days)
+            rollups.rollup_daily(session, platform, days)
         return platform.id
 
 
@@ -468,17 +469,17 @@ def test_another_companys_rollups_are_left_alone(client, auth, sessions, company
     with sessions() as session:
         assert session.get(Company, other.id).data_version == their_version
         # Rates are per company: a later rollup of theirs still converts at their own rates.
-        ingest.rollup_daily(session, session.get(Platform, theirs), [MAR1])
-        assert ingest.FxConverter(session, other.id, "USD").rate("CAD", MAR1) != ingest.FxConverter(
-            session, company.id, "USD"
-        ).rate("CAD", MAR1)
+        rollups.rollup_daily(session, session.get(Platform, theirs), [MAR1])
+        assert FxConverter(session, other.id, "USD").rate("CAD", MAR1) != FxConverter(session, company.id, "USD").rate(
+            "CAD", MAR1
+        )
     assert daily(sessions, theirs) == before
 
 
 def test_no_rate_at_all_is_an_error_not_a_mix(client, auth, sessions, company):
     gbp = add_channel(sessions, company.id, currency="GBP", rollup=False)  # orders in, no GBP rate anywhere
-    with sessions() as session, pytest.raises(ingest.MissingFxRate, match="no GBP->USD exchange rate on or before"):
-        ingest.rollup_daily(session, session.get(Platform, gbp), [MAR1])
+    with sessions() as session, pytest.raises(MissingFxRate, match="no GBP->USD exchange rate on or before"):
+        rollups.rollup_daily(session, session.get(Platform, gbp), [MAR1])
     auth.login()
     # A rate from Mar 2 on: Mar 4 books a return of Mar 1's goods, which still has no rate.
     body = upload(client, b"day,base,quote,rate\n2024-03-02,GBP,USD,1.27\n", "rates.csv").json

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, select
 
 from dashboard import data
-from db import ingest
+from db import rollups
 from db.cache import ReadCache
 from db.models import Company, Platform
 from jobs.demo import DEMO_COMPANY, DEMO_EMAIL, DEMO_PASSWORD, seed_demo
@@ -161,7 +161,7 @@ def test_a_refresh_with_no_new_data_reads_the_cache_not_the_rollups(engine, sess
         for bump in (False, False, True):
             if bump:
                 with sessions.begin() as session:
-                    ingest.bump_data_version(session, demo.id)
+                    rollups.bump_data_version(session, demo.id)
             statements.clear()
             with sessions() as session:
                 views.append(data.overview(session, demo.id, today=SEEDED_AT.date(), cache=cache))

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy import text as sql
 
-from db import ingest
+from db import fx
 from db.engine import transaction
 from db.models import Company, Platform, SyncRun, utcnow
 from db.queries import company_today
@@ -48,7 +48,7 @@ def seed(sessions, company: Company, rates_until: int) -> dict:
         bestbuy = Platform(company_id=company.id, kind="bestbuy", display_name="Best Buy", currency="CAD", config={})
         session.add_all([shop, bestbuy])
         session.flush()
-        ingest.upsert_fx_rates(
+        fx.upsert_fx_rates(
             session, company.id, rates(day - timedelta(days=30), day + timedelta(10 - rates_until)), "test"
         )
         write(session, shop, [sale("S1", day, [Line("SKU-1", "Speaker", 1, "100.00", "10.00")], timezone=TZ)], TZ)

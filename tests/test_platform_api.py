@@ -255,10 +255,10 @@ def test_simulator_webhooks_reach_the_database_without_a_sync(live_app, engine, 
         platform_id = web.post(f"{live_app}/api/v1/platforms/connect", json=connect_body(shop)).json()["id"]
         with transaction(sessions) as session:
             rates = demo_fx_rates(START.date() - timedelta(days=30), START.date() + timedelta(days=30))
-            from db import ingest
+            from db import fx
 
             company_id = session.scalar(select(Company.id).where(Company.name == "Acme Audio"))
-            ingest.upsert_fx_rates(session, company_id, rates, "test")
+            fx.upsert_fx_rates(session, company_id, rates, "test")
         assert sync_platform(sessions, platform_id, BOX, network=DEV_NETWORK).status == "succeeded"
 
         store = shop.simulator.store

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from db import ingest, reconciliation
+from db import fx, ingest, reconciliation, rollups
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Platform, SyncState
 from jobs.sync import sync_platform
@@ -112,7 +112,7 @@ def test_after_a_sync_every_difference_is_explained(sessions, client, auth, chan
 
     with transaction(sessions) as session:  # the company books returns on the order's day instead
         session.scalar(select(Company)).refund_dating = "order"
-        ingest.rollup_all(session, session.get(Platform, channel.platform_id))
+        rollups.rollup_all(session, session.get(Platform, channel.platform_id))
     by_order_date = get(client, channel.platform_id, start, end)
     assert "refund_dating" in reasons(by_order_date) and unexplained(by_order_date) == []
     for day in by_order_date["days"]:
@@ -327,7 +327,7 @@ def test_voided_orders_the_report_counts_are_inclusion(sessions, company):
         session.add(platform)
         session.flush()
         touched = ingest.upsert_orders(session, platform, [order(1, False), order(2, True)], ZoneInfo(company.timezone))
-        ingest.rollup_daily(session, platform, touched)
+        rollups.rollup_daily(session, platform, touched)
         session.add(SyncState(platform_id=platform.id, stream="orders", cursor=cancelled))
         report = [
             report_day(day, 2, "200.00", "20.00", "0.00", "14.40"),
@@ -432,9 +432,9 @@ def cad_store(sessions, company, rates=RATES, report=CLEAN_REPORT, pending=()) -
         platform = Platform(company_id=company.id, kind="bestbuy", display_name=name, currency="CAD")
         session.add(platform)
         session.flush()
-        ingest.upsert_fx_rates(session, company.id, [(d, "CAD", "USD", r) for d, r in rates.items()], "test")
+        fx.upsert_fx_rates(session, company.id, [(d, "CAD", "USD", r) for d, r in rates.items()], "test")
         touched = ingest.upsert_orders(session, platform, [FIRST, SECOND], ZONE)
-        ingest.rollup_daily(session, platform, touched)
+        rollups.rollup_daily(session, platform, touched)
         synced = datetime(2026, 3, 12, tzinfo=UTC)
         session.add(SyncState(platform_id=platform.id, stream="orders", cursor=SECOND.updated_at))
         ingest.mark_synced(session, platform, synced)
@@ -489,14 +489,14 @@ def test_a_day_with_no_rate_is_currency_at_the_last_rate_before_it(sessions, com
 def test_a_rate_changed_after_the_rollup_is_unexplained_until_rolled_up_again(sessions, company):
     platform_id = cad_store(sessions, company)
     with transaction(sessions) as session:  # a corrected rate, the dashboard not recomputed
-        ingest.upsert_fx_rates(session, company.id, [(MARCH_11, "CAD", "USD", Decimal("0.7500"))], "test")
+        fx.upsert_fx_rates(session, company.id, [(MARCH_11, "CAD", "USD", Decimal("0.7500"))], "test")
     stale = reconciled(sessions, platform_id)[MARCH_11]
     money = ("gross_sales", "net_sales", "total_sales")
     assert effects(stale) == {"currency": {k: Decimal("12.50") for k in money}}  # 50 CAD is 37.50 USD now
     assert unexplained_amounts(stale) == {k: Decimal("0.50") for k in money}  # shown at 0.74: 37.00
 
     with transaction(sessions) as session:
-        ingest.rollup_daily(session, session.get(Platform, platform_id), [MARCH_11])
+        rollups.rollup_daily(session, session.get(Platform, platform_id), [MARCH_11])
     fresh = reconciled(sessions, platform_id)[MARCH_11]
     assert effects(fresh) == {"currency": {k: Decimal("12.50") for k in money}} and not unexplained_amounts(fresh)
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from connectors import CONNECTORS, make_connector
 from connectors.base import AuthError
 from db import ingest
+from db import rollups as db_rollups
 from db.engine import transaction
 from db.models import AnalyticsDaily, DirtyDay, Order, Platform, SyncRun, SyncState
 from jobs.sync import sync_platform
@@ -301,16 +302,16 @@ def test_a_day_marked_while_it_is_rolled_up_stays_marked(sessions, company, monk
         marked.set()
 
     writer = threading.Thread(target=mark_again)
-    rollup_daily = ingest.rollup_daily
+    rollup_daily = db_rollups.rollup_daily
 
     def rollup_while_a_writer_marks(*args):
         writer.start()
         assert not marked.wait(0.5)  # the writer waits for the rollup to commit
         return rollup_daily(*args)
 
-    monkeypatch.setattr(ingest, "rollup_daily", rollup_while_a_writer_marks)
+    monkeypatch.setattr(db_rollups, "rollup_daily", rollup_while_a_writer_marks)
     with transaction(sessions) as rollup:
-        assert ingest.rollup_dirty(rollup, rollup.get(Platform, platform_id)) == 1
+        assert db_rollups.rollup_dirty(rollup, rollup.get(Platform, platform_id)) == 1
     writer.join(10)
     assert marked.is_set()
     with sessions() as session:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 
 import jobs.sync
 import records
-from db import ingest
+from db import fx
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, DirtyDay, FxRate, Platform, SyncRun, SyncState
 from jobs.demo import demo_fx_rates
@@ -239,7 +239,7 @@ def test_orders_without_an_exchange_rate_are_kept_and_counted_once_it_arrives(en
         assert session.scalar(rolled) == 0  # nothing converted at a guessed rate
 
     with transaction(sessions) as session:
-        ingest.upsert_fx_rates(session, company_id, demo_fx_rates(cut - timedelta(days=60), cut), "test")
+        fx.upsert_fx_rates(session, company_id, demo_fx_rates(cut - timedelta(days=60), cut), "test")
     recovered = sync(sessions, channel)
 
     assert recovered.status == "succeeded", recovered.error

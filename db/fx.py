@@ -1,0 +1,85 @@
+"""A company's exchange rates: storing them, and converting amounts to its reporting currency at
+an order day's rate. Rates are per company, so one company's upload never changes another's
+numbers; a day without its own rate takes the last known one before it (and says how old it
+is), never a silent 1:1. docs/fx.md has the rules.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.bulk import chunks, dialect_insert
+from db.models import FxRate
+
+
+class MissingFxRate(Exception):
+    """No rate at all on or before a day: amounts cannot be converted and are not mixed."""
+
+
+def upsert_fx_rates(
+    session: Session, company_id: int, rates: Iterable[tuple[date, str, str, Decimal]], source: str
+) -> int:
+    """Insert or replace a company's (day, base, quote, rate) rows; returns how many were written."""
+    rows = [
+        {"company_id": company_id, "day": d, "base": b.upper(), "quote": q.upper(), "rate": r, "source": source}
+        for d, b, q, r in rates
+    ]
+    for part in chunks(rows, 2000):
+        stmt = dialect_insert(session, FxRate.__table__)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["company_id", "base", "quote", "day"],
+                set_={"rate": stmt.excluded.rate, "source": stmt.excluded.source},
+            ),
+            list(part),
+        )
+    return len(rows)
+
+
+@dataclass
+class FxConverter:
+    """Converts amounts to a company's reporting currency at a given day's rate from the
+    company's rates, falling back to the last known rate before that day (and saying so), never
+    to a silent 1:1."""
+
+    session: Session
+    company_id: int
+    target: str
+
+    def __post_init__(self) -> None:
+        self._tables: dict[str, tuple[list[date], list[Decimal]]] = {}
+
+    def rate(self, currency: str, day: date) -> tuple[Decimal, int]:
+        """(rate, age in days of that rate: 0 when the day has its own rate)."""
+        if currency == self.target:
+            return Decimal(1), 0
+        days, rates = self._table(currency)
+        i = bisect.bisect_right(days, day) - 1
+        if i < 0:
+            raise MissingFxRate(f"no {currency}->{self.target} exchange rate on or before {day.isoformat()}")
+        return rates[i], (day - days[i]).days
+
+    def _table(self, currency: str) -> tuple[list[date], list[Decimal]]:
+        if currency not in self._tables:
+            direct = self.session.execute(
+                select(FxRate.day, FxRate.rate).where(
+                    FxRate.company_id == self.company_id, FxRate.base == currency, FxRate.quote == self.target
+                )
+            ).all()
+            inverse = self.session.execute(
+                select(FxRate.day, FxRate.rate).where(
+                    FxRate.company_id == self.company_id, FxRate.base == self.target, FxRate.quote == currency
+                )
+            ).all()
+            merged = {d: Decimal(1) / Decimal(r) for d, r in inverse}
+            merged.update({d: Decimal(r) for d, r in direct})  # a published direct rate wins
+            ordered = sorted(merged.items())
+            self._tables[currency] = ([d for d, _ in ordered], [r for _, r in ordered])
+        return self._tables[currency]
