@@ -131,7 +131,10 @@ def scan_file(source: Source, limits: Limits) -> FileScan:
                 nul_line = lines + chunk.count(b"\n", 0, at) + 1
             lines += chunk.count(b"\n")
             last = chunk[-1:]
+            ascii = chunk.isascii()  # decodes alike in every encoding, so only a pending sequence matters
             for name, decoder in list(decoders.items()):
+                if ascii and not decoder.getstate()[0]:
+                    continue
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:

@@ -41,7 +41,7 @@ from connectors.csv_files import (
     open_binary,
     scan_file,
 )
-from records import RETURNS_ONLY, ZERO, LineItem, Order, Product, Refund, RefundLine
+from records import RETURNS_ONLY, ZERO, LineItem, Order, Product, Refund, RefundLine, cycle_collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -297,30 +297,43 @@ def _date_parser(formats: tuple[str, ...], tz: ZoneInfo) -> Callable[[str], date
     return parse
 
 
+def _cell(convert: Callable[[str], Any], default: Any) -> Callable[[str], Any]:
+    """`convert` for one column's cells, with `default` for a blank cell (None: a value is
+    required), cached per parse: a file repeats the same dates, prices and quantities thousands
+    of times, and a dict lookup is far cheaper than Decimal() or strptime()."""
+
+    def parse(text: str) -> Any:
+        if not text.strip():
+            if default is None:
+                raise ValueError("missing value")
+            return default
+        return convert(text)
+
+    return functools.cache(parse)
+
+
 # --- parsing -------------------------------------------------------------------------------
 
 
 class _RowReader:
-    """Validates rows into `_Row`s grouped by order id, collecting every error on the way.
-
-    Converters are cached per parse: a file repeats the same dates, prices and quantities
-    thousands of times, and a dict lookup is far cheaper than Decimal() or strptime().
-    """
+    """Validates rows into `_Row`s grouped by order id, collecting every error on the way."""
 
     def __init__(self, mapping: CsvMapping, columns: dict[str, int], currency: str | None, tz: ZoneInfo) -> None:
         self.mapping = mapping
         self.columns = columns
         self.width = max(columns.values()) + 1
-        self.default_currency = currency
-        self.convert = {
-            "order_date": functools.cache(_date_parser(mapping.date_formats, tz)),
-            "quantity": functools.cache(_quantity),
-            "unit_price": functools.cache(_amount),
-            "currency": functools.cache(_currency),
-            "discount": functools.cache(_amount),
-            "tax": functools.cache(_amount),
-            "shipping": functools.cache(_amount),
-        }
+        # (name, position or None when the file has no such column, cell converter), in the
+        # order a row's values are checked and unpacked in `read`.
+        self.converted = [
+            (name, columns.get(name), _cell(convert, default))
+            for name, convert, default in (
+                ("order_date", _date_parser(mapping.date_formats, tz), None),
+                ("quantity", _quantity, None),
+                ("unit_price", _amount, None),
+                ("currency", _currency, currency),
+                *((name, _amount, ZERO) for name in OPTIONAL),
+            )
+        ]
         self.orders: dict[str, list[_Row]] = {}
         self.errors: list[RowError] = []
         self.rows = self.skipped = self.ignored = 0
@@ -337,20 +350,16 @@ class _RowReader:
             return
         sku = self.text(line, cells, "sku", required=False, limit=MAX_SKU)
         title = cells[self.columns["title"]].strip()
-        at = self.value(line, cells, "order_date")
-        quantity = self.value(line, cells, "quantity")
-        unit_price = self.value(line, cells, "unit_price")
-        currency = self.value(line, cells, "currency", self.default_currency)
-        discount, tax, shipping = (self.value(line, cells, name, ZERO) for name in OPTIONAL)
+        at, quantity, unit_price, currency, discount, tax, shipping = self.values(line, cells)
         if len(self.errors) > errors_before:
             return
 
-        first = self.orders[order_id][0] if order_id in self.orders else None
-        if first and currency != first.currency:
-            self.error(line, "currency", currency, f"order {order_id} is in {first.currency} (line {first.line})")
+        rows = self.orders.get(order_id)
+        if rows and currency != rows[0].currency:
+            self.error(line, "currency", currency, f"order {order_id} is in {rows[0].currency} (line {rows[0].line})")
         if self.mapping.cancellation_prefix and order_id.startswith(self.mapping.cancellation_prefix) and quantity > 0:
             self.error(line, "quantity", str(quantity), "a cancellation's quantities must be negative")
-        if discount > abs(quantity) * unit_price:
+        if discount and discount > abs(quantity) * unit_price:
             self.error(line, "discount", str(discount), "more than quantity x unit price")
         if len(self.errors) > errors_before:
             return
@@ -361,7 +370,10 @@ class _RowReader:
         if postage:
             shipping += abs(quantity) * unit_price - discount
         row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping, postage)
-        self.orders.setdefault(order_id, []).append(row)
+        if rows is None:
+            self.orders[order_id] = [row]
+        else:
+            rows.append(row)
 
     def text(self, line: int, cells: list[str], name: str, *, required: bool, limit: int) -> str:
         value = cells[self.columns[name]].strip()
@@ -371,20 +383,18 @@ class _RowReader:
             self.error(line, name, value, f"longer than {limit} characters")
         return value
 
-    def value(self, line: int, cells: list[str], name: str, default: Any = None) -> Any:
-        """The converted cell; `default` for an empty cell or an absent optional column."""
-        if name not in self.columns:
-            return default
-        text = cells[self.columns[name]]
-        if not text.strip():
-            if default is None:
-                self.error(line, name, text, "missing value")
-            return default
-        try:
-            return self.convert[name](text)
-        except ValueError as exc:
-            self.error(line, name, text, str(exc))
-            return default
+    def values(self, line: int, cells: list[str]) -> list[Any]:
+        """The row's converted cells, in `converted`'s order; an absent optional column gives
+        its default, and a cell that does not convert gives None and an error."""
+        values = []
+        for name, position, convert in self.converted:
+            text = "" if position is None else cells[position]
+            try:
+                values.append(convert(text))
+            except ValueError as exc:
+                self.error(line, name, text, str(exc))
+                values.append(None)
+        return values
 
     def error(self, line: int, name: str, value: str, reason: str) -> None:
         self.errors.append(RowError(line, self.mapping.columns.get(name, name), value, reason))
@@ -408,6 +418,21 @@ def parse_csv(
     corrected file replaces what an earlier import wrote. A file past `limits` raises
     UnreadableFile, as does a damaged gzip; a file object source must be seekable (it is read twice).
     """
+    # Every row and record stays alive until the parse returns, and none makes a reference
+    # cycle: the cycle collector's passes over them would be wasted (a fifth of the parse).
+    with cycle_collector_paused():
+        return _parse(source, mapping, currency, timezone, imported_at, progress, limits)
+
+
+def _parse(
+    source: Source,
+    mapping: CsvMapping,
+    currency: str | None,
+    timezone: str,
+    imported_at: datetime | None,
+    progress: Progress | None,
+    limits: Limits,
+) -> ParsedCsv:
     started = time.perf_counter()
     if currency:
         currency = _currency(currency)

@@ -7,6 +7,7 @@ is), never a silent 1:1. docs/fx.md has the rules.
 from __future__ import annotations
 
 import bisect
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db import metrics
 from db.bulk import chunks, dialect_insert
 from db.models import FxRate
 
@@ -83,3 +85,20 @@ class FxConverter:
             ordered = sorted(merged.items())
             self._tables[currency] = ([d for d, _ in ordered], [r for _, r in ordered])
         return self._tables[currency]
+
+
+class DayConverter:
+    """Converts a platform's amounts to the company's currency at their order day's rate,
+    rounded to the cent, for rollups: remembers each (currency, order day) rate it used, and per
+    booked day the age of the oldest one (a return is booked on its own day at its order's rate)."""
+
+    def __init__(self, session: Session, company_id: int, target: str) -> None:
+        self.fx = FxConverter(session, company_id, target)
+        self.rates: dict[tuple[str, date], Decimal] = {}
+        self.rate_age: dict[date, int] = defaultdict(int)
+
+    def __call__(self, amount: Decimal | None, currency: str, order_day: date, day: date) -> Decimal:
+        rate, age = self.fx.rate(currency, order_day)
+        self.rates[currency, order_day] = rate
+        self.rate_age[day] = max(self.rate_age[day], age)
+        return metrics.cents(Decimal(amount or 0) * rate)

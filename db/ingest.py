@@ -40,29 +40,7 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     delayed or replayed webhook) that must never roll the order or its refunds back.
     """
     by_id = {o.external_id: o for o in orders}  # a page can repeat an order; the last one wins
-    order_rows = {
-        ext: (
-            platform.company_id,
-            platform.id,
-            ext,
-            o.name[:64],
-            o.currency,
-            o.created_at,
-            o.processed_at,
-            o.updated_at,
-            o.cancelled_at,
-            local_day(o.processed_at, tz),
-            o.status[:32],
-            o.excluded_reason,
-            o.gross_sales,
-            o.discounts,
-            o.shipping,
-            o.tax,
-            o.fees,
-            o.units,
-        )
-        for ext, o in by_id.items()
-    }
+    order_rows = {ext: _order_row(platform, o, tz) for ext, o in by_id.items()}
     existing = _existing_orders(session, platform, list(order_rows.values()))
     changed = [o for o in by_id.values() if o.external_id not in existing or existing[o.external_id][2] < o.updated_at]
     if not changed:
@@ -72,74 +50,114 @@ def upsert_orders(session: Session, platform: Platform, orders: Sequence[records
     touched.update(order_rows[o.external_id][ORDER_DAY] for o in changed)
     ids = _upsert_returning_ids(session, [order_rows[o.external_id] for o in changed])
     changed = [o for o in changed if o.external_id in ids]  # less any a webhook made newer meanwhile
+    touched |= _delete_children(session, [existing[o.external_id][0] for o in changed if o.external_id in existing])
+    touched |= _insert_children(session, platform, [(ids[o.external_id], o) for o in changed], tz)
+    return touched
 
-    # Replace the children of orders we already had; refund days that disappear are touched too.
-    replaced = [existing[o.external_id][0] for o in changed if o.external_id in existing]
-    for part in chunks(replaced):
+
+def _order_row(platform: Platform, o: records.Order, tz: ZoneInfo) -> tuple:
+    """The order's row of ORDER_COLUMNS."""
+    return (
+        platform.company_id,
+        platform.id,
+        o.external_id,
+        o.name[:64],
+        o.currency,
+        o.created_at,
+        o.processed_at,
+        o.updated_at,
+        o.cancelled_at,
+        local_day(o.processed_at, tz),
+        o.status[:32],
+        o.excluded_reason,
+        o.gross_sales,
+        o.discounts,
+        o.shipping,
+        o.tax,
+        o.fees,
+        o.units,
+    )
+
+
+def _delete_children(session: Session, order_ids: list[int]) -> set[date]:
+    """Delete the lines and refunds of orders about to get their current ones; returns the
+    refunds' days, which change too."""
+    days: set[date] = set()
+    for part in chunks(order_ids):
         refunds_of_part = one_of(session, Refund.order_id, part)
-        touched.update(session.scalars(select(Refund.refund_day).where(refunds_of_part).distinct()))
+        days.update(session.scalars(select(Refund.refund_day).where(refunds_of_part).distinct()))
         session.execute(delete(OrderLineItem).where(one_of(session, OrderLineItem.order_id, part)))
         session.execute(delete(Refund).where(refunds_of_part))
+    return days
 
-    line_rows, refund_rows, refund_children = [], [], []
-    for o in changed:
-        oid = ids[o.external_id]
-        line_rows.extend(
-            (
-                oid,
-                li.external_id,
-                li.sku,
-                li.product_external_id,
-                li.title[:500],
-                li.quantity,
-                li.unit_price,
-                li.discount,
-                li.tax,
-                li.is_gift_card,
-            )
-            for li in o.line_items
+
+def _insert_children(
+    session: Session, platform: Platform, orders: list[tuple[int, records.Order]], tz: ZoneInfo
+) -> set[date]:
+    """Insert the lines and refunds of these (order id, order)s; returns the refunds' days."""
+    line_rows = [
+        (
+            oid,
+            li.external_id,
+            li.sku,
+            li.product_external_id,
+            li.title[:500],
+            li.quantity,
+            li.unit_price,
+            li.discount,
+            li.tax,
+            li.is_gift_card,
         )
-        for r in o.refunds:
-            day = local_day(r.processed_at, tz)
-            touched.add(day)
-            refund_rows.append(
-                (
-                    oid,
-                    platform.id,
-                    r.external_id,
-                    r.kind,
-                    r.processed_at,
-                    day,
-                    r.returns,
-                    r.shipping,
-                    r.tax,
-                    sum(rl.quantity for rl in r.lines),
-                )
-            )
-            refund_children.append((r.external_id, r.lines))
+        for oid, o in orders
+        for li in o.line_items
+    ]
     insert_rows(session, OrderLineItem.__table__, LINE_COLUMNS, line_rows)
-    if refund_rows:
-        insert_rows(session, Refund.__table__, REFUND_COLUMNS, refund_rows)
-        refund_ids: dict[str, int] = {}
-        for part in chunks([ext for ext, _ in refund_children]):
-            refund_ids.update(
-                session.execute(
-                    select(Refund.external_id, Refund.id).where(
-                        Refund.platform_id == platform.id, one_of(session, Refund.external_id, part)
-                    )
-                ).all()
-            )
-        insert_rows(
-            session,
-            RefundLine.__table__,
-            REFUND_LINE_COLUMNS,
-            [
-                (refund_ids[ext], rl.line_item_external_id, rl.quantity, rl.amount, rl.sku, rl.title and rl.title[:500])
-                for ext, lines in refund_children
-                for rl in lines
-            ],
+    refunds = [(oid, r, local_day(r.processed_at, tz)) for oid, o in orders for r in o.refunds]
+    if refunds:
+        _insert_refunds(session, platform, refunds)
+    return {day for _, _, day in refunds}
+
+
+def _insert_refunds(session: Session, platform: Platform, refunds: list[tuple[int, records.Refund, date]]) -> None:
+    """Insert these (order id, refund, refund day)s and their lines."""
+    refund_rows = [
+        (
+            oid,
+            platform.id,
+            r.external_id,
+            r.kind,
+            r.processed_at,
+            day,
+            r.returns,
+            r.shipping,
+            r.tax,
+            sum(rl.quantity for rl in r.lines),
         )
-    return touched
+        for oid, r, day in refunds
+    ]
+    insert_rows(session, Refund.__table__, REFUND_COLUMNS, refund_rows)
+    refund_ids: dict[str, int] = {}
+    for part in chunks([r.external_id for _, r, _ in refunds]):
+        refund_ids.update(
+            session.execute(
+                select(Refund.external_id, Refund.id).where(
+                    Refund.platform_id == platform.id, one_of(session, Refund.external_id, part)
+                )
+            ).all()
+        )
+    line_rows = [
+        (
+            refund_ids[r.external_id],
+            line.line_item_external_id,
+            line.quantity,
+            line.amount,
+            line.sku,
+            line.title and line.title[:500],
+        )
+        for _, r, _ in refunds
+        for line in r.lines
+    ]
+    insert_rows(session, RefundLine.__table__, REFUND_LINE_COLUMNS, line_rows)
 
 
 DELETED = "deleted"  # excluded_reason of an order the platform says was deleted

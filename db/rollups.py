@@ -14,13 +14,35 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Date,
+    Insert,
+    MetaData,
+    Numeric,
+    Select,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 
 import records
 from db import metrics
 from db.bulk import chunks, insert_dicts, is_postgres
-from db.fx import FxConverter
+from db.fx import DayConverter
 from db.models import (
     AnalyticsDaily,
     AnalyticsProductDaily,
@@ -30,26 +52,37 @@ from db.models import (
     Order,
     OrderLineItem,
     Platform,
+    ProductSums,
     Refund,
     RefundLine,
 )
 
 ZERO = Decimal("0")
 ANALYZE_AFTER_DAYS = 28
-
-
-class _Converter:
-    """Converts a platform's amounts to the company's currency at each order day's rate,
-    remembering per booked day the age of the oldest rate used."""
-
-    def __init__(self, session: Session, company: Company) -> None:
-        self.fx = FxConverter(session, company.id, company.currency)
-        self.rate_age: dict[date, int] = defaultdict(int)
-
-    def __call__(self, amount: Decimal | None, currency: str, order_day: date, day: date) -> Decimal:
-        rate, age = self.fx.rate(currency, order_day)
-        self.rate_age[day] = max(self.rate_age[day], age)
-        return metrics.cents(Decimal(amount or 0) * rate)
+# The rate of each (currency, order day) that a rollup's day totals converted at, for its product
+# queries to join: a temporary table, so the products of a backfill are summed and converted by
+# the database, not sent to Python and back.
+RATES = Table(
+    "rollup_rates",
+    MetaData(),
+    Column("currency", String(3), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("rate", Numeric, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+PRODUCT_COLUMNS = (
+    "company_id",
+    "platform_id",
+    "day",
+    "sku",
+    "title",
+    "gross_sales",
+    "discounts",
+    "returns",
+    "net_sales",
+    "units",
+    "units_returned",
+)
 
 
 def _sums() -> defaultdict[str, Decimal]:
@@ -58,18 +91,14 @@ def _sums() -> defaultdict[str, Decimal]:
 
 @dataclass
 class _Rollup:
-    """One rollup of one platform: what its queries share, and the sums they add up, per day
-    and per (day, SKU), in the company's currency."""
+    """One rollup of one platform: what its queries share, and the day totals they add up in
+    the company's currency."""
 
     session: Session
     platform: Platform
     company: Company
-    convert: _Converter
+    convert: DayConverter
     totals: defaultdict[date, defaultdict[str, Decimal]] = field(default_factory=lambda: defaultdict(_sums))
-    products: defaultdict[tuple[date, str], defaultdict[str, Decimal]] = field(
-        default_factory=lambda: defaultdict(_sums)
-    )
-    titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def refund_day(self) -> ColumnElement[date]:
@@ -83,29 +112,30 @@ class _Rollup:
 
 
 def rollup_daily(session: Session, platform: Platform, days: Iterable[date]) -> int:
-    """Recompute `analytics_daily` and `analytics_product_daily` for these local days of one
-    platform; returns the daily rows written.
+    """Recompute `analytics_daily` and `analytics_product_daily` (and the months of
+    `analytics_product_monthly`) for these local days of one platform; returns the daily rows
+    written.
 
     Amounts are summed in the platform's currency per (day, order day) first and rounded to the
     cent once per group (per product too, so a day's products can differ from its total by a few
-    cents of rounding).
+    cents of rounding). The day totals are summed here; the products, hundreds of thousands of
+    rows in a backfill, by the database at the same rates.
     """
     wanted = sorted(set(days))
     if not wanted:
         return 0
     company = session.get(Company, platform.company_id)
-    rollup = _Rollup(session, platform, company, _Converter(session, company))
+    rollup = _Rollup(session, platform, company, DayConverter(session, company.id, company.currency))
     for part in chunks(wanted):
         _add_sales(rollup, part)
         _add_returns(rollup, part)
-        _add_product_sales(rollup, part)
-        _add_product_returns(rollup, part)
-    daily_rows = _daily_rows(rollup)
+    _stage_rates(session, rollup.convert.rates)
     for part in chunks(wanted):
         for table in (AnalyticsDaily, AnalyticsProductDaily):
-            session.execute(delete(table).where(table.platform_id == platform.id, table.day.in_(part)))
+            session.execute(delete(table).where(_of_platform(table, company.id, platform.id), table.day.in_(part)))
+        session.execute(_product_days(rollup, part))
+    daily_rows = _daily_rows(rollup)
     insert_dicts(session, AnalyticsDaily.__table__, daily_rows)
-    insert_dicts(session, AnalyticsProductDaily.__table__, _product_rows(rollup))
     rollup_product_months(session, company.id, platform.id, {d.replace(day=1) for d in wanted})
     if len(wanted) >= ANALYZE_AFTER_DAYS and is_postgres(session):
         # A backfill changes the rollups' size by orders of magnitude: refresh the planner's
@@ -168,71 +198,6 @@ def _add_returns(rollup: _Rollup, days: Sequence[date]) -> None:
         b["units_returned"] += units or 0
 
 
-def _add_product_sales(rollup: _Rollup, days: Sequence[date]) -> None:
-    """Each product's sales and units on the order's day (gift cards are not sales)."""
-    sku = func.coalesce(OrderLineItem.sku, "")
-    product_sales = rollup.session.execute(
-        select(
-            Order.order_day,
-            Order.currency,
-            sku,
-            func.max(OrderLineItem.title),
-            func.sum(OrderLineItem.unit_price * OrderLineItem.quantity),
-            func.sum(OrderLineItem.discount),
-            func.sum(OrderLineItem.quantity),
-        )
-        .join(Order, Order.id == OrderLineItem.order_id)
-        .where(
-            Order.platform_id == rollup.platform.id,
-            Order.order_day.in_(days),
-            Order.excluded_reason.is_(None),
-            OrderLineItem.is_gift_card.is_(False),
-        )
-        .group_by(Order.order_day, Order.currency, sku)
-    )
-    convert = rollup.convert
-    for day, currency, code, title, gross, discounts, units in product_sales:
-        p = rollup.products[day, code]
-        rollup.titles.setdefault(code, title)
-        p["gross_sales"] += convert(gross, currency, day, day)
-        p["discounts"] += convert(discounts, currency, day, day)
-        p["units"] += units or 0
-
-
-def _add_product_returns(rollup: _Rollup, days: Sequence[date]) -> None:
-    """Each product's returns on the return's day. The refund line's own product when it names
-    one (a CSV cancellation's lines point to no stored line), else its line item's: every
-    returned line counts for some product."""
-    refund_day = rollup.refund_day
-    returned_sku = func.coalesce(RefundLine.sku, OrderLineItem.sku, "")
-    product_returns = rollup.session.execute(
-        select(
-            refund_day,
-            Order.order_day,
-            Order.currency,
-            returned_sku,
-            func.max(func.coalesce(RefundLine.title, OrderLineItem.title)),
-            func.sum(RefundLine.amount),
-            func.sum(RefundLine.quantity),
-        )
-        .select_from(RefundLine)
-        .join(Refund, Refund.id == RefundLine.refund_id)
-        .join(Order, Order.id == Refund.order_id)
-        .outerjoin(
-            OrderLineItem,
-            (OrderLineItem.order_id == Order.id) & (OrderLineItem.external_id == RefundLine.line_item_external_id),
-        )
-        .where(Refund.platform_id == rollup.platform.id, refund_day.in_(days), rollup.counted_refunds)
-        .group_by(refund_day, Order.order_day, Order.currency, returned_sku)
-    )
-    convert = rollup.convert
-    for day, order_day, currency, code, title, returned, units in product_returns:
-        p = rollup.products[day, code]
-        rollup.titles.setdefault(code, title)
-        p["returns"] += convert(returned, currency, order_day, day)
-        p["units_returned"] += units or 0
-
-
 def _daily_rows(rollup: _Rollup) -> list[dict]:
     rows = []
     for day, b in rollup.totals.items():
@@ -259,23 +224,113 @@ def _daily_rows(rollup: _Rollup) -> list[dict]:
     return rows
 
 
-def _product_rows(rollup: _Rollup) -> list[dict]:
-    return [
-        {
-            "company_id": rollup.company.id,
-            "platform_id": rollup.platform.id,
-            "day": day,
-            "sku": code,
-            "title": (rollup.titles.get(code) or code or "(no SKU)")[:500],
-            "gross_sales": p["gross_sales"],
-            "discounts": p["discounts"],
-            "returns": p["returns"],
-            "net_sales": metrics.net_sales(p["gross_sales"], p["discounts"], p["returns"]),
-            "units": int(p["units"]),
-            "units_returned": int(p["units_returned"]),
-        }
-        for (day, code), p in rollup.products.items()
-    ]
+def _stage_rates(session: Session, rates: dict[tuple[str, date], Decimal]) -> None:
+    """Put the day totals' rates in RATES. Every (currency, order day) the product queries meet
+    is among them: those queries read the same orders and refunds, less gift cards."""
+    session.execute(CreateTable(RATES, if_not_exists=True))
+    session.execute(delete(RATES))
+    if rates:
+        session.execute(insert(RATES), [{"currency": c, "day": d, "rate": r} for (c, d), r in rates.items()])
+
+
+def _converted(amount: ColumnElement) -> ColumnElement:
+    """An amount summed in the platform's currency, converted at RATES' rate and rounded half
+    away from zero to the cent, as metrics.cents rounds the day totals."""
+    return func.round(amount * RATES.c.rate, 2)
+
+
+def _at_order_day_rate() -> ColumnElement[bool]:
+    return (RATES.c.currency == Order.currency) & (RATES.c.day == Order.order_day)
+
+
+def _product_days(rollup: _Rollup, days: Sequence[date]) -> Insert:
+    """INSERT ... SELECT of these days' `analytics_product_daily` rows: each product's sales and
+    returns, converted per (booked day, order day, currency) as the day totals are, summed per
+    (day, SKU). A product's title is the greatest of its sold lines' titles that day, else of
+    its returned lines', else its SKU."""
+    both = union_all(_product_sales(rollup, days), _product_returns(rollup, days)).subquery()
+    gross, discounts, returns = (func.sum(both.c[name]) for name in ("gross_sales", "discounts", "returns"))
+    title = func.coalesce(
+        func.nullif(func.max(both.c.sold_title), ""),
+        func.nullif(func.max(both.c.returned_title), ""),
+        func.nullif(both.c.sku, ""),
+        "(no SKU)",
+    )
+    rows = select(
+        literal(rollup.company.id),
+        literal(rollup.platform.id),
+        both.c.day,
+        both.c.sku,
+        title,
+        gross,
+        discounts,
+        returns,
+        metrics.net_sales(gross, discounts, returns),  # the metric's formula, over the SQL sums
+        func.sum(both.c.units),
+        func.sum(both.c.units_returned),
+    ).group_by(both.c.day, both.c.sku)
+    return insert(AnalyticsProductDaily).from_select(PRODUCT_COLUMNS, rows)
+
+
+def _product_sales(rollup: _Rollup, days: Sequence[date]) -> Select:
+    """Each product's sales and units on the order's day (gift cards are not sales)."""
+    sku = func.coalesce(OrderLineItem.sku, "")
+    nothing = literal_column("0")
+    return (
+        select(
+            Order.order_day.label("day"),
+            sku.label("sku"),
+            func.max(OrderLineItem.title).label("sold_title"),
+            null().label("returned_title"),
+            _converted(func.sum(OrderLineItem.unit_price * OrderLineItem.quantity)).label("gross_sales"),
+            _converted(func.sum(OrderLineItem.discount)).label("discounts"),
+            nothing.label("returns"),
+            func.sum(OrderLineItem.quantity).label("units"),
+            nothing.label("units_returned"),
+        )
+        .select_from(OrderLineItem)
+        .join(Order, Order.id == OrderLineItem.order_id)
+        .join(RATES, _at_order_day_rate())
+        .where(
+            Order.platform_id == rollup.platform.id,
+            Order.order_day.in_(days),
+            Order.excluded_reason.is_(None),
+            OrderLineItem.is_gift_card.is_(False),
+        )
+        .group_by(Order.order_day, Order.currency, sku, RATES.c.rate)
+    )
+
+
+def _product_returns(rollup: _Rollup, days: Sequence[date]) -> Select:
+    """Each product's returns on the return's day. The refund line's own product when it names
+    one (a CSV cancellation's lines point to no stored line), else its line item's: every
+    returned line counts for some product."""
+    refund_day = rollup.refund_day
+    returned_sku = func.coalesce(RefundLine.sku, OrderLineItem.sku, "")
+    nothing = literal_column("0")
+    return (
+        select(
+            refund_day.label("day"),
+            returned_sku.label("sku"),
+            null().label("sold_title"),
+            func.max(func.coalesce(RefundLine.title, OrderLineItem.title)).label("returned_title"),
+            nothing.label("gross_sales"),
+            nothing.label("discounts"),
+            _converted(func.sum(RefundLine.amount)).label("returns"),
+            nothing.label("units"),
+            func.sum(RefundLine.quantity).label("units_returned"),
+        )
+        .select_from(RefundLine)
+        .join(Refund, Refund.id == RefundLine.refund_id)
+        .join(Order, Order.id == Refund.order_id)
+        .outerjoin(
+            OrderLineItem,
+            (OrderLineItem.order_id == Order.id) & (OrderLineItem.external_id == RefundLine.line_item_external_id),
+        )
+        .join(RATES, _at_order_day_rate())
+        .where(Refund.platform_id == rollup.platform.id, refund_day.in_(days), rollup.counted_refunds)
+        .group_by(refund_day, Order.order_day, Order.currency, returned_sku, RATES.c.rate)
+    )
 
 
 def next_month(month: date) -> date:
@@ -286,30 +341,32 @@ def rollup_product_months(session: Session, company_id: int, platform_id: int, m
     """Re-sum `analytics_product_monthly` for these months from the daily product rows."""
     daily = AnalyticsProductDaily
     sums = ("gross_sales", "discounts", "returns", "net_sales", "units", "units_returned")
-    rows = []
     for month in sorted(set(months)):
-        result = session.execute(
-            select(daily.sku, func.max(daily.title), *(func.sum(getattr(daily, f)) for f in sums))
-            .where(daily.platform_id == platform_id, daily.day >= month, daily.day < next_month(month))
-            .group_by(daily.sku)
-        )
-        rows += [
-            {
-                "company_id": company_id,
-                "platform_id": platform_id,
-                "month": month,
-                "sku": sku,
-                "title": title,
-                **{f: v for f, v in zip(sums, values, strict=True)},
-            }
-            for sku, title, *values in result
-        ]
         session.execute(
             delete(AnalyticsProductMonthly).where(
-                AnalyticsProductMonthly.platform_id == platform_id, AnalyticsProductMonthly.month == month
+                _of_platform(AnalyticsProductMonthly, company_id, platform_id), AnalyticsProductMonthly.month == month
             )
         )
-    insert_dicts(session, AnalyticsProductMonthly.__table__, rows)
+        rows = (
+            select(
+                literal(company_id),
+                literal(platform_id),
+                literal(month, Date),
+                daily.sku,
+                func.max(daily.title),
+                *(func.sum(getattr(daily, f)) for f in sums),
+            )
+            .where(_of_platform(daily, company_id, platform_id), daily.day >= month, daily.day < next_month(month))
+            .group_by(daily.sku)
+        )
+        columns = ("company_id", "platform_id", "month", "sku", "title", *sums)
+        session.execute(insert(AnalyticsProductMonthly).from_select(columns, rows))
+
+
+def _of_platform(table: type[AnalyticsDaily | ProductSums], company_id: int, platform_id: int) -> ColumnElement[bool]:
+    """A platform's rows of a rollup table. Its primary key starts with (company, platform), so
+    naming both finds them by index instead of scanning every company's rows."""
+    return (table.company_id == company_id) & (table.platform_id == platform_id)
 
 
 def rollup_dirty(session: Session, platform: Platform) -> int:
