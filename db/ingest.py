@@ -8,7 +8,6 @@ company-local days it touched; `db.rollups.rollup_daily` recomputes only those d
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -20,8 +19,6 @@ from sqlalchemy.orm import Session
 import records
 from db.bulk import chunks, copy_rows, dialect_insert, insert_rows, is_postgres, one_of
 from db.models import DirtyDay, Order, OrderLineItem, Platform, Product, Refund, RefundLine
-
-log = logging.getLogger(__name__)
 
 
 def local_day(moment: datetime, tz: ZoneInfo) -> date:
@@ -318,8 +315,8 @@ def upsert_products(session: Session, platform: Platform, products: Sequence[rec
 
 def mark_dirty(session: Session, platform_id: int, days: Iterable[date]) -> None:
     """Note days whose rollups must be recomputed (see DirtyDay). A day already marked is
-    updated, not skipped: that waits for a rollup holding the mark (see rollup_dirty), so the
-    mark outlives it when this transaction's orders came too late for it."""
+    updated, not skipped: that waits for a rollup holding the mark (db.rollups.rollup_dirty),
+    so the mark outlives it when this transaction's orders came too late for it."""
     rows = [{"platform_id": platform_id, "day": d} for d in sorted(set(days))]  # sorted: one lock order
     if rows:
         insert = dialect_insert(session, DirtyDay.__table__)
