@@ -6,8 +6,8 @@ from flask import Response, jsonify, request
 
 from api import bp
 from api.analytics import company
-from db import queries, rollups
-from db.models import REFUND_DATING, Company
+from db import rollups
+from db.models import Company
 from web.context import db_session
 from web.errors import ApiError
 from web.guard import admin_required
@@ -37,17 +37,8 @@ def update_company() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or set(body) - {"refund_dating"}:
         raise ApiError(400, "invalid_body", "Send a JSON object with refund_dating.")
-    dating = body.get("refund_dating")
-    if dating not in REFUND_DATING:
-        raise ApiError(
-            400, "invalid_parameter", f"refund_dating must be one of {', '.join(REFUND_DATING)}", field="refund_dating"
-        )
     session, owner = db_session(), company()
-    if owner.refund_dating != dating:
-        owner.refund_dating = dating
-        session.flush()
-        for platform in queries.platforms(session, owner.id):
-            rollups.rollup_all(session, platform)
+    if rollups.set_refund_dating(session, owner, body.get("refund_dating")):
         session.commit()
         session.refresh(owner)
     return jsonify(company_json(owner))

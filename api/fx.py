@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter
-from datetime import date, timedelta
 
 from flask import jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api import bp
 from api.params import bad, date_range
 from connectors import fx
-from db import rollups
-from db.fx import FxConverter, MissingFxRate, upsert_fx_rates
-from db.models import Company, FxRate, Order, Platform, Refund
+from db.fx import FxConverter, days_without_rate, needed_pairs
+from db.models import Company, FxRate
+from jobs import rates
 from web.context import db_session
 from web.errors import ApiError, error_body
 from web.guard import admin_required
@@ -32,56 +29,6 @@ from web.guard import admin_required
 log = logging.getLogger(__name__)
 
 MAX_LISTED_ERRORS = 50
-
-
-def needed_pairs(session: Session, company: Company) -> list[tuple[str, str]]:
-    """(store currency, reporting currency) for each currency the company's platforms sell in,
-    other than its reporting currency: the pairs its rollups convert with."""
-    currencies = session.scalars(select(Platform.currency).where(Platform.company_id == company.id).distinct())
-    return sorted((c, company.currency) for c in currencies if c != company.currency)
-
-
-def _affected_days(session: Session, platform: Platform, currencies: set[str], first: date) -> set[date]:
-    """The platform's booked days whose conversion new rates of `currencies` from `first` on
-    can change: the days of its orders in those currencies from `first` on (an order converts
-    at its own day's rate, or an earlier one) and the days of their returns."""
-    orders = (Order.platform_id == platform.id, Order.currency.in_(currencies), Order.order_day >= first)
-    sales = select(Order.order_day).where(*orders).distinct()
-    returns = select(Refund.refund_day).join(Order, Order.id == Refund.order_id).where(*orders).distinct()
-    return set(session.scalars(sales)) | set(session.scalars(returns))
-
-
-def store_rates(session: Session, company: Company, source: fx.FxSource, rows: list[fx.RateRow]) -> dict:
-    """Upsert parsed rates (plus the company's cross pairs, for a single-base source) and
-    recompute the company's rollups they change; returns the upload's summary."""
-    if source.base:
-        rows = rows + fx.cross_rates(rows, needed_pairs(session, company), via=source.base)
-    upsert_fx_rates(session, company.id, rows, source.label)
-    pairs = Counter((r.base, r.quote) for r in rows)
-    # The converter uses a currency's direct rate to the reporting currency, or the inverse one.
-    currencies = {b for b, q in pairs if q == company.currency} | {q for b, q in pairs if b == company.currency}
-    first = min(r.day for r in rows)
-    recomputed, failed = 0, []
-    platforms = session.scalars(select(Platform).where(Platform.company_id == company.id).order_by(Platform.id)).all()
-    for platform in platforms:
-        days = _affected_days(session, platform, currencies, first)
-        try:
-            with session.begin_nested():
-                rollups.rollup_daily(session, platform, days)
-        except MissingFxRate as exc:  # that platform keeps its old rollups: nothing is mixed
-            failed.append({"platform_id": platform.id, "message": str(exc)})
-        else:
-            recomputed += len(days)
-    return {
-        "source": source.label,
-        "format": source.name,
-        "rows": len(rows),
-        "pairs": [{"base": b, "quote": q, "rows": n} for (b, q), n in sorted(pairs.items())],
-        "first_day": first.isoformat(),
-        "last_day": max(r.day for r in rows).isoformat(),
-        "rollups_recomputed": recomputed,
-        "rollups_failed": failed,
-    }
 
 
 @bp.post("/fx-rates")
@@ -109,7 +56,7 @@ def upload_fx_rates():
 
     session = db_session()
     company = session.get(Company, current_user.company_id)
-    summary = store_rates(session, company, source, rows)
+    summary = rates.store_rates(session, company, source, rows)
     session.commit()
     log.info(
         "fx rates uploaded company_id=%s format=%s rows=%d first_day=%s rollups=%d",
@@ -127,22 +74,6 @@ def _currency(name: str) -> str | None:
     if value and not fx.CODE.fullmatch(value):
         raise bad(name, f"{name} must be a 3-letter currency code like USD, not {value!r}")
     return value or None
-
-
-def _days_without_rate(converter: FxConverter, currency: str, start: date, end: date) -> list[dict]:
-    """The days of start..end with no rate of their own, each with the day whose rate the
-    rollups use instead (None: there is no earlier rate, and those days cannot be converted)."""
-    days = []
-    for offset in range((end - start).days + 1):
-        day = start + timedelta(days=offset)
-        try:
-            age = converter.rate(currency, day)[1]
-        except MissingFxRate:
-            days.append({"day": day.isoformat(), "uses_rate_of": None})
-            continue
-        if age:
-            days.append({"day": day.isoformat(), "uses_rate_of": (day - timedelta(days=age)).isoformat()})
-    return days
 
 
 @bp.get("/fx-rates")
@@ -165,7 +96,7 @@ def list_fx_rates():
             for r in rates
         ],
         needed_pairs=[
-            {"base": base, "quote": quote, "days_without_rate": _days_without_rate(converter, base, start, end)}
+            {"base": base, "quote": quote, "days_without_rate": days_without_rate(converter, base, start, end)}
             for base, quote in needed_pairs(session, company)
         ],
     )

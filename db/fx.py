@@ -10,7 +10,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from db import metrics
 from db.bulk import chunks, dialect_insert
-from db.models import FxRate
+from db.models import Company, FxRate, Platform
 
 
 class MissingFxRate(Exception):
@@ -102,3 +102,26 @@ class DayConverter:
         self.rates[currency, order_day] = rate
         self.rate_age[day] = max(self.rate_age[day], age)
         return metrics.cents(Decimal(amount or 0) * rate)
+
+
+def needed_pairs(session: Session, company: Company) -> list[tuple[str, str]]:
+    """(store currency, reporting currency) for each currency the company's platforms sell in,
+    other than its reporting currency: the pairs its rollups convert with."""
+    currencies = session.scalars(select(Platform.currency).where(Platform.company_id == company.id).distinct())
+    return sorted((c, company.currency) for c in currencies if c != company.currency)
+
+
+def days_without_rate(converter: FxConverter, currency: str, start: date, end: date) -> list[dict]:
+    """The days of start..end with no rate of their own, each with the day whose rate the
+    rollups use instead (None: there is no earlier rate, and those days cannot be converted)."""
+    days = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        try:
+            age = converter.rate(currency, day)[1]
+        except MissingFxRate:
+            days.append({"day": day.isoformat(), "uses_rate_of": None})
+            continue
+        if age:
+            days.append({"day": day.isoformat(), "uses_rate_of": (day - timedelta(days=age)).isoformat()})
+    return days
