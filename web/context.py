@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
+
 from state import AppState
 
 KEY = "channelpulse"
