@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api import bp, params
 from connectors import FILE_KINDS, SCHEDULED_KINDS
-from connectors.csv_import import InvalidMapping, mapping_for
+from connectors.csv_import import mapping_for
 from db import queries
 from db.models import Platform, SyncRun, utcnow
 from jobs import platforms
@@ -159,16 +159,14 @@ def import_csv_file(platform_id: str):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError(400, "missing_parameter", "Send the file as multipart field `file`.", field="file")
-    try:
-        mapping = mapping_for(
-            request.form.get("preset") or "canonical",
-            None,
-            request.form.get("date_format"),
-            shipping_skus=request.form.getlist("shipping_skus"),
-            ignored_skus=request.form.getlist("ignored_skus"),
-        )
-    except InvalidMapping as exc:
-        raise ApiError(400, "invalid_parameter", str(exc), field=exc.field) from None
+    # A bad preset or column raises InvalidMapping, a ValidationError: a 400 naming the field.
+    mapping = mapping_for(
+        request.form.get("preset") or "canonical",
+        None,
+        request.form.get("date_format"),
+        shipping_skus=request.form.getlist("shipping_skus"),
+        ignored_skus=request.form.getlist("ignored_skus"),
+    )
     timezone = request.form.get("timezone") or None
     if timezone:
         try:

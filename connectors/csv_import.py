@@ -41,7 +41,17 @@ from connectors.csv_files import (
     open_binary,
     scan_file,
 )
-from records import RETURNS_ONLY, ZERO, LineItem, Order, Product, Refund, RefundLine, cycle_collector_paused
+from records import (
+    RETURNS_ONLY,
+    ZERO,
+    LineItem,
+    Order,
+    Product,
+    Refund,
+    RefundLine,
+    ValidationError,
+    cycle_collector_paused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +81,8 @@ CURRENCIES = frozenset(
 )
 
 
-class InvalidMapping(ValueError):
-    """A mapping that cannot be built; `field` names the setting at fault (API and CLI)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InvalidMapping(ValidationError):
+    """A mapping that cannot be built; `field` names the setting at fault (the API answers 400)."""
 
 
 @dataclass(frozen=True)
