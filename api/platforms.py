@@ -99,7 +99,7 @@ def request_sync(target: str):
     else:
         raise ApiError(404, "not_found", f"No platform {target!r}: use a platform id, shopify or bestbuy.")
     now = utcnow()
-    queued = platforms.request_sync(session, list(session.scalars(query)))
+    queued = platforms.request_sync(session, list(session.scalars(query)), now)
     if not queued:
         raise ApiError(404, "not_found", f"No {target} platform is connected.")
     return jsonify(queued=[p.id for p in queued], requested_at=now.isoformat()), 202

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -118,11 +119,11 @@ def connect_platform(
     return platform, created
 
 
-def request_sync(session: Session, platforms: list[Platform]) -> list[Platform]:
+def request_sync(session: Session, platforms: list[Platform], now: datetime | None = None) -> list[Platform]:
     """Queue a sync of each of these platforms the scheduler syncs (a sync already queued keeps
     its time) and commit; returns the ones queued. The worker starts them within seconds."""
     queued = [p for p in platforms if p.kind in SCHEDULED_KINDS]
-    now = utcnow()
+    now = now or utcnow()
     for p in queued:
         p.sync_requested_at = p.sync_requested_at or now
     session.commit()
