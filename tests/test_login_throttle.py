@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -16,7 +17,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import redis
 import requests
@@ -82,7 +85,9 @@ class Gunicorn:
             TRUSTED_PROXY_HOPS="1",  # X-Forwarded-For names the client, as behind Render's proxy
             **({"REDIS_URL": settings.redis_url} if settings.redis_url else {}),
         )
-        command = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", "127.0.0.1:0", "app:server"]
+        # --timeout: a worker held busy by hold_a_worker() must outlive a slow machine's attempts
+        command = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", "127.0.0.1:0", "--timeout", "300"]
+        command += ["app:server"]
         command += ["--access-logfile", "-", "--access-logformat", "worker=%(p)s %(m)s %(U)s %(s)s"]
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -99,6 +104,23 @@ class Gunicorn:
                 return False
 
         wait_for(healthy, 120, "gunicorn's workers to answer /health", interval=0.3)
+
+    def hold_a_worker(self) -> tuple[socket.socket, int]:
+        """A connection whose request never ends (headers cut short), and the pid of the worker
+        that took it: a sync worker blocks reading it, so until it is closed the kernel can hand
+        new connections only to the other worker. Returns once a worker really holds it."""
+        address = urlsplit(self.url)
+        held = socket.create_connection((address.hostname, address.port), timeout=30)
+        held.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        ours = held.getsockname()
+
+        def holder() -> int | None:
+            for worker in psutil.Process(self.output.pid).children():
+                if any(c.raddr and tuple(c.raddr) == ours for c in worker.net_connections("tcp")):
+                    return worker.pid
+            return None
+
+        return held, wait_for(holder, 60, "a gunicorn worker to take the held connection")
 
     def stop(self) -> str:
         """Stop it; returns what it logged."""
@@ -123,7 +145,17 @@ def attempt(url: str, email: str, password: str, client: str) -> int:
 
 def test_failures_per_email_are_counted_across_gunicorn_workers(gunicorn, user_email, settings, engine):
     client = random_client()
-    statuses = [attempt(gunicorn.url, user_email, "wrong password", client) for _ in range(20)]
+
+    def failed_logins(count: int) -> list[int]:
+        return [attempt(gunicorn.url, user_email, "wrong password", client) for _ in range(count)]
+
+    # Left alone the kernel may give every login to one worker; holding each in turn spreads them.
+    first, first_pid = gunicorn.hold_a_worker()
+    statuses = failed_logins(PER_EMAIL.amount // 2)  # all to the other worker
+    second, second_pid = gunicorn.hold_a_worker()  # the other one takes it: the first is busy
+    first.close()
+    statuses += failed_logins(20 - PER_EMAIL.amount // 2)  # all to the first worker
+    second.close()
     assert statuses == [200] * PER_EMAIL.amount + [429] * (20 - PER_EMAIL.amount)
     assert attempt(gunicorn.url, user_email, TEST_PASSWORD, random_client()) == 429  # from any client
     key = PER_EMAIL.key_for(email_key(user_email))
@@ -133,8 +165,10 @@ def test_failures_per_email_are_counted_across_gunicorn_workers(gunicorn, user_e
     else:
         assert SqlStorage(engine).get(key) == PER_EMAIL.amount
     log = gunicorn.stop()
-    workers = set(re.findall(r"worker=<(\d+)> POST /login", log))
-    assert len(workers) == 2, f"the logins were not spread over both workers:\n{log}"
+    served = [int(pid) for pid in re.findall(r"worker=<(\d+)> POST /login", log)]
+    half = PER_EMAIL.amount // 2
+    assert served[:20] == [second_pid] * half + [first_pid] * (20 - half), log
+    assert first_pid != second_pid
 
 
 @pytest.mark.usefixtures("company")

@@ -317,7 +317,9 @@ def test_throttled_calls_wait_what_the_bucket_asks():
 
     with shopify(restore_rate=1000.0, bucket_seconds=seconds) as server:
         server.faults.configure({"queue": ["rate_limit"]})
-        products = [p for page in connect(server, sleep=sleep).fetch_products() for p in page]
+        # A patient client: on a loaded machine FAST's 0.3 s read timeout would add retry waits.
+        patient = connect(server, sleep=sleep, timeout=(5.0, 60.0))
+        products = [p for page in patient.fetch_products() for p in page]
         assert len(products) == len(server.simulator.store.business.products(SHOPIFY))
     # The fault leaves the bucket 0.25 s of restore short of the query's cost.
     assert waits == [pytest.approx(0.25, abs=1e-9)]
