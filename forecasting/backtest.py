@@ -39,14 +39,17 @@ def calibration_origins(n: int, h: int) -> list[int]:
     return list(range(first, n - h + 1))
 
 
-def conformal_bands(mean: np.ndarray, abs_errors: np.ndarray, level: Sequence[int], nonnegative: bool) -> Forecast:
-    """Bands of `mean` from backtest errors (origins x steps): at each horizon step, the split-
-    conformal quantile of the absolute errors made at that step. Steps beyond the backtest's
-    horizon take its last step's width."""
+def conformal_bands(
+    mean: np.ndarray, abs_errors: np.ndarray, level: Sequence[int], nonnegative: bool, scale: float = 1.0
+) -> Forecast:
+    """Bands of `mean` from backtest errors (origins x steps, each divided by the series' size
+    at its origin): at each horizon step, the split-conformal quantile of the errors made at
+    that step, times `scale` (the size now). Steps beyond the backtest's horizon take its last
+    step's width."""
     h = len(mean)
     out: Forecast = {"mean": np.asarray(mean, dtype=float)}
     for lv in level:
-        width = conformal_width(abs_errors, lv)
+        width = conformal_width(abs_errors, lv) * scale
         width = np.concatenate([width, np.full(max(0, h - len(width)), width[-1])])[:h]
         out[f"lo-{lv}"] = out["mean"] - width
         out[f"hi-{lv}"] = out["mean"] + width

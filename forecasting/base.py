@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecasting.series import SEASON, daily
+from forecasting.series import SEASON, closed_steps, daily
 
 LEVELS = (80, 95)
 Forecast = dict[str, np.ndarray]
@@ -43,10 +43,12 @@ class Forecaster:
         return self
 
     def predict(self, h: int, level: Sequence[int] = LEVELS) -> Forecast:
-        """The next `h` days: "mean" plus "lo-L"/"hi-L" for each level L (percent)."""
+        """The next `h` days: "mean" plus "lo-L"/"hi-L" for each level L (percent). Weekdays the
+        shop has lately not traded on are 0, band included."""
         self._check_fitted()
-        mean = self._forecast_after(self.y_, h)
-        return self._bands(mean, self._spread(h), level)
+        forecast = self._predict(h, level)
+        closed = closed_steps(self.y_.to_numpy(), h, self.season_length)
+        return {key: np.where(closed, 0.0, values) for key, values in forecast.items()}
 
     def new(self) -> Forecaster:
         """An unfitted model with the same settings."""
@@ -60,9 +62,14 @@ class Forecaster:
 
     def forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
         """Point forecasts (len(origins) x h) for the h days after y[:o] for each origin o, with
-        the parameters already fitted and no refit: one fit scores many backtest origins."""
+        the parameters already fitted and no refit: one fit scores many backtest origins. Closed
+        weekdays are 0 here too, as in predict()."""
         self._check_fitted()
-        return np.vstack([self._forecast_after(y.iloc[:o], h) for o in origins])
+        matrix = np.array(self._forecast_origins(y, origins, h), dtype=float)
+        values = y.to_numpy()
+        for row, origin in enumerate(origins):
+            matrix[row, closed_steps(values[:origin], h, self.season_length)] = 0.0
+        return np.maximum(matrix, 0.0) if self.nonnegative_ else matrix
 
     def params(self) -> dict[str, Any]:
         """The constructor arguments, read back from the attributes of the same name."""
@@ -72,6 +79,14 @@ class Forecaster:
     # -- for subclasses ------------------------------------------------------------------------
     def _fit(self, y: pd.Series) -> None:
         raise NotImplementedError
+
+    def _predict(self, h: int, level: Sequence[int]) -> Forecast:
+        """Mean and bands before closed weekdays are zeroed: the mean with normal bands of the
+        model's error spread."""
+        return self._bands(self._forecast_after(self.y_, h), self._spread(h), level)
+
+    def _forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
+        return np.vstack([self._forecast_after(y.iloc[:o], h) for o in origins])
 
     def _forecast_after(self, y: pd.Series, h: int) -> np.ndarray:
         """Point forecast of the h days after the end of `y` (a prefix or extension of the fitted

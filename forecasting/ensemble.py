@@ -11,7 +11,9 @@ every later day without refitting (`forecast_origins`), then refitted on the who
 - if the weighted mean would still lose to seasonal-naive, or only one member is left, the
   forecast is that best single member, and `fallback_reason_` says why;
 - the 80/95% bands are conformal: per horizon step, quantiles of the absolute errors the chosen
-  forecast made in the backtest (not the members' own bands).
+  forecast made in the backtest (not the members' own bands), each error divided by the series'
+  recent size at its origin and the quantile multiplied by the size now, so the bands follow a
+  series that grows (a shop's peak season) instead of keeping the width of a calmer past.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from forecasting.base import LEVELS, Forecast, Forecaster
 from forecasting.lstm import Lstm
 from forecasting.metrics import smape
 from forecasting.models import Ets, SeasonalNaive, WindowAverage
-from forecasting.series import SEASON, seasonal_naive_mae
+from forecasting.series import SEASON, recent_size, seasonal_naive_mae
 
 log = logging.getLogger(__name__)
 BASELINE = SeasonalNaive.alias
@@ -92,6 +94,8 @@ class Ensemble(Forecaster):
                 self.backtest_[spec.alias] = _figures(actual, matrix, scale)
         self.origins_, self.actual_, self.scale_ = origins, actual, scale
         self._choose(actual, forecasts, scale)
+        sizes = np.array([recent_size(values[:o], self.season_length) for o in origins])
+        self.abs_errors_ = np.abs(actual - self.backtest_forecasts_["ensemble"]) / sizes[:, None]
 
     def _fit_member(self, spec: Forecaster, y: pd.Series, origins: list[int]) -> np.ndarray | None:
         """Backtest forecasts of one member (fitted at the first origin), and the member refitted
@@ -111,10 +115,10 @@ class Ensemble(Forecaster):
         finally:
             self.fit_s_[spec.alias] = time.perf_counter() - started
         self.members_[spec.alias] = final
-        return np.maximum(matrix, 0.0) if self.nonnegative_ else matrix
+        return matrix
 
     def _choose(self, actual: np.ndarray, forecasts: dict[str, np.ndarray], scale: float) -> None:
-        """Weights, the combined forecast or the fallback, and the backtest errors for the bands."""
+        """Weights, and the combined forecast or the fallback with the reason."""
         baseline = self.backtest_[BASELINE]["mase"]
         keep = {a: f for a, f in forecasts.items() if self.backtest_[a]["mase"] <= baseline}
         inverse = {a: 1.0 / max(self.backtest_[a]["mase"], 1e-9) for a in keep}
@@ -138,7 +142,6 @@ class Ensemble(Forecaster):
             log.info("ensemble_fallback chosen=%s reason=%r", best, self.fallback_reason_)
         chosen = combined if self.chosen_ == "ensemble" else forecasts[best]
         self.backtest_forecasts_ = {**forecasts, "ensemble": chosen}
-        self.abs_errors_ = np.abs(actual - chosen)
 
     def backtest_figures(self, steps: int) -> dict[str, dict[str, float]]:
         """MASE and sMAPE of every member and of the chosen forecast ("ensemble") over the first
@@ -168,21 +171,20 @@ class Ensemble(Forecaster):
         self.chosen_, self.fallback_reason_ = BASELINE, reason
         self.abs_errors_ = None
 
-    def predict(self, h: int, level: Sequence[int] = LEVELS) -> Forecast:
+    def _predict(self, h: int, level: Sequence[int]) -> Forecast:
         """The chosen forecast with conformal bands (the baseline's own when too short to backtest)."""
-        self._check_fitted()
         if self.abs_errors_ is None:
             return self.members_[BASELINE].predict(h, level)
-        return conformal_bands(self._mean(h), self.abs_errors_, level, self.nonnegative_)
+        scale = recent_size(self.y_.to_numpy(), self.season_length)
+        return conformal_bands(self._mean(h), self.abs_errors_, level, self.nonnegative_, scale)
 
     def _mean(self, h: int) -> np.ndarray:
         return sum(w * self.members_[a].predict(h)["mean"] for a, w in self.weights_.items() if w > 0)
 
     def _forecast_after(self, y: pd.Series, h: int) -> np.ndarray:
-        return self.forecast_origins(y, [len(y)], h)[0]
+        return self._forecast_origins(y, [len(y)], h)[0]
 
-    def forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
-        self._check_fitted()
+    def _forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
         return sum(w * self.members_[a].forecast_origins(y, origins, h) for a, w in self.weights_.items() if w > 0)
 
     def params(self) -> dict[str, Any]:

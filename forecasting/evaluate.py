@@ -26,22 +26,7 @@ import pandas as pd
 from forecasting import MODELS, make_model
 from forecasting.backtest import Score, fold_origins, mean_score, score, split
 from forecasting.ensemble import BASELINE, Ensemble
-from forecasting.series import daily
-
-
-def read_series(path: str, date_col: str, value_col: str, id_col: str | None) -> dict[str, pd.Series]:
-    """One daily series per id (or the whole file), named `id/value` (or `value`)."""
-    frame = pd.read_csv(path)
-    for col in (date_col, value_col, id_col):
-        if col and col not in frame.columns:
-            raise SystemExit(f"column {col!r} is not in {path} (columns: {', '.join(frame.columns)})")
-    frame[date_col] = pd.to_datetime(frame[date_col])
-    groups = frame.groupby(id_col, sort=True) if id_col else [(None, frame)]
-    out = {}
-    for key, group in groups:
-        name = f"{key}/{value_col}" if id_col else value_col
-        out[name] = daily(pd.Series(group[value_col].to_numpy(), index=pd.DatetimeIndex(group[date_col])))
-    return out
+from forecasting.series import read_series
 
 
 def evaluate_series(
@@ -134,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--members", help="comma-separated ensemble members (default: all but the ensemble)")
     args = parser.parse_args(argv)
-    series = read_series(args.csv, args.date_col, args.value_col, args.id_col)
+    try:
+        series = read_series(args.csv, args.date_col, args.value_col, args.id_col)
+    except ValueError as exc:
+        parser.error(str(exc))
     members = args.members.split(",") if args.members else None
     known = set(MODELS) - {Ensemble.alias}
     if members and (unknown := set(members) - known):

@@ -66,11 +66,10 @@ class Lstm(Forecaster):
         self.network_ = network
 
     def _forecast_after(self, y: pd.Series, h: int) -> np.ndarray:
-        return self.forecast_origins(y, [len(y)], h)[0]
+        return self._forecast_origins(y, [len(y)], h)[0]
 
-    def forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
+    def _forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
         """All origins in one batch per step (the recursion is h network calls, not h x origins)."""
-        self._check_fitted()
         values = y.to_numpy()
         padded = np.concatenate([np.zeros(self.window), values])  # an origin nearer the start sees zeros
         history = np.vstack([padded[o : o + self.window] for o in origins])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 SEASON = 7  # weekly seasonality: the pattern every daily sales series has
+RECENT_WEEKS = 4  # "lately": the weeks that say a weekday is closed, and the current size of a series
 
 
 def daily(y: pd.Series) -> pd.Series:
@@ -29,6 +30,30 @@ def future_days(y: pd.Series, h: int) -> pd.DatetimeIndex:
     return pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=h, freq="D")
 
 
+def closed_steps(values: np.ndarray, h: int, season: int = SEASON) -> np.ndarray:
+    """Which of the h days after `values` fall on a weekday without a sale in each of the last
+    RECENT_WEEKS weeks while other weekdays sold: a day the shop does not trade (UCI's Saturdays),
+    forecast as zero by every model. A series silent on every day marks nothing."""
+    span = RECENT_WEEKS * season
+    if len(values) < span:
+        return np.zeros(h, dtype=bool)
+    closed = np.all(np.asarray(values[-span:]).reshape(RECENT_WEEKS, season) == 0, axis=0)
+    if closed.all():
+        return np.zeros(h, dtype=bool)
+    return np.resize(closed, h)  # step s falls on the weekday of column s % season
+
+
+def recent_size(values: np.ndarray, season: int = SEASON) -> float:
+    """Mean absolute value over the last RECENT_WEEKS weeks (the whole series when that is zero;
+    1 when everything is): what the ensemble's errors are measured against, so its bands grow
+    and shrink with the series."""
+    for part in (values[-RECENT_WEEKS * season :], values):
+        size = float(np.mean(np.abs(part))) if len(part) else 0.0
+        if size > 0:
+            return size
+    return 1.0
+
+
 def seasonal_naive_mae(y: np.ndarray, season: int = SEASON) -> float:
     """In-sample MAE of the weekly seasonal-naive forecast: the scale of MASE. A series with no
     weekly change at all (constant) falls back to its mean size, then to 1, so MASE stays finite."""
@@ -39,3 +64,18 @@ def seasonal_naive_mae(y: np.ndarray, season: int = SEASON) -> float:
             return scale
     size = float(np.mean(np.abs(y))) if len(y) else 0.0
     return size if size > 0 else 1.0
+
+
+def read_series(path: str, date_col: str, value_col: str, id_col: str | None) -> dict[str, pd.Series]:
+    """One daily series per id (or the whole file), named `id/value` (or `value`)."""
+    frame = pd.read_csv(path)
+    for col in (date_col, value_col, id_col):
+        if col and col not in frame.columns:
+            raise ValueError(f"column {col!r} is not in {path} (columns: {', '.join(frame.columns)})")
+    frame[date_col] = pd.to_datetime(frame[date_col])
+    groups = frame.groupby(id_col, sort=True) if id_col else [(None, frame)]
+    out = {}
+    for key, group in groups:
+        name = f"{key}/{value_col}" if id_col else value_col
+        out[name] = daily(pd.Series(group[value_col].to_numpy(), index=pd.DatetimeIndex(group[date_col])))
+    return out

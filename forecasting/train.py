@@ -14,7 +14,7 @@ import pandas as pd
 from forecasting.arima import AutoArima, Order, SeasonalOrder
 from forecasting.base import LEVELS, Forecaster
 from forecasting.ensemble import BASELINE, Ensemble, default_members
-from forecasting.series import daily, future_days
+from forecasting.series import daily, future_days, read_series
 
 REPORTED_HORIZONS = (7, 14, 30)
 
@@ -116,3 +116,33 @@ def _arima(ensemble: Ensemble, searched: bool) -> dict[str, Any] | None:
     if not isinstance(model, AutoArima):
         return None
     return {"order": list(model.order_), "seasonal_order": list(model.seasonal_order_), "searched": searched}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m forecasting.train --csv PATH --date-col COL --value-col COL [--id-col COL --id ID]`:
+    one fit_series on one series of a file, printed as JSON (what a training job would store)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m forecasting.train", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--date-col", required=True)
+    parser.add_argument("--value-col", required=True)
+    parser.add_argument("--id-col")
+    parser.add_argument("--id", help="the series to fit when the file has several (with --id-col)")
+    parser.add_argument("--horizon", type=int, default=30)
+    args = parser.parse_args(argv)
+    try:
+        series = read_series(args.csv, args.date_col, args.value_col, args.id_col)
+    except ValueError as exc:
+        parser.error(str(exc))
+    name = f"{args.id}/{args.value_col}" if args.id_col else args.value_col
+    if name not in series:
+        parser.error(f"no series {name!r} in {args.csv}; there are {', '.join(series)}")
+    y = series[name]
+    print(json.dumps(fit_series(y, horizon=args.horizon).to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

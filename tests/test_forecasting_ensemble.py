@@ -14,6 +14,7 @@ import pytest
 from forecasting import AutoArima, Ensemble, Ets, Forecaster, SeasonalNaive, WindowAverage
 from forecasting.backtest import calibration_origins, conformal_width
 from forecasting.metrics import mase
+from forecasting.series import closed_steps, recent_size
 from forecasting.train import fit_series
 from tests.forecast_series import shop_series
 
@@ -104,10 +105,11 @@ def test_bands_come_from_the_backtest_errors_not_the_members():
     y = shop_series(days=200, seed=5)
     ensemble = Ensemble([SeasonalNaive(), WindowAverage()], horizon=H).fit(y)
     forecast = ensemble.predict(H + 5, level=(80,))
-    width = conformal_width(ensemble.abs_errors_, 80)
-    upper = forecast["hi-80"] - forecast["mean"]
-    np.testing.assert_allclose(upper[:H], width)
-    np.testing.assert_allclose(upper[H:], width[-1])  # beyond the backtest: its last step's width
+    width = conformal_width(ensemble.abs_errors_, 80) * recent_size(y.to_numpy())
+    upper = np.resize(width, H + 5)
+    upper[H:] = width[-1]  # beyond the backtest: its last step's width
+    upper[closed_steps(y.to_numpy(), H + 5)] = 0.0  # Saturdays: closed, no band
+    np.testing.assert_allclose(forecast["hi-80"] - forecast["mean"], upper)
     assert ensemble.abs_errors_.shape == (len(calibration_origins(len(y), H)), H)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from forecasting import MODELS, AutoArima, Ensemble, Ets, Lstm, NotFitted, SeasonalNaive, WindowAverage, daily
+from forecasting.series import closed_steps, recent_size
 from tests.forecast_series import shop_series
 
 H = 10
@@ -43,7 +44,8 @@ def test_predict_gives_every_band_in_order(alias, fitted):
     assert np.all(forecast["lo-80"] <= forecast["mean"])
     assert np.all(forecast["mean"] <= forecast["hi-80"])
     assert np.all(forecast["hi-80"] <= forecast["hi-95"])
-    assert np.all(forecast["hi-95"] > forecast["lo-95"])  # a band, not a line
+    open_days = ~closed_steps(shop_series().to_numpy(), H)  # Saturdays are closed: 0, no band
+    assert np.all(forecast["hi-95"][open_days] > forecast["lo-95"][open_days])  # a band, not a line
     assert forecast["lo-95"].min() >= 0  # sales never go negative
 
 
@@ -82,11 +84,24 @@ def test_gaps_closed_weekdays_and_holidays_break_no_model(alias):
     assert all(np.all(np.isfinite(v)) and v.min() >= 0 for v in forecast.values())
 
 
-def test_the_weekly_baselines_keep_a_closed_weekday_at_zero():
+@pytest.mark.parametrize("alias", list(MODELS))
+def test_a_weekday_the_shop_never_trades_is_forecast_as_zero(alias, fitted):
     y = shop_series()
-    saturdays = pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=14).day_of_week == 5
-    for model in (SeasonalNaive(), WindowAverage()):
-        assert np.all(model.fit(y).predict(14)["mean"][saturdays] == 0), model.alias
+    saturdays = pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=H).day_of_week == 5
+    for key, values in fitted[alias].predict(H).items():
+        assert np.all(values[saturdays] == 0), key
+
+
+def test_closed_steps_and_recent_size():
+    week = np.array([5.0, 5.0, 5.0, 5.0, 5.0, 0.0, 3.0])
+    values = np.tile(week, 5)  # ends on the Sunday of a Monday-based week
+    np.testing.assert_array_equal(closed_steps(values, 9), [0, 0, 0, 0, 0, 1, 0, 0, 0])
+    values[-2 - 14] = 1.0  # one Saturday three weeks ago traded: not a closed weekday
+    assert not closed_steps(values, 9).any()
+    assert not closed_steps(np.zeros(35), 9).any()  # closed altogether is not a closed weekday
+    assert recent_size(np.tile(week, 5)) == pytest.approx(28.0 / 7)
+    assert recent_size(np.r_[np.full(10, 2.0), np.zeros(28)]) == pytest.approx(20.0 / 38)
+    assert recent_size(np.zeros(5)) == 1.0
 
 
 def test_seasonal_naive_repeats_last_week():
