@@ -21,8 +21,9 @@ from forecasting.series import SEASON, daily
 
 
 class Lstm(Forecaster):
-    """One LSTM layer over the last `window` days; small and few epochs on purpose: on one short
-    sales series a bigger network only fits noise, and the ensemble weighs it by its backtest."""
+    """One LSTM layer over the last `window` days, trained on the last `max_train` days; small
+    and few epochs on purpose: on one short sales series a bigger network only fits noise, and
+    the ensemble weighs it by its backtest."""
 
     alias = "lstm"
 
@@ -32,7 +33,7 @@ class Lstm(Forecaster):
         units: int = 16,
         epochs: int = 30,
         batch_size: int = 32,
-        max_train: int = 730,
+        max_train: int = 365,
         seed: int = 0,
         season_length: int = SEASON,
     ) -> None:
@@ -43,6 +44,7 @@ class Lstm(Forecaster):
         self.batch_size = batch_size
         self.max_train = max_train
         self.seed = seed
+        self._warm_start: list[np.ndarray] | None = None
 
     def _fit(self, y: pd.Series) -> None:
         values = y.to_numpy()[-self.max_train :]
@@ -55,15 +57,26 @@ class Lstm(Forecaster):
         weekdays = y.index[-len(values) :].day_of_week.to_numpy()[self.window :]
         scale = _scale(windows)
         network = _build(keras, self.window, self.units)
+        epochs = self.epochs
+        if self._warm_start is not None:
+            network.set_weights(self._warm_start)
+            epochs = max(1, self.epochs // 3)
         network.fit(
             [(windows / scale[:, None])[..., None], _one_hot(weekdays)],
             targets / scale,
-            epochs=self.epochs,
+            epochs=epochs,
             batch_size=self.batch_size,
             shuffle=True,
             verbose=0,
         )
         self.network_ = network
+
+    def reuse(self) -> Lstm:
+        """An unfitted Lstm that starts from this fit's weights and trains a third of the epochs:
+        a refit on a few more days need not learn the weekly shape again (and costs a third)."""
+        twin = self.new()
+        twin._warm_start = self.network_.get_weights()
+        return twin
 
     def _forecast_after(self, y: pd.Series, h: int) -> np.ndarray:
         return self._forecast_origins(y, [len(y)], h)[0]
@@ -78,7 +91,7 @@ class Lstm(Forecaster):
         for step in range(h):
             scale = _scale(history)
             inputs = [(history / scale[:, None])[..., None], _one_hot((next_weekday + step) % 7)]
-            prediction = np.asarray(self.network_(inputs, training=False))[:, 0] * scale
+            prediction = np.asarray(self.network_.predict_on_batch(inputs))[:, 0] * scale
             if self.nonnegative_:
                 prediction = np.maximum(prediction, 0.0)
             out[:, step] = prediction

@@ -4,6 +4,7 @@ weekly window average, and exponential smoothing (statsmodels, imported when fit
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,22 @@ class Ets(Forecaster):
     def _forecast_after(self, y: pd.Series, h: int) -> np.ndarray:
         result = self.result_ if y is self.y_ else self._smooth(y)
         return np.asarray(result.forecast(h), dtype=float)
+
+    def _forecast_origins(self, y: pd.Series, origins: Sequence[int], h: int) -> np.ndarray:
+        """One smoothing pass over `y`, then each origin's forecast from the states at its eve
+        (level + damped trend + the weekday's latest seasonal state): the same numbers as
+        smoothing every prefix, for the price of one."""
+        states = self._smooth(y).states
+        level, trend, season = (states[c].to_numpy() for c in ("level", "trend", "seasonal"))
+        names = self.result_.model.param_names
+        phi = float(np.asarray(self.result_.params)[names.index("damping_trend")])
+        steps = np.arange(1, h + 1)
+        damping = np.cumsum(phi**steps)
+        m = self.season_length
+        back = m * ((steps - 1) // m + 1)  # the same weekday's seasonal state, at or before the eve
+        offset = y.index.get_loc(self.start_)
+        rows = [o - 1 - offset for o in origins]
+        return np.vstack([level[t] + damping * trend[t] + season[t + steps - back] for t in rows])
 
     def _smooth(self, y: pd.Series) -> Any:
         """The fitted parameters run over `y` (same first day as the fit), without refitting."""

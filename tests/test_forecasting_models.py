@@ -141,3 +141,27 @@ def test_importing_forecasting_loads_no_heavy_library():
     code = f"import sys, forecasting; print(sorted({{m.partition('.')[0] for m in sys.modules}} & {heavy!r}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("alias", list(MODELS))
+def test_backtest_forecasts_match_forecasts_after_each_prefix(alias, fitted):
+    """forecast_origins (one pass for many origins) equals forecasting after each prefix one by
+    one with the same fitted parameters, closed weekdays zeroed alike."""
+    y = shop_series()
+    model = fitted[alias]
+    origins = [len(y) - 30, len(y) - 17, len(y) - 5]
+    batch = model.forecast_origins(y, origins, H)
+    for row, origin in enumerate(origins):
+        one = np.array(model._forecast_after(y.iloc[:origin], H), dtype=float)
+        one[closed_steps(y.to_numpy()[:origin], H)] = 0.0
+        np.testing.assert_allclose(batch[row], np.maximum(one, 0.0), rtol=1e-6, atol=1e-9)
+
+
+def test_lstm_refit_starts_from_the_fitted_weights():
+    y = shop_series(days=80)
+    model = Lstm(window=14, units=4, epochs=3).fit(y.iloc[:70])
+    twin = model.reuse()
+    assert not hasattr(twin, "network_")
+    assert all(np.array_equal(a, b) for a, b in zip(twin._warm_start, model.network_.get_weights(), strict=True))
+    first, second = model.reuse().fit(y).predict(H), twin.fit(y).predict(H)
+    np.testing.assert_allclose(first["mean"], second["mean"], rtol=1e-6)
