@@ -70,7 +70,8 @@ class Ensemble(Forecaster):
         """Unfitted, with each fitted member's choices kept (AutoArima's order)."""
         self._check_fitted()
         fitted = getattr(self, "members_", {})
-        return Ensemble([fitted[m.alias].reuse() if m.alias in fitted else m.new() for m in self.members], self.horizon)
+        kept = [fitted[m.alias].reuse() if m.alias in fitted else m.new() for m in self.members]
+        return Ensemble(kept, self.horizon, self.season_length)
 
     def _fit(self, y: pd.Series) -> None:
         h = self.horizon

@@ -131,3 +131,15 @@ def test_fit_series_returns_storable_plain_data():
     order = (tuple(data["arima"]["order"]), tuple(data["arima"]["seasonal_order"]))
     again = fit_series(y, horizon=30, members=members, arima_order=order)
     assert again.arima == {**data["arima"], "searched": False}
+
+
+def test_reuse_keeps_the_searched_arima_order():
+    y = shop_series(days=160, seed=8, closure=False)
+    ensemble = Ensemble([SeasonalNaive(), AutoArima()], horizon=H).fit(y)
+    arima = ensemble.members_["auto_arima"]
+    again = ensemble.reuse()
+    assert not hasattr(again, "members_")
+    spec = next(m for m in again.members if m.alias == "auto_arima")
+    assert (spec.order, spec.seasonal_order) == (arima.order_, arima.seasonal_order_)
+    refit = again.fit(y).members_["auto_arima"]
+    assert not refit.searched_ and refit.order_ == arima.order_
