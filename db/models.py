@@ -20,11 +20,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -136,6 +138,8 @@ class Platform(Base):
 
     __table_args__ = (
         UniqueConstraint("company_id", "kind", "display_name", name="uq_platforms_company_kind_name"),
+        # What the rollups' foreign key names: a rollup row's company is its platform's.
+        UniqueConstraint("id", "company_id", name="uq_platforms_id_company"),
         CheckConstraint("kind IN ('shopify', 'bestbuy', 'csv')", name="kind"),
         CheckConstraint("status IN ('active', 'needs_attention', 'disabled')", name="status"),
     )
@@ -243,11 +247,13 @@ class Order(Base):
 
 
 class OrderLineItem(Base):
+    """One line of an order. Its key is the platform's line id within the order: no surrogate id
+    (nothing refers to a line by one), so an import's half a million lines feed one index, not two."""
+
     __tablename__ = "order_line_items"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    external_id: Mapped[str] = mapped_column(String(128))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     sku: Mapped[str | None] = mapped_column(String(128))
     product_external_id: Mapped[str | None] = mapped_column(String(128))
     title: Mapped[str] = mapped_column(String(500))
@@ -256,8 +262,6 @@ class OrderLineItem(Base):
     discount: Mapped[Decimal] = mapped_column(Money)
     tax: Mapped[Decimal] = mapped_column(Money)
     is_gift_card: Mapped[bool] = mapped_column(Boolean, default=False)
-
-    __table_args__ = (UniqueConstraint("order_id", "external_id", name="uq_order_line_items_order_external"),)
 
 
 class Refund(Base):
@@ -324,15 +328,28 @@ class FxRate(Base):
     )
 
 
+def rollup_keys(*primary_key: str) -> tuple:
+    """A rollup table's keys. Every dashboard query is "one company, a date range", so the
+    primary key leads with the company and the period and serves those reads alone: one index to
+    maintain as an import writes its hundreds of thousands of product-days. One foreign key to
+    the (platform, company) pair both cascades deletions and makes the company the platform's."""
+    return (
+        PrimaryKeyConstraint(*primary_key),
+        ForeignKeyConstraint(
+            ["platform_id", "company_id"], ["platforms.id", "platforms.company_id"], ondelete="CASCADE"
+        ),
+    )
+
+
 class AnalyticsDaily(Base):
     """One company-local day of one platform, in the company's reporting currency.
     Dashboard reads come from here (a few hundred rows a year), never from raw orders."""
 
     __tablename__ = "analytics_daily"
 
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    company_id: Mapped[int] = mapped_column()
+    platform_id: Mapped[int] = mapped_column()
+    day: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
     gross_sales: Mapped[Decimal] = mapped_column(Money)
     discounts: Mapped[Decimal] = mapped_column(Money)
@@ -348,8 +365,7 @@ class AnalyticsDaily(Base):
     # 1-3 = weekends and holidays, when no reference rate is published; more = stale rates).
     fx_rate_age_days: Mapped[int] = mapped_column(Integer, default=0)
 
-    # Every dashboard query is "one company, a date range": the leading columns serve it.
-    __table_args__ = (Index("ix_analytics_daily_company_day", "company_id", "day"),)
+    __table_args__ = rollup_keys("company_id", "day", "platform_id")
 
 
 class DirtyDay(Base):
@@ -367,9 +383,9 @@ class ProductSums:
     """The columns both product rollups share: one product (by SKU) of one platform over a period,
     in the company's reporting currency."""
 
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
-    sku: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" for lines without a SKU
+    company_id: Mapped[int] = mapped_column()
+    platform_id: Mapped[int] = mapped_column()
+    sku: Mapped[str] = mapped_column(String(128))  # "" for lines without a SKU
     title: Mapped[str] = mapped_column(String(500))
     gross_sales: Mapped[Decimal] = mapped_column(Money)
     discounts: Mapped[Decimal] = mapped_column(Money)
@@ -385,10 +401,9 @@ class AnalyticsProductDaily(ProductSums, Base):
 
     __tablename__ = "analytics_product_daily"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
 
-    # Top products sums one company's date range by SKU: the leading columns select the range.
-    __table_args__ = (Index("ix_analytics_product_daily_company_day", "company_id", "day"),)
+    __table_args__ = rollup_keys("company_id", "day", "platform_id", "sku")
 
 
 class AnalyticsProductMonthly(ProductSums, Base):
@@ -397,9 +412,9 @@ class AnalyticsProductMonthly(ProductSums, Base):
 
     __tablename__ = "analytics_product_monthly"
 
-    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
+    month: Mapped[date] = mapped_column(Date)  # the month's first day
 
-    __table_args__ = (Index("ix_analytics_product_monthly_company_month", "company_id", "month"),)
+    __table_args__ = rollup_keys("company_id", "month", "platform_id", "sku")
 
 
 class PlatformReportDay(Base):

@@ -140,9 +140,9 @@ def test_a_refund_after_our_sync_is_sync_lag_by_its_amount_until_the_next_sync(s
     assert refunded["returns"] > 0
     corrupted = refund_day - timedelta(days=1)  # a recent day the old "lag reaches it" rule swallowed
     with transaction(sessions) as session:
-        session.get(
-            AnalyticsDaily, (session.get(Platform, channel.platform_id).company_id, channel.platform_id, corrupted)
-        ).net_sales += Decimal("12.34")
+        company_id = session.get(Platform, channel.platform_id).company_id
+        key = {"company_id": company_id, "platform_id": channel.platform_id, "day": corrupted}
+        session.get(AnalyticsDaily, key).net_sales += Decimal("12.34")
 
     auth.login()
     lagging = get(client, channel.platform_id, start, end)
@@ -470,7 +470,7 @@ def test_clean_cad_days_differ_by_currency_alone_at_each_days_rate(sessions, com
 def test_a_rollup_error_on_a_cad_day_is_unexplained_by_its_amount_not_currency(sessions, company):
     platform_id = cad_store(sessions, company)
     with transaction(sessions) as session:  # the dashboard's row of March 10 is 12.34 too high
-        row = session.get(AnalyticsDaily, (company.id, platform_id, MARCH_10))
+        row = session.get(AnalyticsDaily, {"company_id": company.id, "platform_id": platform_id, "day": MARCH_10})
         row.net_sales += Decimal("12.34")
     days = reconciled(sessions, platform_id)
     assert effects(days[MARCH_10]) == {"currency": CLEAN_CURRENCY}
