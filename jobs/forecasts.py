@@ -14,13 +14,14 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.models import AnalyticsDaily, Company, ForecastRun, ModelRun, utcnow
+from db.models import AnalyticsDaily, Company, ForecastRun, ModelRun, Prediction, utcnow
 from jobs.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ HORIZON = 30  # days forecast
 NIGHTLY = timedelta(hours=24)  # a company's forecasts are refit at least this often
 NEW_DAYS = 3  # or as soon as this many days of new data arrived (a backfill, an import)
 MIN_DAYS = 28  # a series needs four weeks before any model beats guessing
+DRIFT_FACTOR = 1.5  # retrain early when a week's realized MASE exceeds the backtest's this much
 STALE_RUN = timedelta(hours=2)  # a run "running" this long lost its process
 TRAINING_TIMEOUT_S = 3600
 POLL_SECONDS = 0.5
@@ -87,7 +89,26 @@ def why_due(session: Session, company: Company, now: datetime) -> str | None:
     trained_to = session.scalar(select(func.max(ModelRun.train_end)).where(ModelRun.forecast_run_id == previous.id))
     if trained_to is None or (last - trained_to).days >= NEW_DAYS:
         return "new_days"
+    if any(_drifting(session, run, today) for run in _current_model_runs(session, company.id)):
+        return "drift"
     return None
+
+
+def _current_model_runs(session: Session, company_id: int) -> list[ModelRun]:
+    """Each series' current fit: its latest succeeded model run."""
+    latest: dict[tuple, ModelRun] = {}
+    for run in session.scalars(
+        select(ModelRun).where(ModelRun.company_id == company_id, ModelRun.status == "succeeded").order_by(ModelRun.id)
+    ):
+        latest[(run.platform_id, run.metric)] = run
+    return list(latest.values())
+
+
+def _drifting(session: Session, run: ModelRun, today: date) -> bool:
+    """A forecast whose first week's realized error ran well past its backtest promise."""
+    promised = ((run.accuracy or {}).get("backtest") or {}).get("7", {}).get("mase")
+    realized = realized_accuracy(session, run, today)["mase"].get("7")
+    return promised is not None and realized is not None and realized > DRIFT_FACTOR * promised
 
 
 def request_due(sessions: sessionmaker[Session], now: datetime | None = None) -> list[int]:
@@ -183,3 +204,46 @@ def retrain_due(sessions: sessionmaker[Session], database_url: str) -> list[int]
         run_in_child(sessions, run_id, database_url)
         ran.append(run_id)
     return ran
+
+
+REALIZED_HORIZONS = (7, 14, 30)
+
+
+def realized_accuracy(session: Session, model_run: ModelRun, today: date) -> dict:
+    """How a stored forecast has done against the days that have since ended (before `today`):
+    MASE over the first 7, 14 and 30 forecast days once all of them are in (scaled by the
+    training series' seasonal-naive error, as the backtest was), and the share of actual days
+    inside the 80% and 95% bands. The actuals are the series' rollups (summed over channels for
+    the all-channels total); a day without a row had no sales."""
+    predictions = session.scalars(
+        select(Prediction)
+        .where(Prediction.model_run_id == model_run.id, Prediction.day < today)
+        .order_by(Prediction.day)
+    ).all()
+    if not predictions:
+        return {"days": 0, "mase": {}, "coverage": {}}
+    value = getattr(AnalyticsDaily, model_run.metric)
+    actuals = dict(
+        session.execute(
+            select(AnalyticsDaily.day, func.sum(value))
+            .where(
+                AnalyticsDaily.company_id == model_run.company_id,
+                AnalyticsDaily.day.between(predictions[0].day, predictions[-1].day),
+                *([AnalyticsDaily.platform_id == model_run.platform_id] if model_run.platform_id else []),
+            )
+            .group_by(AnalyticsDaily.day)
+        ).all()
+    )
+    scale = (model_run.accuracy or {}).get("scale") or 0.0
+    errors, inside = [], {"80": 0, "95": 0}
+    for p in predictions:
+        actual = Decimal(actuals.get(p.day, 0))
+        errors.append(abs(actual - p.mean))
+        inside["80"] += p.lo_80 <= actual <= p.hi_80
+        inside["95"] += p.lo_95 <= actual <= p.hi_95
+    mase = {str(h): float(sum(errors[:h])) / h / scale for h in REALIZED_HORIZONS if len(errors) >= h and scale > 0}
+    return {
+        "days": len(errors),
+        "mase": mase,
+        "coverage": {level: count / len(errors) for level, count in inside.items()},
+    }

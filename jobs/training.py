@@ -17,7 +17,7 @@ import logging
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import AnalyticsDaily, Company, ForecastRun, ModelRun, Prediction, utcnow
 from forecasting import make_model
+from forecasting.series import SEASON, daily
 from forecasting.train import TrainResult, fit_series
 from jobs.forecasts import HORIZON, METRICS, MIN_DAYS, local_today
 from jobs.progress import Progress
@@ -113,14 +114,23 @@ def _fit_and_store(sessions: sessionmaker[Session], run_id: int, company_id: int
             )
         return False
     with transaction(sessions) as session:
-        model_run = _model_run(result, run_id, company_id, key, started)
+        model_run = _model_run(result, run_id, company_id, key, started, naive_scale(y))
         session.add(model_run)
         session.flush()
         session.add_all(_predictions(model_run.id, result))
     return True
 
 
-def _model_run(result: TrainResult, run_id: int, company_id: int, key: SeriesKey, started) -> ModelRun:
+def naive_scale(y: pd.Series) -> float:
+    """MASE's denominator: the training series' mean absolute weekly change (seasonal-naive's
+    in-sample error), so realized errors are scaled as the backtest's were."""
+    filled = daily(y).to_numpy()
+    return float(abs(filled[SEASON:] - filled[:-SEASON]).mean()) if len(filled) > SEASON else 0.0
+
+
+def _model_run(
+    result: TrainResult, run_id: int, company_id: int, key: SeriesKey, started: datetime, scale: float
+) -> ModelRun:
     platform_id, metric = key
     return ModelRun(
         forecast_run_id=run_id,
@@ -138,6 +148,7 @@ def _model_run(result: TrainResult, run_id: int, company_id: int, key: SeriesKey
         fit_s=result.fit_s,
         params={"members": [vars(m) for m in result.members], "arima": result.arima},
         accuracy={
+            "scale": scale,
             "backtest": result.backtest,
             "baseline_backtest": result.baseline_backtest,
             "coverage": result.coverage,

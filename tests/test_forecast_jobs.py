@@ -132,6 +132,7 @@ def test_a_retrain_fits_every_series_in_a_child_and_a_crash_keeps_the_previous_f
         run = session.get(ModelRun, fitted[(shop, "orders")])
         assert run.train_end == today - timedelta(days=1) and run.params["members"]
         assert run.accuracy["backtest"]["7"]["mase"] > 0 and set(run.accuracy["coverage"]) == {"80", "95"}
+        assert run.accuracy["scale"] > 0
         days = session.scalars(select(Prediction).where(Prediction.model_run_id == run.id).order_by(Prediction.day))
         days = list(days)
         assert [d.day for d in days] == [today + timedelta(days=n) for n in range(forecasts.HORIZON)]
@@ -204,3 +205,48 @@ subprocess.Popen([sys.executable, "-m", "jobs.training", "{run_id}"], env=env)""
     wait_for(lambda: not training(), 30, "the orphaned training to stop")
     with sessions() as session:
         assert session.get(ForecastRun, run_id).status == "running"  # it stopped before finishing
+
+
+def test_realized_accuracy_of_a_stored_forecast_on_a_hand_made_series(sessions, company):
+    """Forecast 100 a day (80%: 95-105, 95%: 85-115) against actuals of 110 for a week, then
+    100 for six days, then a day with no sales; today's prediction is not over yet."""
+    today = forecasts.local_today(company, NOW)
+    first = today - timedelta(days=14)
+    with transaction(sessions) as session:
+        platform = Platform(company_id=company.id, kind="csv", display_name="Shop", currency=company.currency)
+        session.add(platform)
+        other = Platform(company_id=company.id, kind="csv", display_name="Other", currency=company.currency)
+        session.add(other)
+    add_days(sessions, company, platform.id, first, 13)  # rows for 13 of the 14 days
+    add_days(sessions, company, other.id, first - timedelta(days=30), 44)  # not this series' sales
+    with transaction(sessions) as session:
+        rows = session.scalars(select(AnalyticsDaily).where(AnalyticsDaily.platform_id == platform.id))
+        for n, row in enumerate(sorted(rows, key=lambda row: row.day)):
+            row.net_sales = Decimal(110 if n < 7 else 100)
+        run = ModelRun(company_id=company.id, platform_id=platform.id, metric="net_sales", model="ets")
+        run.status, run.accuracy = "succeeded", {"scale": 10.0}
+        session.add(run)
+        session.flush()
+        for n in range(15):  # the 14 days that ended, and today
+            mean = Decimal(100 if n < 14 else 9999)
+            session.add(
+                Prediction(
+                    model_run_id=run.id, day=first + timedelta(days=n), mean=mean,
+                    lo_80=mean - 5, hi_80=mean + 5, lo_95=mean - 15, hi_95=mean + 15,
+                )
+            )  # fmt: skip
+    with sessions() as session:
+        realized = forecasts.realized_accuracy(session, session.get(ModelRun, run.id), today)
+        company = session.get(Company, company.id)
+        forecast_run = ForecastRun(company_id=company.id, reason="requested", status="succeeded", requested_at=NOW)
+        session.add(forecast_run)
+        session.flush()
+        trained = session.get(ModelRun, run.id)
+        trained.forecast_run_id, trained.train_end = forecast_run.id, today - timedelta(days=1)
+        trained.accuracy = {**trained.accuracy, "backtest": {"7": {"mase": 0.7}}}  # 1.0 realized: within 1.5x
+        assert forecasts.why_due(session, company, NOW) is None
+        trained.accuracy = {**trained.accuracy, "backtest": {"7": {"mase": 0.6}}}  # 1.0 realized: past 1.5x
+        assert forecasts.why_due(session, company, NOW) == "drift"
+    assert realized["days"] == 14
+    assert realized["mase"] == {"7": pytest.approx(1.0), "14": pytest.approx(170 / 14 / 10)}  # no 30 days yet
+    assert realized["coverage"] == {"80": pytest.approx(6 / 14), "95": pytest.approx(13 / 14)}
