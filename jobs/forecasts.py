@@ -89,12 +89,12 @@ def why_due(session: Session, company: Company, now: datetime) -> str | None:
     trained_to = session.scalar(select(func.max(ModelRun.train_end)).where(ModelRun.forecast_run_id == previous.id))
     if trained_to is None or (last - trained_to).days >= NEW_DAYS:
         return "new_days"
-    if any(_drifting(session, run, today) for run in _current_model_runs(session, company.id)):
+    if any(_drifting(session, run, today) for run in current_model_runs(session, company.id)):
         return "drift"
     return None
 
 
-def _current_model_runs(session: Session, company_id: int) -> list[ModelRun]:
+def current_model_runs(session: Session, company_id: int) -> list[ModelRun]:
     """Each series' current fit: its latest succeeded model run."""
     latest: dict[tuple, ModelRun] = {}
     for run in session.scalars(
@@ -102,6 +102,21 @@ def _current_model_runs(session: Session, company_id: int) -> list[ModelRun]:
     ):
         latest[(run.platform_id, run.metric)] = run
     return list(latest.values())
+
+
+def current_model_run(session: Session, company_id: int, platform_id: int | None, metric: str) -> ModelRun | None:
+    """One series' current fit (None: never trained)."""
+    return session.scalar(
+        select(ModelRun)
+        .where(
+            ModelRun.company_id == company_id,
+            ModelRun.platform_id.is_(None) if platform_id is None else ModelRun.platform_id == platform_id,
+            ModelRun.metric == metric,
+            ModelRun.status == "succeeded",
+        )
+        .order_by(ModelRun.id.desc())
+        .limit(1)
+    )
 
 
 def _drifting(session: Session, run: ModelRun, today: date) -> bool:

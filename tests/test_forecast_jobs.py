@@ -169,7 +169,7 @@ def test_a_retrain_fits_every_series_in_a_child_and_a_crash_keeps_the_previous_f
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_the_retrain_command_shows_progress_and_says_when_it_is_done(app, company, shop, monkeypatch):
+def test_the_retrain_command_shows_progress_and_says_when_it_is_done(app, client, auth, company, shop, monkeypatch):
     monkeypatch.setenv("FORECAST_MEMBERS", "seasonal_naive,window_average")
     progress = io.StringIO()
     monkeypatch.setattr(cli, "ProgressLine", functools.partial(ProgressLine, stream=progress))
@@ -178,6 +178,21 @@ def test_the_retrain_command_shows_progress_and_says_when_it_is_done(app, compan
     lines = progress.getvalue().splitlines()
     assert lines[-2] == f"retraining company {company.id}: 100% (6/6)"
     assert lines[-1].startswith(f"retraining company {company.id}: done, 6 series in ")
+    # What the API then serves: the stored forecasts, read as a seller's script would.
+    auth.login("viewer@example.com")
+    models = client.get("/api/v1/ml/models").json
+    assert {(m["platform"], m["metric"]) for m in models["models"]} == {
+        (p, m) for p in ("all", shop) for m in forecasts.METRICS
+    }
+    assert models["retrain"]["status"] == "succeeded" and models["retrain"]["series_done"] == 6
+    answer = client.post("/api/v1/ml/predict", json={"platform": shop, "metric": "units", "horizon": 7}).json
+    today = forecasts.local_today(company, forecasts.utcnow())
+    assert [d["date"] for d in answer["days"]] == [(today + timedelta(days=n)).isoformat() for n in range(7)]
+    with transaction(app.extensions["channelpulse"].sessions) as session:
+        run = forecasts.current_model_run(session, company.id, shop, "units")
+        stored = session.scalar(select(Prediction).where(Prediction.model_run_id == run.id, Prediction.day == today))
+    assert answer["days"][0]["mean"] == float(stored.mean) and answer["model"] == run.model
+    assert client.post("/api/v1/ml/retrain").status_code == 403  # viewers may not
     missing = app.test_cli_runner().invoke(args=["retrain", "--company-id", "999"])
     assert missing.exit_code == 1 and "no company with id 999" in missing.output
 
