@@ -1,5 +1,5 @@
 """The `flask --app app <command>` commands: migrate, seed the demo, manage users, sync a
-platform, import a CSV file. Registered on the app by `init_cli(app)`; long ones print a
+platform, import a CSV file, retrain the forecasts. Registered on the app by `init_cli(app)`; long ones print a
 progress line (jobs.progress.ProgressLine) and say when they are done."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from connectors.csv_import import mapping_for
 from db import accounts, migrate
 from db.engine import transaction
 from db.fx import MissingFxRate
-from db.models import Company, User
+from db.models import Company, ForecastRun, User
+from jobs import forecasts
 from jobs.csv_import import import_csv
 from jobs.progress import ProgressLine
 from jobs.sync import LOOKBACK, sync_platform
@@ -33,6 +34,7 @@ def init_cli(app: Flask) -> None:
         set_password_command,
         import_csv_command,
         sync_command,
+        retrain_command,
     ):
         app.cli.add_command(command)
 
@@ -185,3 +187,26 @@ def seed_demo_once(app_state: AppState) -> None:
     progress = ProgressLine("loading demo orders")
     summary = seed_demo(app_state.sessions, progress=progress)
     progress.finish(f"{summary.orders:,} orders over {summary.days} days")
+
+
+@click.command("retrain")
+@click.option("--company-id", type=int, required=True)
+@with_appcontext
+def retrain_command(company_id: int) -> None:
+    """Refit a company's forecasts now, in a child process as the worker does, with a progress
+    line; exits 1 if the run fails."""
+    sessions = state().sessions
+    with transaction(sessions) as session:
+        if session.get(Company, company_id) is None:
+            raise click.ClickException(f"no company with id {company_id}")
+        run_id = forecasts.request_retrain(session, company_id)
+    if forecasts.claim(sessions, run_id) is None:
+        raise click.ClickException(f"a retrain of this company is already running (run {run_id})")
+    progress = ProgressLine(f"retraining company {company_id}")
+    url = state().settings.database_url.render_as_string(hide_password=False)
+    forecasts.run_in_child(sessions, run_id, url, progress=progress)
+    with sessions() as session:
+        run = session.get(ForecastRun, run_id)
+        if run.status != "succeeded":
+            raise click.ClickException(f"retrain {run.status}: {run.error}")
+        progress.finish(f"{run.series_total} series" + (f" ({run.error})" if run.error else ""))

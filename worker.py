@@ -1,4 +1,4 @@
-"""The scheduler: syncs every due platform (and later retrains the forecasts) on a schedule
+"""The scheduler: syncs every due platform and retrains due forecasts on a schedule
 kept as data. `python -m worker` runs it as its own process; `make run` embeds it in the web
 process. With several worker processes, a leader lock lets exactly one run the schedule while
 the others wait on standby.
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import STRICT, NetworkPolicy
 from db import locks
 from db.credentials import CredentialBox
+from jobs.forecasts import retrain_due
 from jobs.sync import due_platforms, rescan_all, sync_platform
 from settings import Settings, SettingsError
 from state import AppState, build_state
@@ -83,12 +84,15 @@ def schedule(app_state: AppState) -> tuple[ScheduledJob, ...]:
     """What runs, and how often."""
     sessions, box, network = app_state.sessions, app_state.credentials, app_state.network
     interval = timedelta(seconds=app_state.settings.sync_interval_seconds)
+    database_url = app_state.settings.database_url.render_as_string(hide_password=False)
     syncs = SyncDispatcher(sessions, box, interval, network=network)
     return (
         # Checks every few seconds so "Sync now" starts promptly; each platform syncs when due.
         ScheduledJob("sync-due", timedelta(seconds=5), syncs.dispatch, start_now=True),
         # A daily deep re-read catches anything an incremental window could have missed.
         ScheduledJob("rescan", timedelta(days=1), lambda: rescan_all(sessions, box, network)),
+        # Nightly, on new days and on request; each retrain in a child process (jobs.training).
+        ScheduledJob("forecasts", timedelta(seconds=30), lambda: retrain_due(sessions, database_url), start_now=True),
     )
 
 

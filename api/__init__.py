@@ -28,7 +28,7 @@ def reject_non_api_routes() -> None:
 
 def init_api(app: Flask) -> None:
     import api.reconciliation  # noqa: F401  (its routes join the blueprint on import)
-    from api import analytics, company, fx, openapi, platforms, tokens, webhooks  # noqa: F401  (routes join on import)
+    from api import analytics, company, fx, ml, openapi, platforms, tokens, webhooks  # noqa: F401  (routes join on import)
 
     app.register_blueprint(bp)
     app.register_blueprint(webhooks.bp)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import queries
 from db.cache import ReadCache
-from db.models import Company, Platform
+from db.models import Company, ModelRun, Platform, Prediction
+from jobs import forecasts
 
 OVERVIEW_DAYS = 30
 
@@ -62,3 +64,42 @@ def overview(session: Session, company_id: int, today: date | None = None, cache
         last_sync_at=max(syncs) if syncs else None,
         syncs=queries.sync_status(session, company_id),
     )
+
+
+FORECAST_HISTORY_DAYS = 90
+
+
+@dataclass(frozen=True)
+class ForecastView:
+    """One series on the Forecasts page: its recent history, its current model run (None before
+    the first retrain), that run's predictions from today, and how it has done so far."""
+
+    currency: str
+    history: list[tuple[date, float]]
+    run: ModelRun | None
+    days: list[Prediction]
+    realized: dict
+
+
+def forecast_view(session: Session, company: Company, platform_id: int | None, metric: str) -> ForecastView:
+    today = queries.company_today(company)
+    rows = queries.daily_by_platform(
+        session, company, today - timedelta(days=FORECAST_HISTORY_DAYS), today - timedelta(days=1),
+        None if platform_id is None else [platform_id],
+    )  # fmt: skip
+    by_day: dict[date, float] = {}
+    for row in rows:
+        by_day[row.day] = by_day.get(row.day, 0.0) + float(getattr(row, metric))
+    run = forecasts.current_model_run(session, company.id, platform_id, metric)
+    days = []
+    realized = {"days": 0, "mase": {}, "coverage": {}}
+    if run is not None:
+        days = list(
+            session.scalars(
+                select(Prediction)
+                .where(Prediction.model_run_id == run.id, Prediction.day >= today)
+                .order_by(Prediction.day)
+            )
+        )
+        realized = forecasts.realized_accuracy(session, run, today)
+    return ForecastView(company.currency, sorted(by_day.items()), run, days, realized)

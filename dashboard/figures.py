@@ -340,3 +340,90 @@ def reconciliation_table(body: dict) -> dbc.Table:
             )
         )
     return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="recon-days")
+
+
+# --- forecasts -----------------------------------------------------------------------------
+
+MODEL_NAMES = {
+    "ensemble": "Ensemble",
+    "seasonal_naive": "Seasonal naive (same weekday last week)",
+    "window_average": "Weekday average",
+    "ets": "Exponential smoothing (ETS)",
+    "auto_arima": "ARIMA",
+    "lstm": "LSTM neural network",
+}
+
+
+def model_name(alias: str) -> str:
+    return MODEL_NAMES.get(alias, alias)
+
+
+def forecast_figure(history: Sequence[tuple[date, float]], days: Sequence, label: str) -> go.Figure:
+    """Recent actual days, then the forecast's mean with its 95% and 80% bands."""
+    figure = go.Figure()
+    ahead = [d.day for d in days]
+    for level, colour in (("95", "rgba(13,110,253,0.12)"), ("80", "rgba(13,110,253,0.25)")):
+        lows, highs = [float(getattr(d, f"lo_{level}")) for d in days], [float(getattr(d, f"hi_{level}")) for d in days]
+        figure.add_trace(
+            go.Scatter(x=ahead, y=highs, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
+        )
+        figure.add_trace(
+            go.Scatter(x=ahead, y=lows, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=colour,
+                       name=f"{level}% band")
+        )  # fmt: skip
+    figure.add_trace(go.Scatter(x=[d for d, _ in history], y=[v for _, v in history], name="Actual", mode="lines"))
+    figure.add_trace(
+        go.Scatter(x=ahead, y=[float(d.mean) for d in days], name="Forecast", mode="lines", line={"dash": "dash"})
+    )
+    figure.update_layout(
+        margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=360, yaxis_title=label, legend={"orientation": "h"}
+    )
+    return figure
+
+
+def forecast_summary(run, realized: dict) -> list[str]:
+    """The chosen model and its accuracy in a seller's words: how far off a day typically is,
+    against the naive guess (the same weekday last week), and how it has done since."""
+    backtest = (run.accuracy or {}).get("backtest", {}).get("14") or {}
+    naive = (run.accuracy or {}).get("baseline_backtest", {}).get("14") or {}
+    lines = [f"Model: {model_name(run.model)}, trained on {run.train_start} to {run.train_end}."]
+    if run.fallback_reason:
+        lines.append(f"Why this model: {run.fallback_reason}")
+    if backtest.get("smape") is not None:
+        lines.append(f"In backtests it was typically within {backtest['smape']:.0f}% per day over 14 days.")
+    if backtest.get("mase") and naive.get("mase"):
+        gain = 1 - backtest["mase"] / naive["mase"]
+        lines.append(
+            f"It beats the naive guess by {gain:.0%}." if gain > 0.005 else "It does no better than the naive guess."
+        )
+    if realized["days"]:
+        inside = realized["coverage"].get("80", 0.0)
+        lines.append(f"Since then: {realized['days']} days in, {inside:.0%} of them inside the 80% band.")
+    return lines
+
+
+def model_table(run) -> dbc.Table:
+    """Every member of the fit: its weight, backtest accuracy, or why it was left out."""
+    rows = []
+    for member in (run.params or {}).get("members", []):
+        mase, smape = member.get("mase"), member.get("smape")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(model_name(member["alias"])),
+                    html.Td(f"{member['weight']:.0%}"),
+                    html.Td("—" if mase is None else f"{mase:.2f}"),
+                    html.Td("—" if smape is None else f"{smape:.1f}%"),
+                    html.Td(member.get("dropped") or ""),
+                ]
+            )
+        )
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Model", "Weight", "MASE", "sMAPE", "Left out because")]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id="forecast-models")
+
+
+def forecast_csv(history: Sequence[tuple[date, float]], days: Sequence, what: str) -> str:
+    header = [f"ChannelPulse forecast: {what}", "kind: actual (a day that ended) or forecast (mean and bands)"]
+    rows = [[day.isoformat(), "actual", value, "", "", "", ""] for day, value in history]
+    rows += [[d.day.isoformat(), "forecast", d.mean, d.lo_80, d.hi_80, d.lo_95, d.hi_95] for d in days]
+    return exports.csv_text(header, ["date", "kind", "value", "lo_80", "hi_80", "lo_95", "hi_95"], rows)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -454,27 +455,60 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ForecastRun(Base):
+    """One retrain of a company's forecasts: requested (by an admin, the nightly schedule, new
+    days or drifting accuracy), then run by the worker in a child process, which counts the
+    series done so the Forecasts page and the CLI can show progress."""
+
+    __tablename__ = "forecast_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))  # requested | nightly | new_days | drift
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested|running|succeeded|failed
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    series_total: Mapped[int] = mapped_column(Integer, default=0)
+    series_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_forecast_runs_company_requested", "company_id", "requested_at"),)
+
+
 class ModelRun(Base):
+    """One series' fit within a forecast run: a channel's (or, with no platform, all channels')
+    daily metric. `params` holds the members (weights, fit seconds, why one was dropped) and the
+    ARIMA order; `accuracy` the backtest MASE and sMAPE per horizon of the chosen model and of
+    seasonal-naive, and the bands' backtest coverage. A series' current forecast is its latest
+    succeeded run: a failed or crashed one leaves the previous predictions in place."""
+
     __tablename__ = "model_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    forecast_run_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"))
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(32))
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="running")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    train_start: Mapped[date | None] = mapped_column(Date)
     train_end: Mapped[date | None] = mapped_column(Date)
     horizon: Mapped[int] = mapped_column(Integer, default=30)
+    fit_s: Mapped[float | None] = mapped_column(Float)
     params: Mapped[dict] = mapped_column(JSON, default=dict)
-    accuracy: Mapped[dict] = mapped_column(JSON, default=dict)  # backtest MAPE, WAPE, coverage
+    accuracy: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_model_runs_company_metric", "company_id", "metric", "started_at"),)
 
 
 class Prediction(Base):
+    """One forecast day of a model run, with its 80% and 95% bands."""
+
     __tablename__ = "predictions"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

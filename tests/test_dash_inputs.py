@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from db.engine import transaction
-from db.models import Company, Platform
+from db.models import Company, ForecastRun, Platform
 
 Slot = tuple[str, str]  # (component id, property)
 SYNC_TYPE = "channels-sync"
@@ -68,9 +68,26 @@ def callbacks(ours: int) -> dict[str, Callback]:
                 ("recon-dates", "end_date"): "2026-01-31",
             },
         ),
+        "forecasts": Callback(
+            [("forecast-chart", "figure"), ("forecast-summary", "children"), ("forecast-table", "children")],
+            {
+                ("forecast-channel", "value"): ours,
+                ("forecast-metric", "value"): "orders",
+                ("refresh-interval", "n_intervals"): 1,
+            },
+        ),
+        "forecasts export": Callback(
+            [("forecast-download", "data")],
+            {("forecast-export", "n_clicks"): 1},
+            {("forecast-channel", "value"): "all", ("forecast-metric", "value"): "units"},
+        ),
+        "forecasts retrain": Callback(
+            [("forecast-progress", "children")],
+            {("forecast-progress-tick", "n_intervals"): 1, ("forecast-retrain", "n_clicks"): 1},
+        ),
         "page routing": Callback(
             [("_pages_content", "children"), ("_pages_store", "data")],
-            {("_pages_location", "pathname"): "/reconciliation", ("_pages_location", "search"): ""},
+            {("_pages_location", "pathname"): "/forecasts", ("_pages_location", "search"): ""},
         ),
     }
 
@@ -216,3 +233,17 @@ def test_add_channel_with_a_bad_currency_says_why(client, auth, sessions, platfo
     assert response.status_code == 200 and "3-letter currency code" in response.get_data(as_text=True)
     with sessions() as session:
         assert session.scalar(select(Platform).where(Platform.kind == "csv")) is None
+
+
+def test_a_viewer_cannot_retrain_from_the_forecasts_page(client, auth, sessions, platforms):
+    auth.login("viewer@example.com")
+    callback = callbacks(platforms[0])["forecasts retrain"]
+    response = post(client, callback, ("forecast-retrain", "n_clicks"))
+    assert response.status_code == 200 and "Only admins can retrain" in response.get_data(as_text=True)
+    with sessions() as session:
+        assert session.scalar(select(ForecastRun.id)) is None
+    auth.logout()
+    auth.login()
+    assert post(client, callback, ("forecast-retrain", "n_clicks")).status_code == 200
+    with sessions() as session:
+        assert session.scalar(select(ForecastRun.status)) == "requested"

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import jsonschema_rs
@@ -34,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from api.openapi import document
 from db import migrate
 from db.engine import transaction
-from db.models import Platform, SyncRun, utcnow
+from db.models import ModelRun, Platform, Prediction, SyncRun, utcnow
 from jobs.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from simulators.business import Business
 
@@ -226,12 +227,42 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         Call(400, "/api/v1/platforms/1/sales-report", caller="admin", upload=b"Day,Orders\nnot a day,x\n"),
         Call(404, "/api/v1/platforms/999999/sales-report", caller="admin", upload=b""),
     ],
+    ("GET", "/api/v1/ml/models"): [Call(200), Call(200, query={"format": "csv"}), Call(400, query={"format": "xls"})],
+    ("GET", "/api/v1/ml/performance"): [Call(200), Call(200, query={"format": "csv"})],
+    ("POST", "/api/v1/ml/predict"): [
+        Call(200, json={"platform": "all", "metric": "orders", "horizon": 7}),
+        Call(400, json={"metric": "profit"}),
+        Call(400, json={"metric": "orders", "horizon": 31}),
+        Call(404, json={"platform": 999999, "metric": "orders"}),
+        Call(404, json={"metric": "orders", "model": "crystal_ball"}),
+    ],
+    ("POST", "/api/v1/ml/retrain"): [Call(403), Call(202, caller="admin")],
     ("POST", "/api/v1/platforms/{platform_id}/import"): [
         Call(403, "/api/v1/platforms/1/import", upload=b""),
         Call(400, "/api/v1/platforms/1/import", caller="admin", upload=b"order_id\n"),  # not a CSV platform
         Call(404, "/api/v1/platforms/999999/import", caller="admin", upload=b""),
     ],
 }
+
+
+def store_a_forecast(session, company_id: int) -> None:
+    """A fit of the all-channels orders series as the training stores it, with 30 days ahead."""
+    today = utcnow().date()
+    member = {"alias": "ets", "weight": 1.0, "fit_s": 0.5, "mase": 0.8, "smape": 12.0, "dropped": None}
+    run = ModelRun(company_id=company_id, metric="orders", model="ensemble", status="succeeded", finished_at=utcnow())
+    run.train_start, run.train_end = today - timedelta(days=60), today - timedelta(days=1)
+    run.params = {"members": [member], "arima": None}
+    run.accuracy = {"scale": 2.0, "backtest": {"14": {"mase": 0.8, "smape": 12.0}}, "coverage": {"80": 0.8, "95": 0.95}}
+    run.accuracy["baseline_backtest"] = {"14": {"mase": 1.0, "smape": 15.0}}
+    session.add(run)
+    session.flush()
+    for n in range(30):
+        day, mean = today + timedelta(days=n), Decimal(20)
+        session.add(
+            Prediction(
+                model_run_id=run.id, day=day, mean=mean, lo_80=mean - 3, hi_80=mean + 3, lo_95=mean - 6, hi_95=mean + 6
+            )
+        )
 
 
 class Demo:
@@ -246,6 +277,7 @@ class Demo:
             running = SyncRun(platform_id=first, started_at=now, status="running", rows=40, expected_rows=100)
             done = SyncRun(platform_id=second, started_at=now - timedelta(hours=1), finished_at=now, status="succeeded")
             session.add_all([running, done])
+            store_a_forecast(session, session.get(Platform, first).company_id)
         auth.login(DEMO_EMAIL, DEMO_PASSWORD)
         self.admin, self.anonymous = client, app.test_client()
         self.token = client.post("/api/v1/tokens", json={"name": "demo"}).json["token"]
