@@ -39,7 +39,7 @@ from simulators.catalog import SHOPIFY
 from simulators.server import FaultPlan
 from simulators.shopify import DEV_ACCESS_TOKEN, SHOP_DOMAIN, build_shopify
 from simulators.store import ManualClock
-from tests.conftest import FakeSeconds
+from tests.conftest import FakeSeconds, wait_for
 from tests.sims import DEV_NETWORK
 
 NOW = datetime(2025, 3, 15, 18, 0, tzinfo=UTC)
@@ -338,11 +338,18 @@ def test_a_running_bulk_operation_of_someone_else_is_waited_for(shop):
 
 
 def test_our_own_running_bulk_operation_is_adopted(shop, caplog):
+    shop.simulator.bulk_may_complete.clear()  # it runs on until the connector has adopted it
     started = shop.simulator.execute(RUN_BULK, {"q": BULK_ORDERS_QUERY})["data"]["bulkOperationRunQuery"]
     started = started["bulkOperation"]
+    fetched = []
     with caplog.at_level(logging.INFO):
-        assert fetch(connect(shop, api_version="2025-10"), None) == truth(shop)
-    assert any(f"adopted id={started['id']}" in r.getMessage() for r in caplog.records)
+        fetching = threading.Thread(target=lambda: fetched.append(fetch(connect(shop, api_version="2025-10"), None)))
+        fetching.start()
+        adopted = f"adopted id={started['id']}"
+        wait_for(lambda: any(adopted in r.getMessage() for r in caplog.records), 60, "the connector to adopt it")
+        shop.simulator.bulk_may_complete.set()
+        fetching.join(60)
+    assert fetched == [truth(shop)]
 
 
 @pytest.mark.parametrize(("api_version", "in_flight"), [("2025-10", 1), ("2026-10", 2)])

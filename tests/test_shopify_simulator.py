@@ -4,7 +4,7 @@ cost and throttling, bulk operations and the 60-day rule, checked against the st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -453,6 +453,8 @@ def test_the_in_progress_filter_matches_queued_and_running_operations(status, ex
 
 def test_bulk_operation_runs_through_its_states_and_writes_jsonl(shop):
     store = shop.simulator.store
+    shop.simulator.bulk_may_run.clear()  # held in each state until the test has seen it
+    shop.simulator.bulk_may_complete.clear()
     started = graphql(shop, RUN_BULK, {"query": BULK_QUERY})
     fixture = json.loads((FIXTURES / "graphql_bulk_run_query_response.json").read_text())
     assert shape(started) == shape(fixture)
@@ -468,12 +470,19 @@ def test_bulk_operation_runs_through_its_states_and_writes_jsonl(shop):
 
     statuses = []
 
-    def completed() -> dict | None:
-        current = graphql(shop, CURRENT)["data"]["currentBulkOperation"]
-        statuses.append(current["status"])
-        return current if current["status"] == "COMPLETED" else None
+    def reached(status: str) -> Callable[[], dict | None]:
+        def check() -> dict | None:
+            current = graphql(shop, CURRENT)["data"]["currentBulkOperation"]
+            statuses.append(current["status"])
+            return current if current["status"] == status else None
 
-    current = wait_for(completed, 30, "the bulk operation to complete", interval=0.02)
+        return check
+
+    wait_for(reached("CREATED"), 30, "the created bulk operation")
+    shop.simulator.bulk_may_run.set()
+    wait_for(reached("RUNNING"), 30, "the bulk operation to run", interval=0.02)
+    shop.simulator.bulk_may_complete.set()
+    current = wait_for(reached("COMPLETED"), 30, "the bulk operation to complete", interval=0.02)
     assert list(dict.fromkeys(statuses)) == ["CREATED", "RUNNING", "COMPLETED"]
     completed = json.loads((FIXTURES / "graphql_bulk_current_operation_completed.json").read_text())
     assert shape(current) == shape(completed["data"]["currentBulkOperation"])

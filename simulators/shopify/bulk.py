@@ -379,6 +379,12 @@ class BulkOperations:
         self._bulk_lock = threading.Lock()
         self._building = threading.Lock()
         self.bulk_seconds = 0.0  # time spent building bulk files (not queued or writing): Shopify's work
+        # Tests hold operations in a state, whatever the machine's speed: clear one to stop every
+        # operation before that step, set it to let them go on.
+        self.bulk_may_run = threading.Event()
+        self.bulk_may_complete = threading.Event()
+        self.bulk_may_run.set()
+        self.bulk_may_complete.set()
 
     def _bulk_file(self, number: int) -> bytes | None:
         """The JSONL file of a completed operation, for `GET /bulk/<number>.jsonl`."""
@@ -439,6 +445,7 @@ class BulkOperations:
         began = time.perf_counter()
         try:
             time.sleep(self.bulk_delay)  # queued
+            self.bulk_may_run.wait()
             op.status = "RUNNING"
             root, plan = _BulkPlan.of(document)
             # One file is built at a time: operations running at once share this process's one
@@ -455,6 +462,7 @@ class BulkOperations:
                 with self._bulk_lock:
                     self.bulk_seconds += time.perf_counter() - building
             time.sleep(self.bulk_delay)  # real jobs take a while to write their file
+            self.bulk_may_complete.wait()
             op.body = body
             op.completed_at = self.store.now()
             op.status = "COMPLETED"
