@@ -366,8 +366,8 @@ def rollup_product_months(session: Session, company_id: int, platform_id: int, m
 
 
 def _of_platform(table: type[AnalyticsDaily | ProductSums], company_id: int, platform_id: int) -> ColumnElement[bool]:
-    """A platform's rows of a rollup table. Its primary key starts with (company, platform), so
-    naming both finds them by index instead of scanning every company's rows."""
+    """A platform's rows of a rollup table. Its primary key is (company, period, platform, ...):
+    with the days or months named too, the index finds them without scanning other companies'."""
     return (table.company_id == company_id) & (table.platform_id == platform_id)
 
 
