@@ -422,13 +422,14 @@ def pages_of_one(monkeypatch) -> list[str]:
 
 
 def test_orders_written_while_reading_are_rewritten_whole(sessions, platform_id, pages_of_one):
-    result = import_csv(sessions, platform_id, CANONICAL)
-    streamed = sessions.kw["bind"].dialect.name == "postgresql"
-    assert pages_of_one.count("csv-import-writer") == (5 if streamed else 0)
-    assert (result.orders, result.errors) == (6, [])
-    assert counts(sessions) == {"orders": 6, "lines": 8, "refunds": 2, "daily": 4, "products": 5}
     expected = expected_daily(read_canonical(CANONICAL), "America/New_York")
-    assert_daily_equal(stored_daily(sessions, platform_id), expected)
+    streamed = sessions.kw["bind"].dialect.name == "postgresql"
+    for imports in (1, 2):  # the second import rewrites the first's orders, and changes nothing
+        result = import_csv(sessions, platform_id, CANONICAL)
+        assert pages_of_one.count("csv-import-writer") == (5 * imports if streamed else 0)
+        assert (result.orders, result.errors) == (6, [])
+        assert counts(sessions) == {"orders": 6, "lines": 8, "refunds": 2, "daily": 4, "products": 5}
+        assert_daily_equal(stored_daily(sessions, platform_id), expected)
 
 
 def test_a_bad_row_after_orders_were_written_takes_them_back(sessions, platform_id, pages_of_one, tmp_path):
