@@ -322,10 +322,19 @@ def _cell(convert: Callable[[str], Any], default: Any) -> Callable[[str], Any]:
 
 
 class _RowReader:
-    """Validates rows into `_Row`s grouped by order id, collecting every error on the way."""
+    """Validates rows into `_Row`s grouped by order id, collecting every error on the way, and
+    builds each order once the rows move on to another (see parse_csv's `on_order`)."""
 
-    def __init__(self, mapping: CsvMapping, columns: dict[str, int], currency: str | None, tz: ZoneInfo) -> None:
-        self.mapping = mapping
+    def __init__(
+        self,
+        mapping: CsvMapping,
+        columns: dict[str, int],
+        currency: str | None,
+        tz: ZoneInfo,
+        imported_at: datetime,
+        on_order: Callable[[Order], None] | None,
+    ) -> None:
+        self.mapping, self.imported_at, self.on_order = mapping, imported_at, on_order
         self.columns = columns
         self.width = max(columns.values()) + 1
         # (name, position or None when the file has no such column, cell converter), in the
@@ -341,6 +350,9 @@ class _RowReader:
             )
         ]
         self.orders: dict[str, list[_Row]] = {}
+        self.built: dict[str, Order] = {}  # orders built as the rows moved past them
+        self.reopened: set[str] = set()  # orders whose rows came back after others': built at the end
+        self.current: str | None = None  # the order of the last row kept
         self.errors: list[RowError] = []
         self.rows = self.skipped = self.ignored = 0
 
@@ -376,10 +388,36 @@ class _RowReader:
         if postage:
             shipping += abs(quantity) * unit_price - discount
         row = _Row(line, at, sku or None, title, quantity, unit_price, currency, discount, tax, shipping, postage)
+        if order_id != self.current:
+            self.move_to(order_id, seen=rows is not None)
         if rows is None:
             self.orders[order_id] = [row]
         else:
             rows.append(row)
+
+    def move_to(self, order_id: str, *, seen: bool) -> None:
+        """The rows moved on to `order_id` (`seen` before): the previous order is complete, unless
+        its rows come back later, so it is built and handed to `on_order` (once, and only while
+        the file is clean). An order seen before is reopened: built again at the end."""
+        previous = self.current
+        if previous is not None and previous not in self.reopened and not self.errors:
+            order = self.built[previous] = _order(previous, self.orders[previous], self.mapping, self.imported_at)
+            if self.on_order:
+                self.on_order(order)
+        if seen:
+            self.reopened.add(order_id)
+            self.built.pop(order_id, None)
+        self.current = order_id
+
+    def finish(self) -> list[Order]:
+        """Every order in the order of its first row, built once its rows are all read; none
+        when any row was wrong."""
+        if self.errors:
+            return []
+        return [
+            self.built.get(oid) or _order(oid, rows, self.mapping, self.imported_at)
+            for oid, rows in self.orders.items()
+        ]
 
     def text(self, line: int, cells: list[str], name: str, *, required: bool, limit: int) -> str:
         value = cells[self.columns[name]].strip()
@@ -415,6 +453,7 @@ def parse_csv(
     imported_at: datetime | None = None,
     progress: Progress | None = None,
     limits: Limits = UPLOAD_LIMITS,
+    on_order: Callable[[Order], None] | None = None,
 ) -> ParsedCsv:
     """Read and validate a whole CSV (or .csv.gz) file into orders, or into the list of errors.
 
@@ -423,11 +462,18 @@ def parse_csv(
     file has no change history, and this makes a re-import rewrite what it imports, so a
     corrected file replaces what an earlier import wrote. A file past `limits` raises
     UnreadableFile, as does a damaged gzip; a file object source must be seekable (it is read twice).
+
+    `on_order` gets each order while the file is still being read, as soon as the rows have
+    moved on to another order and as long as no row was wrong, so a caller can write it
+    meanwhile. It is only a preview: a later row can still refuse the file (the caller must be
+    able to take back what it wrote) or add to an order already handed out, whose final version
+    is then in `orders` only (an order is handed out at most once, as the very object `orders`
+    holds unless it changed).
     """
     # Every row and record stays alive until the parse returns, and none makes a reference
     # cycle: the cycle collector's passes over them would be wasted (a fifth of the parse).
     with cycle_collector_paused():
-        return _parse(source, mapping, currency, timezone, imported_at, progress, limits)
+        return _parse(source, mapping, currency, timezone, imported_at, progress, limits, on_order)
 
 
 def _parse(
@@ -438,14 +484,16 @@ def _parse(
     imported_at: datetime | None,
     progress: Progress | None,
     limits: Limits,
+    on_order: Callable[[Order], None] | None,
 ) -> ParsedCsv:
     started = time.perf_counter()
+    imported_at = imported_at or datetime.now(UTC)
     if currency:
         currency = _currency(currency)
     with _open(source, mapping, currency, limits) as (scan, reader, columns, errors):
         if errors:
             return ParsedCsv(orders=[], errors=errors)
-        validated = _RowReader(mapping, columns, currency, ZoneInfo(timezone))
+        validated = _RowReader(mapping, columns, currency, ZoneInfo(timezone), imported_at, on_order)
         while (cells := _next_row(reader, validated.errors)) is not None:
             if cells:  # blank lines carry nothing
                 validated.read(reader.line_num, cells)
@@ -459,11 +507,7 @@ def _parse(
     if progress:
         progress(scan.lines, scan.lines)
 
-    imported_at = imported_at or datetime.now(UTC)
-    built = (
-        [] if validated.errors else (_order(oid, rows, mapping, imported_at) for oid, rows in validated.orders.items())
-    )
-    orders = [order for order in built if order is not None]
+    orders = validated.finish()
     parsed = ParsedCsv(
         orders=orders,
         errors=validated.errors,

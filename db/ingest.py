@@ -157,6 +157,15 @@ def _insert_refunds(session: Session, platform: Platform, refunds: list[tuple[in
     insert_rows(session, RefundLine.__table__, REFUND_LINE_COLUMNS, line_rows)
 
 
+def delete_orders(session: Session, platform: Platform, external_ids: Sequence[str]) -> None:
+    """Delete these orders with their lines and refunds (the database cascades). For a writer
+    that takes back, inside its transaction, a version of an order it wrote too early (a CSV
+    import whose order's rows come back later in the file): the days that version touched were
+    reported when it was written."""
+    for part in chunks(external_ids):
+        session.execute(delete(Order).where(Order.platform_id == platform.id, one_of(session, Order.external_id, part)))
+
+
 DELETED = "deleted"  # excluded_reason of an order the platform says was deleted
 
 

@@ -4,6 +4,7 @@ transaction (all or nothing), as a job the Channels page can watch."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -19,15 +20,18 @@ from werkzeug.utils import secure_filename
 from connectors import FILE_KINDS, csv_files, csv_import
 from connectors.base import ConnectorError
 from db import fx, ingest, locks, rollups
+from db.bulk import is_postgres
 from db.engine import transaction
 from db.models import Company, Platform, SyncRun, utcnow
 from jobs.progress import Progress
 from jobs.sync import SyncResult, end_interrupted_runs
+from records import Order
 
 log = logging.getLogger(__name__)
 
 
 CSV_WRITE_CHUNK = 1000  # orders per upsert_orders call, all inside the import's one transaction
+PROGRESS_WRITE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,10 @@ def import_csv(
 ) -> CsvImportResult:
     """Import a CSV file into a "csv" platform: all of it, or, if any row is wrong, nothing.
 
-    The whole file is parsed and validated first; only a clean file is written, in one
-    transaction with the rollup of the days it touched. Re-importing a file rewrites the same
+    One transaction writes the orders, their products and the rollup of the days they touched,
+    and commits only if every row of the file was right: on Postgres the orders are written
+    while the file is still being read (see _OrderWriter), and rolled back if a row turns out
+    wrong; on SQLite the whole file is parsed first. Re-importing a file rewrites the same
     orders (same external ids), so it never duplicates. `currency` defaults to the platform's,
     `timezone` (of the file's times) to the company's. A file past `limits` (the web upload's
     unless the caller, the CLI, says otherwise) raises csv_files.UnreadableFile.
@@ -70,40 +76,39 @@ def import_csv(
         company_tz = session.get(Company, platform.company_id).timezone
 
     started = time.perf_counter()
-    parsed = csv_import.parse_csv(
-        source,
-        mapping,
-        currency=currency or platform.currency,
-        timezone=timezone or company_tz,
-        progress=parse_progress,
-        limits=limits,
-    )
-    parse_s = time.perf_counter() - started
-    orders, tz = parsed.orders, ZoneInfo(company_tz)
-    if orders:  # only a clean file has orders
+    try:
         with transaction(sessions) as session:
             platform = session.get(Platform, platform_id)
-            touched: set[date] = set()
-            for offset in range(0, len(orders), CSV_WRITE_CHUNK):
-                touched |= ingest.upsert_orders(session, platform, orders[offset : offset + CSV_WRITE_CHUNK], tz)
-                if write_progress:
-                    write_progress(min(offset + CSV_WRITE_CHUNK, len(orders)), len(orders))
-            ingest.upsert_products(session, platform, csv_import.products(orders))
-            rollups.rollup_daily(session, platform, touched)
-            ingest.mark_synced(session, platform)
+            with _OrderWriter(session, platform, ZoneInfo(company_tz)) as writer:
+                parsed = csv_import.parse_csv(
+                    source,
+                    mapping,
+                    currency=currency or platform.currency,
+                    timezone=timezone or company_tz,
+                    progress=parse_progress,
+                    limits=limits,
+                    on_order=writer.add if writer.threaded else None,
+                )
+                parse_s = time.perf_counter() - started
+                if parsed.errors:
+                    raise _Refused  # take back what was written while the file was read
+                writer.finish(write_progress, len(parsed.orders))
+            _write_rest(session, platform, parsed.orders, writer, write_progress)
+    except _Refused:
+        pass
     write_s = time.perf_counter() - started - parse_s
     log.info(
         "csv import platform_id=%d rows=%d orders=%d errors=%d parse_s=%.2f write_s=%.2f",
         platform_id,
         parsed.rows,
-        len(orders),
+        len(parsed.orders),
         len(parsed.errors),
         parse_s,
         write_s,
     )
     return CsvImportResult(
         rows=parsed.rows,
-        orders=len(orders),
+        orders=len(parsed.orders),
         lines=parsed.lines,
         returns=parsed.returns,
         skipped=parsed.skipped,
@@ -114,8 +119,102 @@ def import_csv(
     )
 
 
+class _Refused(Exception):
+    """A file with wrong rows, raised inside the import's transaction to roll it back."""
+
+
+class _OrderWriter:
+    """Writes an import's orders in pages of CSV_WRITE_CHUNK. On Postgres a thread of its own
+    writes them while the file is still being parsed (parse_csv's `on_order`), so the parse
+    (Python, one core) and the server's work on the pages written so far (COPY, foreign-key
+    checks, indexes: the other core) overlap; psycopg releases the GIL while it waits on the
+    server. The thread is the session's only user until `finish` returns, and what it wrote is
+    rolled back with the transaction if a later row is wrong. SQLite writes nothing during the
+    parse: its one writer at a time would lock out the parse's progress reports. The queue is
+    unbounded: its pages hold orders the parse keeps anyway."""
+
+    def __init__(self, session: Session, platform: Platform, tz: ZoneInfo) -> None:
+        self.session, self.platform, self.tz = session, platform, tz
+        self.written: dict[str, Order] = {}  # external id -> the version written
+        self.touched: set[date] = set()
+        self.page: list[Order] = []
+        self.pages: queue.SimpleQueue[list[Order] | None] = queue.SimpleQueue()
+        self.failure: BaseException | None = None
+        self.closed = False
+        self.threaded = is_postgres(session)
+        self.thread = threading.Thread(target=self._drain, name="csv-import-writer", daemon=True)
+
+    def __enter__(self) -> _OrderWriter:
+        if self.threaded:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """On the way out, also after an error (a wrong row, a file past its limits), let the
+        thread end (it writes the pages queued: they go with the rollback) before the
+        transaction ends."""
+        self._close()
+        if self.threaded:
+            self.thread.join()
+
+    def add(self, order: Order) -> None:
+        self.page.append(order)
+        if len(self.page) >= CSV_WRITE_CHUNK:
+            self.pages.put(self.page)
+            self.page = []
+
+    def write(self, page: list[Order]) -> None:
+        self.touched |= ingest.upsert_orders(self.session, self.platform, page, self.tz)
+        self.written.update((o.external_id, o) for o in page)
+
+    def finish(self, progress: Progress | None, total: int) -> None:
+        """Wait until the pages handed out are written (reporting them as the write's progress),
+        then raise what the thread met, if anything."""
+        if self.page:
+            self.pages.put(self.page)
+        self._close()
+        while self.thread.is_alive():
+            self.thread.join(PROGRESS_WRITE_SECONDS)
+            if progress:
+                progress(len(self.written), total)
+        if self.failure is not None:
+            raise self.failure
+
+    def _close(self) -> None:
+        """Tell the thread that no page follows those queued."""
+        if not self.closed:
+            self.closed = True
+            self.pages.put(None)
+
+    def _drain(self) -> None:
+        while (page := self.pages.get()) is not None:
+            if self.failure is None:
+                try:
+                    self.write(page)
+                except BaseException as exc:  # raised by finish(); the parse must never wait on it
+                    self.failure = exc
+
+
+def _write_rest(
+    session: Session, platform: Platform, orders: list[Order], writer: _OrderWriter, progress: Progress | None
+) -> None:
+    """Write the orders the parse did not hand out, or changed after (an order whose rows came
+    back later in the file: the version written is deleted first), then the products, the
+    rollups of the days touched, and the platform's sync mark."""
+    if not orders:
+        return
+    rest = [o for o in orders if writer.written.get(o.external_id) is not o]
+    ingest.delete_orders(session, platform, [o.external_id for o in rest if o.external_id in writer.written])
+    for offset in range(0, len(rest), CSV_WRITE_CHUNK):
+        writer.write(rest[offset : offset + CSV_WRITE_CHUNK])
+        if progress:
+            progress(len(writer.written), len(orders))
+    ingest.upsert_products(session, platform, csv_import.products(orders))
+    rollups.rollup_daily(session, platform, writer.touched)
+    ingest.mark_synced(session, platform)
+
+
 IMPORT_STREAM = "import"  # the sync_runs stream of CSV imports (their progress bar)
-PROGRESS_WRITE_SECONDS = 0.5
 IMPORT_BUSY = "another import into this channel was running: nothing imported; upload the file again"
 MAX_UPLOAD_NAME = 100  # characters of the upload's name kept in its stored file's name
 

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import gzip
 import io
+import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,9 +22,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 import cli
+import jobs.csv_import
 from connectors import csv_import
 from connectors.csv_files import CsvImportError
 from connectors.csv_import import CsvImportConnector, CsvMapping, parse_csv
+from db import ingest
 from db.engine import transaction
 from db.models import AnalyticsDaily, Company, Order, OrderLineItem, Platform, Product, Refund
 from jobs.csv_import import import_csv
@@ -260,6 +263,21 @@ def test_every_bad_row_is_reported_precisely_and_no_order_is_built():
     assert str(parsed.errors[1]) == "line 4, column 'order_date', value '2024-02-30 10:00:00': not a date (ISO 8601)"
 
 
+def test_orders_are_handed_out_once_as_the_rows_move_on_and_rebuilt_when_they_come_back():
+    handed = []
+    parsed = parse_csv(CANONICAL, timezone="America/New_York", imported_at=NOW, on_order=handed.append)
+    # 1006 is the last order (its rows could still go on); 1001 and 1003 come back on lines 9-10.
+    assert [o.external_id for o in handed] == ["1001", "1002", "1003", "1004", "1005"]
+    final = {o.external_id: o for o in parsed.orders}
+    assert [final[o.external_id] is o for o in handed] == [False, True, False, True, True]
+    assert (handed[0].refunds, len(final["1001"].refunds)) == ((), 1)
+    assert parsed == parse_csv(CANONICAL, timezone="America/New_York", imported_at=NOW)
+
+    handed.clear()
+    parse_csv(FIXTURES / "bad.csv", timezone="America/New_York", on_order=handed.append)
+    assert handed == []  # line 3 is wrong: nothing is handed out after it
+
+
 def test_missing_columns_are_reported_against_the_header(tmp_path):
     path = tmp_path / "orders.csv"
     path.write_text("Order #,Placed,Qty\n1,2024-03-01,1\n")
@@ -385,6 +403,43 @@ def test_a_file_with_bad_rows_writes_nothing(sessions, platform_id):
     result = import_csv(sessions, platform_id, FIXTURES / "bad.csv")
     assert len(result.errors) == 13 and result.orders == 0
     assert counts(sessions) == before
+
+
+@pytest.fixture
+def pages_of_one(monkeypatch) -> list[str]:
+    """Pages of one order, so the canonical file's orders are written while it is read (on
+    Postgres); returns the names of the threads that wrote each page."""
+    monkeypatch.setattr(jobs.csv_import, "CSV_WRITE_CHUNK", 1)
+    writers = []
+    upsert = ingest.upsert_orders
+
+    def upsert_orders(session, platform, orders, tz):
+        writers.append(threading.current_thread().name)
+        return upsert(session, platform, orders, tz)
+
+    monkeypatch.setattr(ingest, "upsert_orders", upsert_orders)
+    return writers
+
+
+def test_orders_written_while_reading_are_rewritten_whole(sessions, platform_id, pages_of_one):
+    expected = expected_daily(read_canonical(CANONICAL), "America/New_York")
+    streamed = sessions.kw["bind"].dialect.name == "postgresql"
+    for imports in (1, 2):  # the second import rewrites the first's orders, and changes nothing
+        result = import_csv(sessions, platform_id, CANONICAL)
+        assert pages_of_one.count("csv-import-writer") == (5 * imports if streamed else 0)
+        assert (result.orders, result.errors) == (6, [])
+        assert counts(sessions) == {"orders": 6, "lines": 8, "refunds": 2, "daily": 4, "products": 5}
+        assert_daily_equal(stored_daily(sessions, platform_id), expected)
+
+
+def test_a_bad_row_after_orders_were_written_takes_them_back(sessions, platform_id, pages_of_one, tmp_path):
+    bad_at_the_end = tmp_path / "late.csv"
+    bad_at_the_end.write_text(CANONICAL.read_text() + "1007,2024-03-06 10:00:00,SP-7,Speaker,two,1.00,USD,,,\n")
+    result = import_csv(sessions, platform_id, bad_at_the_end)
+    streamed = sessions.kw["bind"].dialect.name == "postgresql"
+    assert pages_of_one.count("csv-import-writer") == (5 if streamed else 0)
+    assert [str(e) for e in result.errors] == ["line 12, column 'quantity', value 'two': not a whole number"]
+    assert result.orders == 0 and set(counts(sessions).values()) == {0}
 
 
 def test_a_failed_write_rolls_back_every_row(sessions, company, platform_id):
