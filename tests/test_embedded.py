@@ -124,7 +124,7 @@ def test_the_scheduler_starts_when_a_demo_store_cannot(settings, sessions, capsy
     scheduler = None
     try:
         scheduler = start_background(app_state, ports, "http://127.0.0.1:9/webhooks/shopify")
-        assert scheduler.running and {job.id for job in scheduler.get_jobs()} == {"sync-due", "rescan"}
+        assert scheduler.running and {job.id for job in scheduler.get_jobs()} == {"sync-due", "rescan", "forecasts"}
     finally:
         if holder:  # None: another program had the port, which takes it as well
             holder.close()
