@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api import bp, params
 from api.analytics import company
-from db.models import Company, ForecastRun, ModelRun, Platform, Prediction
+from db.models import Company, ForecastRun, ModelRun, Platform
 from jobs import forecasts
 from web import exports
 from web.context import db_session
@@ -172,12 +172,7 @@ def ml_predict() -> Response:
     if run is None or (model is not None and model != run.model):
         raise ApiError(404, "not_found", "No stored forecast for this series and model yet: see /api/v1/ml/models.")
     today = forecasts.local_today(owner, forecasts.utcnow())
-    days = session.scalars(
-        select(Prediction)
-        .where(Prediction.model_run_id == run.id, Prediction.day >= today)
-        .order_by(Prediction.day)
-        .limit(horizon)
-    )
+    days = forecasts.predictions_from(session, run, today, limit=horizon)
     names = (
         {platform_id: params.company_platform(session, owner.id, str(platform_id)).display_name} if platform_id else {}
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import queries
@@ -94,12 +93,6 @@ def forecast_view(session: Session, company: Company, platform_id: int | None, m
     days = []
     realized = {"days": 0, "mase": {}, "coverage": {}}
     if run is not None:
-        days = list(
-            session.scalars(
-                select(Prediction)
-                .where(Prediction.model_run_id == run.id, Prediction.day >= today)
-                .order_by(Prediction.day)
-            )
-        )
+        days = forecasts.predictions_from(session, run, today)
         realized = forecasts.realized_accuracy(session, run, today)
     return ForecastView(company.currency, sorted(by_day.items()), run, days, realized)

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
@@ -94,29 +94,36 @@ def why_due(session: Session, company: Company, now: datetime) -> str | None:
     return None
 
 
+def series_runs(company_id: int, platform_id: int | None, metric: str) -> Select:
+    """One series' succeeded model runs."""
+    return select(ModelRun).where(
+        ModelRun.company_id == company_id,
+        ModelRun.platform_id.is_(None) if platform_id is None else ModelRun.platform_id == platform_id,
+        ModelRun.metric == metric,
+        ModelRun.status == "succeeded",
+    )
+
+
 def current_model_runs(session: Session, company_id: int) -> list[ModelRun]:
-    """Each series' current fit: its latest succeeded model run."""
-    latest: dict[tuple, ModelRun] = {}
-    for run in session.scalars(
-        select(ModelRun).where(ModelRun.company_id == company_id, ModelRun.status == "succeeded").order_by(ModelRun.id)
-    ):
-        latest[(run.platform_id, run.metric)] = run
-    return list(latest.values())
+    """Each series' current fit: its latest succeeded model run (one query, however many past
+    retrains there are)."""
+    latest = (
+        select(func.max(ModelRun.id))
+        .where(ModelRun.company_id == company_id, ModelRun.status == "succeeded")
+        .group_by(ModelRun.platform_id, ModelRun.metric)
+    )
+    return list(session.scalars(select(ModelRun).where(ModelRun.id.in_(latest)).order_by(ModelRun.id)))
 
 
 def current_model_run(session: Session, company_id: int, platform_id: int | None, metric: str) -> ModelRun | None:
     """One series' current fit (None: never trained)."""
-    return session.scalar(
-        select(ModelRun)
-        .where(
-            ModelRun.company_id == company_id,
-            ModelRun.platform_id.is_(None) if platform_id is None else ModelRun.platform_id == platform_id,
-            ModelRun.metric == metric,
-            ModelRun.status == "succeeded",
-        )
-        .order_by(ModelRun.id.desc())
-        .limit(1)
-    )
+    return session.scalar(series_runs(company_id, platform_id, metric).order_by(ModelRun.id.desc()).limit(1))
+
+
+def predictions_from(session: Session, run: ModelRun, first: date, limit: int | None = None) -> list[Prediction]:
+    """A model run's predicted days from `first` on, oldest first."""
+    query = select(Prediction).where(Prediction.model_run_id == run.id, Prediction.day >= first)
+    return list(session.scalars(query.order_by(Prediction.day).limit(limit)))
 
 
 def _drifting(session: Session, run: ModelRun, today: date) -> bool:

@@ -29,7 +29,7 @@ from db.models import AnalyticsDaily, Company, ForecastRun, ModelRun, Prediction
 from forecasting import make_model
 from forecasting.series import SEASON, daily
 from forecasting.train import TrainResult, fit_series
-from jobs.forecasts import HORIZON, METRICS, MIN_DAYS, local_today
+from jobs.forecasts import HORIZON, METRICS, MIN_DAYS, local_today, series_runs
 from jobs.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -185,17 +185,8 @@ def _recent_arima_order(session: Session, company_id: int, key: SeriesKey) -> tu
     """The ARIMA order a search found for this series within ORDER_SEARCH_EVERY, to refit
     instead of searching again (the search is the expensive part); None: search."""
     platform_id, metric = key
-    runs = session.scalars(
-        select(ModelRun)
-        .where(
-            ModelRun.company_id == company_id,
-            ModelRun.platform_id.is_(None) if platform_id is None else ModelRun.platform_id == platform_id,
-            ModelRun.metric == metric,
-            ModelRun.status == "succeeded",
-            ModelRun.started_at >= utcnow() - ORDER_SEARCH_EVERY,
-        )
-        .order_by(ModelRun.started_at.desc())
-    )
+    recent = series_runs(company_id, platform_id, metric).where(ModelRun.started_at >= utcnow() - ORDER_SEARCH_EVERY)
+    runs = session.scalars(recent.order_by(ModelRun.started_at.desc()))
     for run in runs:
         arima = (run.params or {}).get("arima")
         if arima and arima.get("searched"):
