@@ -71,10 +71,10 @@ def train_run(sessions: sessionmaker[Session], run_id: int, progress: Progress |
         series = company_series(session, company, local_today(company, utcnow()))
         run.status, run.series_total, run.series_done = "running", len(series), 0
         run.started_at = run.started_at or utcnow()
-        search = run.reason == "drift"  # the ARIMA order that drifted is searched again, not reused
+        reason = run.reason
     failed = 0
     for done, (key, y) in enumerate(series.items(), start=1):
-        failed += not _fit_and_store(sessions, run_id, company.id, key, y, search)
+        failed += not _fit_and_store(sessions, run_id, company.id, key, y, reason)
         with transaction(sessions) as session:
             session.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(series_done=done))
         if progress:
@@ -89,11 +89,11 @@ def train_run(sessions: sessionmaker[Session], run_id: int, progress: Progress |
 
 
 def _fit_and_store(
-    sessions: sessionmaker[Session], run_id: int, company_id: int, key: SeriesKey, y: pd.Series, search: bool
+    sessions: sessionmaker[Session], run_id: int, company_id: int, key: SeriesKey, y: pd.Series, reason: str
 ) -> bool:
     platform_id, metric = key
     with sessions() as session:
-        order = None if search else _recent_arima_order(session, company_id, key)
+        order = arima_order_to_reuse(session, company_id, key, reason)
     started = utcnow()
     try:
         result = fit_series(y, horizon=HORIZON, members=configured_members(), arima_order=order)
@@ -190,9 +190,12 @@ def configured_members() -> list | None:
     return [make_model(alias) for alias in aliases] or None
 
 
-def _recent_arima_order(session: Session, company_id: int, key: SeriesKey) -> tuple | None:
+def arima_order_to_reuse(session: Session, company_id: int, key: SeriesKey, reason: str) -> tuple | None:
     """The ARIMA order a search found for this series within ORDER_SEARCH_EVERY, to refit
-    instead of searching again (the search is the expensive part); None: search."""
+    instead of searching again (the search is the expensive part); None: search, as a retrain
+    for drift always does (that order's forecasts went wrong)."""
+    if reason == "drift":
+        return None
     platform_id, metric = key
     recent = series_runs(company_id, platform_id, metric).where(ModelRun.started_at >= utcnow() - ORDER_SEARCH_EVERY)
     runs = session.scalars(recent.order_by(ModelRun.started_at.desc()))

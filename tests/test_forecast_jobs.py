@@ -344,3 +344,25 @@ def test_a_week_forecast_well_past_its_promise_retrains_early_once(sessions, com
     with transaction(sessions) as session:  # a fit that has seen the whole week is not retrained again
         session.get(ModelRun, fits[1]).train_end = today - timedelta(days=1)
     assert due_with_promise(0.6) is None
+
+
+def test_a_drift_retrain_searches_the_arima_order_again(sessions, company, shop):
+    """Between weekly searches a retrain refits the ARIMA order found last; a retrain for drift
+    (that order's forecasts went wrong) searches again."""
+    from jobs import training
+
+    found = {"order": [1, 0, 1], "seasonal_order": [0, 1, 1, 7], "searched": True}
+    with transaction(sessions) as session:
+        for days_ago, arima in ((8, {**found, "order": [2, 0, 0]}), (2, found), (1, {**found, "searched": False})):
+            session.add(
+                ModelRun(
+                    company_id=company.id, platform_id=shop, metric="units", model="ensemble", status="succeeded",
+                    started_at=datetime.now(UTC) - timedelta(days=days_ago), params={"arima": arima},
+                )
+            )  # fmt: skip
+    with sessions() as session:
+        reuse = functools.partial(training.arima_order_to_reuse, session, company.id, (shop, "units"))
+        assert reuse("nightly") == ((1, 0, 1), (0, 1, 1, 7))  # the last search's, not a refit's or a stale one
+        assert reuse("new_days") == ((1, 0, 1), (0, 1, 1, 7))
+        assert reuse("drift") is None
+        assert training.arima_order_to_reuse(session, company.id, (None, "units"), "nightly") is None  # never searched
