@@ -68,13 +68,21 @@ def model_json(run: ModelRun, names: dict[int, str], realized: dict) -> dict:
 
 
 def current_models(owner: Company) -> list[dict]:
+    """Each series' current fit as JSON, with `realized_by_model`: how every stored model's
+    forecast (the chosen one's and each member's) has done so far."""
     session = db_session()
     names = {p.id: p.display_name for p in session.scalars(select(Platform).where(Platform.company_id == owner.id))}
     today = forecasts.local_today(owner, forecasts.utcnow())
-    return [
-        model_json(run, names, forecasts.realized_accuracy(session, run, today))
-        for run in forecasts.current_model_runs(session, owner.id)
-    ]
+    models = []
+    for run in forecasts.current_model_runs(session, owner.id):
+        realized = forecasts.realized_by_model(session, run, today)
+        models.append(
+            {
+                **model_json(run, names, realized.get(run.model, forecasts.nothing_realized())),
+                "realized_by_model": realized,
+            }
+        )
+    return models
 
 
 def csv_answer(filename: str, what: str, columns: list[str], rows: list[list]) -> Response:
@@ -110,46 +118,71 @@ def ml_models() -> Response:
     return jsonify(models=models, retrain=run_json(forecasts.latest_run(db_session(), owner.id)))
 
 
+PERFORMANCE_COLUMNS = [
+    "platform", "metric", "model", "chosen", "weight", "backtest_mase", "backtest_smape", "dropped",
+    "realized_days", "realized_mase_7", "realized_mase_14", "realized_mase_30",
+    "realized_coverage_80", "realized_coverage_95",
+]  # fmt: skip
+
+
 @bp.get("/ml/performance")
 def ml_performance() -> Response:
-    """Backtest and realized accuracy per series and model, seasonal-naive included: the
-    members' backtest MASE and sMAPE, the chosen model's realized MASE and coverage."""
+    """Backtest and realized accuracy per series and model, seasonal-naive included: each
+    member's backtest MASE and sMAPE over 14 days and how its stored forecast has done since,
+    and the same for the ensemble's forecast (the chosen model's)."""
     rows = []
     for m in current_models(company()):
+        by_model = m.pop("realized_by_model")
         for member in m["members"]:
-            chosen = member["alias"] == m["model"]
+            figures = member.get("backtest", {}).get("14") or {}
             rows.append(
-                {
-                    "platform": m["platform"],
-                    "metric": m["metric"],
-                    "model": member["alias"],
-                    "weight": member["weight"],
-                    "backtest_mase": member["mase"],
-                    "backtest_smape": member["smape"],
-                    "dropped": member["dropped"],
-                    "chosen": chosen,
-                }
-            )
+                _performance_row(
+                    m, member["alias"], member["alias"] == m["model"], member["weight"],
+                    figures.get("mase", member["mase"]), figures.get("smape", member["smape"]),
+                    member["dropped"], by_model.get(member["alias"]),
+                )
+            )  # fmt: skip
+        figures = m["backtest"].get("14", {})
         rows.append(
-            {
-                "platform": m["platform"],
-                "metric": m["metric"],
-                "model": "ensemble",
-                "weight": None,
-                "backtest_mase": m["backtest"].get("14", {}).get("mase"),
-                "backtest_smape": m["backtest"].get("14", {}).get("smape"),
-                "dropped": None,
-                "chosen": m["model"] == "ensemble",
-                "realized_mase_7": m["realized"]["mase"].get("7"),
-                "realized_coverage_80": m["realized"]["coverage"].get("80"),
-            }
-        )
+            _performance_row(
+                m, "ensemble", m["model"] == "ensemble", None, figures.get("mase"), figures.get("smape"), None,
+                by_model.get(m["model"]),
+            )
+        )  # fmt: skip
     if params.wants_csv(request.args):
-        columns = ["platform", "metric", "model", "weight", "backtest_mase", "backtest_smape", "dropped", "chosen"]
         return csv_answer(
-            "forecast-performance.csv", "forecast accuracy", columns, [[r[c] for c in columns] for r in rows]
+            "forecast-performance.csv",
+            "forecast accuracy",
+            PERFORMANCE_COLUMNS,
+            [[r[c] for c in PERFORMANCE_COLUMNS] for r in rows],
         )
     return jsonify(rows=rows)
+
+
+def _performance_row(
+    series: dict,
+    model: str,
+    chosen: bool,
+    weight: float | None,
+    mase: float | None,
+    smape: float | None,
+    dropped: str | None,
+    realized: dict | None,
+) -> dict:
+    realized = realized or forecasts.nothing_realized()
+    return {
+        "platform": series["platform"],
+        "metric": series["metric"],
+        "model": model,
+        "chosen": chosen,
+        "weight": weight,
+        "backtest_mase": mase,
+        "backtest_smape": smape,
+        "dropped": dropped,
+        "realized_days": realized["days"],
+        **{f"realized_mase_{h}": realized["mase"].get(str(h)) for h in forecasts.REALIZED_HORIZONS},
+        **{f"realized_coverage_{lv}": realized["coverage"].get(str(lv)) for lv in (80, 95)},
+    }
 
 
 @bp.post("/ml/predict")
@@ -167,16 +200,29 @@ def ml_predict() -> Response:
     horizon = body.get("horizon", forecasts.HORIZON)
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= forecasts.HORIZON:
         raise params.bad("horizon", f"horizon must be a whole number of days from 1 to {forecasts.HORIZON}")
-    run = forecasts.current_model_run(session, owner.id, platform_id, metric)
     model = body.get("model")
-    if run is None or (model is not None and model != run.model):
-        raise ApiError(404, "not_found", "No stored forecast for this series and model yet: see /api/v1/ml/models.")
+    if model is not None and not isinstance(model, str):
+        raise params.bad("model", "model must be a model name, such as ensemble, auto_arima or lstm")
+    run = forecasts.current_model_run(session, owner.id, platform_id, metric)
+    if run is None:
+        raise ApiError(404, "not_found", "No stored forecast for this series yet: see /api/v1/ml/models.")
+    stored = forecasts.stored_models(session, run)
+    wanted = run.model if model in (None, "ensemble") else model  # the ensemble's forecast is the chosen one
+    if wanted not in stored:
+        raise ApiError(
+            404, "not_found", f"No stored forecast by {model!r} for this series; there are: {', '.join(stored)}."
+        )
     today = forecasts.local_today(owner, forecasts.utcnow())
-    days = forecasts.predictions_from(session, run, today, limit=horizon)
+    days = forecasts.predictions_from(session, run, today, limit=horizon, model=wanted)
     names = (
         {platform_id: params.company_platform(session, owner.id, str(platform_id)).display_name} if platform_id else {}
     )
-    answer = model_json(run, names, forecasts.realized_accuracy(session, run, today))
+    answer = model_json(run, names, forecasts.realized_accuracy(session, run, today, wanted))
+    if wanted != run.model:  # a member's own forecast: its figures, the fit's chosen model beside
+        member = next((m for m in answer["members"] if m["alias"] == wanted), {})
+        answer.update(model=wanted, chosen_model=run.model, backtest=member.get("backtest", {}))
+    else:
+        answer["chosen_model"] = run.model
     answer["days"] = [
         {
             "date": d.day.isoformat(),

@@ -77,7 +77,8 @@ class ForecastView:
     history: list[tuple[date, float]]
     run: ModelRun | None
     days: list[Prediction]
-    realized: dict
+    realized: dict  # the chosen model's forecast so far
+    realized_by_model: dict[str, dict]  # each stored model's
 
 
 def forecast_view(session: Session, company: Company, platform_id: int | None, metric: str) -> ForecastView:
@@ -90,9 +91,11 @@ def forecast_view(session: Session, company: Company, platform_id: int | None, m
     for row in rows:
         by_day[row.day] = by_day.get(row.day, 0.0) + float(getattr(row, metric))
     run = forecasts.current_model_run(session, company.id, platform_id, metric)
-    days = []
-    realized = {"days": 0, "mase": {}, "coverage": {}}
+    days, by_model = [], {}
     if run is not None:
         days = forecasts.predictions_from(session, run, today)
-        realized = forecasts.realized_accuracy(session, run, today)
-    return ForecastView(company.currency, sorted(by_day.items()), run, days, realized)
+        by_model = forecasts.realized_by_model(session, run, today)
+    realized = by_model.get(run.model) if run else None
+    return ForecastView(
+        company.currency, sorted(by_day.items()), run, days, realized or forecasts.nothing_realized(), by_model
+    )

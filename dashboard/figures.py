@@ -402,11 +402,14 @@ def forecast_summary(run, realized: dict) -> list[str]:
     return lines
 
 
-def model_table(run) -> dbc.Table:
-    """Every member of the fit: its weight, backtest accuracy, or why it was left out."""
+def model_table(run, realized_by_model: dict[str, dict]) -> dbc.Table:
+    """Every member of the fit: its weight, backtest accuracy over 14 days, how its own forecast
+    has done since (once a week of it is in), or why it was left out."""
     rows = []
     for member in (run.params or {}).get("members", []):
-        mase, smape = member.get("mase"), member.get("smape")
+        figures = (member.get("backtest") or {}).get("14") or {"mase": member.get("mase"), "smape": member.get("smape")}
+        mase, smape = figures.get("mase"), figures.get("smape")
+        realized = realized_by_model.get(member["alias"], {}).get("mase", {}).get("7")
         rows.append(
             html.Tr(
                 [
@@ -414,11 +417,13 @@ def model_table(run) -> dbc.Table:
                     html.Td(f"{member['weight']:.0%}"),
                     html.Td("—" if mase is None else f"{mase:.2f}"),
                     html.Td("—" if smape is None else f"{smape:.1f}%"),
+                    html.Td("—" if realized is None else f"{realized:.2f}"),
                     html.Td(member.get("dropped") or ""),
                 ]
             )
         )
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Model", "Weight", "MASE", "sMAPE", "Left out because")]))
+    columns = ("Model", "Weight", "Backtest MASE", "Backtest sMAPE", "MASE since (7 days)", "Left out because")
+    head = html.Thead(html.Tr([html.Th(h) for h in columns]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, id="forecast-models")
 
 

@@ -507,12 +507,14 @@ class ModelRun(Base):
 
 
 class Prediction(Base):
-    """One forecast day of a model run, with its 80% and 95% bands."""
+    """One forecast day of a model run by one model (the chosen one, or a member fitted beside
+    it), with its 80% and 95% bands."""
 
     __tablename__ = "predictions"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     model_run_id: Mapped[int] = mapped_column(ForeignKey("model_runs.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(32))
     day: Mapped[date] = mapped_column(Date)
     mean: Mapped[Decimal] = mapped_column(Money)
     lo_80: Mapped[Decimal | None] = mapped_column(Money)
@@ -520,7 +522,7 @@ class Prediction(Base):
     lo_95: Mapped[Decimal | None] = mapped_column(Money)
     hi_95: Mapped[Decimal | None] = mapped_column(Money)
 
-    __table_args__ = (UniqueConstraint("model_run_id", "day", name="uq_predictions_run_day"),)
+    __table_args__ = (UniqueConstraint("model_run_id", "model", "day", name="uq_predictions_run_model_day"),)
 
 
 class LoginSession(Base):

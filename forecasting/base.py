@@ -46,7 +46,10 @@ class Forecaster:
         """The next `h` days: "mean" plus "lo-L"/"hi-L" for each level L (percent). Weekdays the
         shop has lately not traded on are 0, band included."""
         self._check_fitted()
-        forecast = self._predict(h, level)
+        return self._closed_days_zero(self._predict(h, level))
+
+    def _closed_days_zero(self, forecast: Forecast) -> Forecast:
+        h = len(forecast["mean"])
         closed = closed_steps(self.y_.to_numpy(), h, self.season_length)
         return {key: np.where(closed, 0.0, values) for key, values in forecast.items()}
 

@@ -95,8 +95,12 @@ class Ensemble(Forecaster):
                 self.backtest_[spec.alias] = _figures(actual, matrix, scale)
         self.origins_, self.actual_, self.scale_ = origins, actual, scale
         self._choose(actual, forecasts, scale)
-        sizes = np.array([recent_size(values[:o], self.season_length) for o in origins])
-        self.abs_errors_ = np.abs(actual - self.backtest_forecasts_["ensemble"]) / sizes[:, None]
+        self.sizes_ = np.array([recent_size(values[:o], self.season_length) for o in origins])
+        self.abs_errors_ = self._scaled_errors("ensemble")
+
+    def _scaled_errors(self, alias: str) -> np.ndarray:
+        """A backtest forecast's absolute errors, each divided by the series' size at its origin."""
+        return np.abs(self.actual_ - self.backtest_forecasts_[alias]) / self.sizes_[:, None]
 
     def _fit_member(self, spec: Forecaster, y: pd.Series, origins: list[int]) -> np.ndarray | None:
         """Backtest forecasts of one member (fitted at the first origin), and the member refitted
@@ -176,8 +180,22 @@ class Ensemble(Forecaster):
         """The chosen forecast with conformal bands (the baseline's own when too short to backtest)."""
         if self.abs_errors_ is None:
             return self.members_[BASELINE].predict(h, level)
+        return self._banded(self._mean(h), self.abs_errors_, level)
+
+    def member_forecasts(self, h: int, level: Sequence[int] = LEVELS) -> dict[str, Forecast]:
+        """Each fitted member's own forecast, with conformal bands from its own backtest errors
+        (what it would say if it were chosen): the comparison a seller or the API may ask for."""
+        self._check_fitted()
+        if self.abs_errors_ is None:
+            return {BASELINE: self.members_[BASELINE].predict(h, level)}
+        return {
+            alias: self._closed_days_zero(self._banded(model.predict(h)["mean"], self._scaled_errors(alias), level))
+            for alias, model in self.members_.items()
+        }
+
+    def _banded(self, mean: np.ndarray, scaled_errors: np.ndarray, level: Sequence[int]) -> Forecast:
         scale = recent_size(self.y_.to_numpy(), self.season_length)
-        return conformal_bands(self._mean(h), self.abs_errors_, level, self.nonnegative_, scale)
+        return conformal_bands(mean, scaled_errors, level, self.nonnegative_, scale)
 
     def _mean(self, h: int) -> np.ndarray:
         return sum(w * self.members_[a].predict(h)["mean"] for a, w in self.weights_.items() if w > 0)

@@ -26,9 +26,10 @@ class MemberResult:
     alias: str
     weight: float
     fit_s: float
-    mase: float | None
+    mase: float | None  # over the longest reported horizon, as `backtest` has it
     smape: float | None
     dropped: str | None = None
+    backtest: dict[str, dict[str, float]] = field(default_factory=dict)  # horizon -> {"mase", "smape"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class TrainResult:
     train_end: str
     days: int
     fit_s: float
-    forecast: list[dict[str, Any]] = field(default_factory=list)
+    forecast: list[dict[str, Any]] = field(default_factory=list)  # the chosen model's
+    member_forecasts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each fitted member's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,17 +72,12 @@ def fit_series(
     started = time.perf_counter()
     ensemble = Ensemble(specs, horizon=horizon).fit(y)
     fit_s = time.perf_counter() - started
-    prediction = ensemble.predict(horizon, level)
     days = future_days(y, horizon)
-    forecast = [
-        {"date": day.date().isoformat(), **{key: float(values[i]) for key, values in prediction.items()}}
-        for i, day in enumerate(days)
-    ]
     figures = {steps: ensemble.backtest_figures(steps) for steps in REPORTED_HORIZONS if steps <= horizon}
     return TrainResult(
         model=ensemble.chosen_,
         fallback_reason=ensemble.fallback_reason_,
-        members=_members(ensemble, figures.get(max(figures, default=0), {})),
+        members=_members(ensemble, figures),
         arima=_arima(ensemble, searched=arima_order is None),
         backtest={str(k): f["ensemble"] for k, f in figures.items() if f},
         baseline_backtest={str(k): f[BASELINE] for k, f in figures.items() if f},
@@ -89,11 +86,21 @@ def fit_series(
         train_end=y.index[-1].date().isoformat(),
         days=len(y),
         fit_s=fit_s,
-        forecast=forecast,
+        forecast=_by_day(ensemble.predict(horizon, level), days),
+        member_forecasts={a: _by_day(f, days) for a, f in ensemble.member_forecasts(horizon, level).items()},
     )
 
 
-def _members(ensemble: Ensemble, figures: dict[str, dict[str, float]]) -> list[MemberResult]:
+def _by_day(prediction: dict[str, Any], days: pd.DatetimeIndex) -> list[dict[str, Any]]:
+    """A forecast as one dict per day: date, mean and the bands."""
+    return [
+        {"date": day.date().isoformat(), **{key: float(values[i]) for key, values in prediction.items()}}
+        for i, day in enumerate(days)
+    ]
+
+
+def _members(ensemble: Ensemble, figures: dict[int, dict[str, dict[str, float]]]) -> list[MemberResult]:
+    longest = figures.get(max(figures, default=0), {})
     out = []
     for spec in ensemble.members:
         a = spec.alias
@@ -102,9 +109,10 @@ def _members(ensemble: Ensemble, figures: dict[str, dict[str, float]]) -> list[M
                 alias=a,
                 weight=ensemble.weights_.get(a, 0.0),
                 fit_s=ensemble.fit_s_.get(a, 0.0),
-                mase=figures.get(a, {}).get("mase"),
-                smape=figures.get(a, {}).get("smape"),
+                mase=longest.get(a, {}).get("mase"),
+                smape=longest.get(a, {}).get("smape"),
                 dropped=ensemble.dropped_.get(a),
+                backtest={str(k): f[a] for k, f in figures.items() if a in f},
             )
         )
     return out

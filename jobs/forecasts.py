@@ -32,6 +32,7 @@ NIGHTLY = timedelta(hours=24)  # a company's forecasts are refit at least this o
 NEW_DAYS = 3  # or as soon as this many days of new data arrived (a backfill, an import)
 MIN_DAYS = 28  # a series needs four weeks before any model beats guessing
 DRIFT_FACTOR = 1.5  # retrain early when a week's realized MASE exceeds the backtest's this much
+DRIFT_DAYS = 7  # the week that drift is judged on
 STALE_RUN = timedelta(hours=2)  # a run "running" this long lost its process
 TRAINING_TIMEOUT_S = 3600
 POLL_SECONDS = 0.5
@@ -89,7 +90,7 @@ def why_due(session: Session, company: Company, now: datetime) -> str | None:
     trained_to = session.scalar(select(func.max(ModelRun.train_end)).where(ModelRun.forecast_run_id == previous.id))
     if trained_to is None or (last - trained_to).days >= NEW_DAYS:
         return "new_days"
-    if any(_drifting(session, run, today) for run in current_model_runs(session, company.id)):
+    if trained_to < last and drifting_series(session, company.id, today):
         return "drift"
     return None
 
@@ -120,17 +121,74 @@ def current_model_run(session: Session, company_id: int, platform_id: int | None
     return session.scalar(series_runs(company_id, platform_id, metric).order_by(ModelRun.id.desc()).limit(1))
 
 
-def predictions_from(session: Session, run: ModelRun, first: date, limit: int | None = None) -> list[Prediction]:
-    """A model run's predicted days from `first` on, oldest first."""
-    query = select(Prediction).where(Prediction.model_run_id == run.id, Prediction.day >= first)
+def predictions_from(
+    session: Session, run: ModelRun, first: date, limit: int | None = None, model: str | None = None
+) -> list[Prediction]:
+    """A model run's predicted days from `first` on, oldest first: the chosen model's, or the
+    member `model`'s."""
+    query = select(Prediction).where(
+        Prediction.model_run_id == run.id, Prediction.model == (model or run.model), Prediction.day >= first
+    )
     return list(session.scalars(query.order_by(Prediction.day).limit(limit)))
 
 
-def _drifting(session: Session, run: ModelRun, today: date) -> bool:
-    """A forecast whose first week's realized error ran well past its backtest promise."""
-    promised = ((run.accuracy or {}).get("backtest") or {}).get("7", {}).get("mase")
-    realized = realized_accuracy(session, run, today)["mase"].get("7")
-    return promised is not None and realized is not None and realized > DRIFT_FACTOR * promised
+def stored_models(session: Session, run: ModelRun) -> list[str]:
+    """The models whose forecasts a model run stored: the chosen one and each fitted member."""
+    query = select(Prediction.model).where(Prediction.model_run_id == run.id).distinct()
+    return sorted(session.scalars(query))
+
+
+def drifting_series(session: Session, company_id: int, today: date) -> list[tuple[int | None, str]]:
+    """The series whose forecasts ran well past their promise over the last DRIFT_DAYS days
+    that ended: each day as it was forecast when it began (by the newest fit trained before it,
+    what the page showed), its error scaled as the backtest's was, the mean against
+    DRIFT_FACTOR times the fits' backtest MASE over 7 days. Two queries for all the series."""
+    first, last = today - timedelta(days=DRIFT_DAYS), today - timedelta(days=1)
+    rows = session.execute(
+        select(ModelRun.platform_id, ModelRun.metric, ModelRun.accuracy, Prediction.day, Prediction.mean)
+        .join(Prediction, Prediction.model_run_id == ModelRun.id)
+        .where(
+            ModelRun.company_id == company_id,
+            ModelRun.status == "succeeded",
+            Prediction.model == ModelRun.model,
+            Prediction.day.between(first, last),
+            ModelRun.train_end < Prediction.day,
+        )
+        .order_by(ModelRun.id)
+    ).all()
+    shown = {(r.platform_id, r.metric, r.day): r for r in rows}  # the newest fit's wins
+    actuals = _actuals_by_series(session, company_id, first, last)
+    drifting = []
+    for key in sorted({(r.platform_id, r.metric) for r in rows}, key=str):
+        days = [shown.get((*key, first + timedelta(days=n))) for n in range(DRIFT_DAYS)]
+        if any(d is None for d in days):
+            continue  # not a whole week forecast yet
+        scales = [(d.accuracy or {}).get("scale") for d in days]
+        promised = [((d.accuracy or {}).get("backtest") or {}).get("7", {}).get("mase") for d in days]
+        if not all(scales) or None in promised:
+            continue  # a flat training series has no scale; a short one no backtest
+        errors = [
+            abs(float(actuals.get((*key, d.day), 0)) - float(d.mean)) / sc for d, sc in zip(days, scales, strict=True)
+        ]
+        if sum(errors) > DRIFT_FACTOR * sum(promised):
+            drifting.append(key)
+    return drifting
+
+
+def _actuals_by_series(session: Session, company_id: int, first: date, last: date) -> dict[tuple, Decimal]:
+    """(platform id or None for all channels, metric, day) -> the day's actual value."""
+    rows = session.execute(
+        select(AnalyticsDaily.platform_id, AnalyticsDaily.day, *(getattr(AnalyticsDaily, m) for m in METRICS)).where(
+            AnalyticsDaily.company_id == company_id, AnalyticsDaily.day.between(first, last)
+        )
+    ).all()
+    actuals: dict[tuple, Decimal] = {}
+    for row in rows:
+        for metric, value in zip(METRICS, row[2:], strict=True):
+            actuals[(row.platform_id, metric, row.day)] = Decimal(value)
+            total = (None, metric, row.day)
+            actuals[total] = actuals.get(total, Decimal(0)) + Decimal(value)
+    return actuals
 
 
 def request_due(sessions: sessionmaker[Session], now: datetime | None = None) -> list[int]:
@@ -231,32 +289,52 @@ def retrain_due(sessions: sessionmaker[Session], database_url: str) -> list[int]
 REALIZED_HORIZONS = (7, 14, 30)
 
 
-def realized_accuracy(session: Session, model_run: ModelRun, today: date) -> dict:
-    """How a stored forecast has done against the days that have since ended (before `today`):
-    MASE over the first 7, 14 and 30 forecast days once all of them are in (scaled by the
-    training series' seasonal-naive error, as the backtest was), and the share of actual days
-    inside the 80% and 95% bands. The actuals are the series' rollups (summed over channels for
-    the all-channels total); a day without a row had no sales."""
-    predictions = session.scalars(
-        select(Prediction)
-        .where(Prediction.model_run_id == model_run.id, Prediction.day < today)
-        .order_by(Prediction.day)
-    ).all()
+def realized_accuracy(session: Session, model_run: ModelRun, today: date, model: str | None = None) -> dict:
+    """How the chosen model's stored forecast (or member `model`'s) has done so far: see
+    realized_by_model."""
+    model = model or model_run.model
+    return realized_by_model(session, model_run, today, [model]).get(model, nothing_realized())
+
+
+def nothing_realized() -> dict:
+    return {"days": 0, "mase": {}, "coverage": {}}
+
+
+def realized_by_model(
+    session: Session, model_run: ModelRun, today: date, models: list[str] | None = None
+) -> dict[str, dict]:
+    """How each stored forecast of a model run (every model's, or only `models`) has done
+    against the days that have since ended (before `today`): MASE over the first 7, 14 and 30
+    forecast days once all of them are in (scaled by the training series' seasonal-naive
+    error, as the backtest was), and the share of actual days inside the 80% and 95% bands.
+    The actuals are the series' rollups (summed over channels for the all-channels total); a
+    day without a row had no sales. A model with no ended day yet is left out."""
+    query = select(Prediction).where(Prediction.model_run_id == model_run.id, Prediction.day < today)
+    if models is not None:
+        query = query.where(Prediction.model.in_(models))
+    predictions = session.scalars(query.order_by(Prediction.model, Prediction.day)).all()
     if not predictions:
-        return {"days": 0, "mase": {}, "coverage": {}}
+        return {}
     value = getattr(AnalyticsDaily, model_run.metric)
     actuals = dict(
         session.execute(
             select(AnalyticsDaily.day, func.sum(value))
             .where(
                 AnalyticsDaily.company_id == model_run.company_id,
-                AnalyticsDaily.day.between(predictions[0].day, predictions[-1].day),
+                AnalyticsDaily.day.between(min(p.day for p in predictions), max(p.day for p in predictions)),
                 *([AnalyticsDaily.platform_id == model_run.platform_id] if model_run.platform_id else []),
             )
             .group_by(AnalyticsDaily.day)
         ).all()
     )
     scale = (model_run.accuracy or {}).get("scale") or 0.0
+    by_model: dict[str, list[Prediction]] = {}
+    for p in predictions:
+        by_model.setdefault(p.model, []).append(p)
+    return {model: _scored(days, actuals, scale) for model, days in by_model.items()}
+
+
+def _scored(predictions: list[Prediction], actuals: dict[date, Decimal], scale: float) -> dict:
     errors, inside = [], {"80": 0, "95": 0}
     for p in predictions:
         actual = Decimal(actuals.get(p.day, 0))

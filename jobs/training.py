@@ -71,9 +71,10 @@ def train_run(sessions: sessionmaker[Session], run_id: int, progress: Progress |
         series = company_series(session, company, local_today(company, utcnow()))
         run.status, run.series_total, run.series_done = "running", len(series), 0
         run.started_at = run.started_at or utcnow()
+        reason = run.reason
     failed = 0
     for done, (key, y) in enumerate(series.items(), start=1):
-        failed += not _fit_and_store(sessions, run_id, company.id, key, y)
+        failed += not _fit_and_store(sessions, run_id, company.id, key, y, reason)
         with transaction(sessions) as session:
             session.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(series_done=done))
         if progress:
@@ -87,10 +88,12 @@ def train_run(sessions: sessionmaker[Session], run_id: int, progress: Progress |
     return status
 
 
-def _fit_and_store(sessions: sessionmaker[Session], run_id: int, company_id: int, key: SeriesKey, y: pd.Series) -> bool:
+def _fit_and_store(
+    sessions: sessionmaker[Session], run_id: int, company_id: int, key: SeriesKey, y: pd.Series, reason: str
+) -> bool:
     platform_id, metric = key
     with sessions() as session:
-        order = _recent_arima_order(session, company_id, key)
+        order = arima_order_to_reuse(session, company_id, key, reason)
     started = utcnow()
     try:
         result = fit_series(y, horizon=HORIZON, members=configured_members(), arima_order=order)
@@ -157,12 +160,17 @@ def _model_run(
 
 
 def _predictions(model_run_id: int, result: TrainResult) -> list[Prediction]:
+    """The chosen model's days and each other fitted member's (a fallback's chosen member is
+    stored once)."""
+
     def money(value: float) -> Decimal:
         return Decimal(repr(value)).quantize(Decimal("0.01"))
 
+    by_model = {**result.member_forecasts, result.model: result.forecast}
     return [
         Prediction(
             model_run_id=model_run_id,
+            model=model,
             day=date.fromisoformat(day["date"]),
             mean=money(day["mean"]),
             lo_80=money(day["lo-80"]),
@@ -170,7 +178,8 @@ def _predictions(model_run_id: int, result: TrainResult) -> list[Prediction]:
             lo_95=money(day["lo-95"]),
             hi_95=money(day["hi-95"]),
         )
-        for day in result.forecast
+        for model, days in by_model.items()
+        for day in days
     ]
 
 
@@ -181,9 +190,12 @@ def configured_members() -> list | None:
     return [make_model(alias) for alias in aliases] or None
 
 
-def _recent_arima_order(session: Session, company_id: int, key: SeriesKey) -> tuple | None:
+def arima_order_to_reuse(session: Session, company_id: int, key: SeriesKey, reason: str) -> tuple | None:
     """The ARIMA order a search found for this series within ORDER_SEARCH_EVERY, to refit
-    instead of searching again (the search is the expensive part); None: search."""
+    instead of searching again (the search is the expensive part); None: search, as a retrain
+    for drift always does (that order's forecasts went wrong)."""
+    if reason == "drift":
+        return None
     platform_id, metric = key
     recent = series_runs(company_id, platform_id, metric).where(ModelRun.started_at >= utcnow() - ORDER_SEARCH_EVERY)
     runs = session.scalars(recent.order_by(ModelRun.started_at.desc()))

@@ -133,10 +133,13 @@ def test_a_retrain_fits_every_series_in_a_child_and_a_crash_keeps_the_previous_f
         assert run.train_end == today - timedelta(days=1) and run.params["members"]
         assert run.accuracy["backtest"]["7"]["mase"] > 0 and set(run.accuracy["coverage"]) == {"80", "95"}
         assert run.accuracy["scale"] > 0
-        days = session.scalars(select(Prediction).where(Prediction.model_run_id == run.id).order_by(Prediction.day))
-        days = list(days)
-        assert [d.day for d in days] == [today + timedelta(days=n) for n in range(forecasts.HORIZON)]
-        assert all(d.lo_95 <= d.lo_80 <= d.mean <= d.hi_80 <= d.hi_95 for d in days)
+        stored = session.scalars(select(Prediction).where(Prediction.model_run_id == run.id)).all()
+        fitted_members = {m["alias"] for m in run.params["members"] if not m["dropped"]}
+        assert {d.model for d in stored} == fitted_members | {run.model}  # each member's forecast beside the chosen
+        for model in fitted_members | {run.model}:
+            days = sorted((d for d in stored if d.model == model), key=lambda d: d.day)
+            assert [d.day for d in days] == [today + timedelta(days=n) for n in range(forecasts.HORIZON)]
+            assert all(d.lo_95 <= d.lo_80 <= d.mean <= d.hi_80 <= d.hi_95 for d in days)
 
     # A second retrain whose process is killed once it has stored one series' fit.
     with transaction(sessions) as session:
@@ -165,7 +168,12 @@ def test_a_retrain_fits_every_series_in_a_child_and_a_crash_keeps_the_previous_f
     assert 1 <= refit < 6 and len(kept) == 6 - refit  # the ones not refit kept their previous fit
     with sessions() as session:
         for key in kept:
-            assert session.scalar(select(func.count()).where(Prediction.model_run_id == after[key])) == 30
+            counts = session.execute(
+                select(Prediction.model, func.count())
+                .where(Prediction.model_run_id == after[key])
+                .group_by(Prediction.model)
+            ).all()
+            assert counts and all(count == forecasts.HORIZON for _, count in counts)
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -190,8 +198,28 @@ def test_the_retrain_command_shows_progress_and_says_when_it_is_done(app, client
     assert [d["date"] for d in answer["days"]] == [(today + timedelta(days=n)).isoformat() for n in range(7)]
     with transaction(app.extensions["channelpulse"].sessions) as session:
         run = forecasts.current_model_run(session, company.id, shop, "units")
-        stored = session.scalar(select(Prediction).where(Prediction.model_run_id == run.id, Prediction.day == today))
-    assert answer["days"][0]["mean"] == float(stored.mean) and answer["model"] == run.model
+        stored = {
+            p.model: p
+            for p in session.scalars(
+                select(Prediction).where(Prediction.model_run_id == run.id, Prediction.day == today)
+            )
+        }
+    assert answer["days"][0]["mean"] == float(stored[run.model].mean)
+    assert answer["model"] == answer["chosen_model"] == run.model
+    # A member's own forecast, asked for by name; a member not in the fit, or not a name, is refused.
+    member = client.post("/api/v1/ml/predict", json={"platform": shop, "metric": "units", "model": "window_average"})
+    assert member.status_code == 200
+    assert (member.json["model"], member.json["chosen_model"]) == ("window_average", run.model)
+    assert member.json["days"][0]["mean"] == float(stored["window_average"].mean) and len(member.json["days"]) == 30
+    assert set(member.json["backtest"]) == {"7", "14", "30"}
+    missing = client.post("/api/v1/ml/predict", json={"platform": shop, "metric": "units", "model": "lstm"})
+    assert missing.status_code == 404 and "seasonal_naive" in missing.json["error"]["message"]
+    crafted = client.post("/api/v1/ml/predict", json={"platform": shop, "metric": "units", "model": ["lstm"]})
+    assert crafted.status_code == 400
+    performance = client.get("/api/v1/ml/performance").json["rows"]
+    units = {r["model"]: r for r in performance if r["platform"] == shop and r["metric"] == "units"}
+    assert set(units) == {"seasonal_naive", "window_average", "ensemble"}
+    assert all(r["realized_days"] == 0 and r["realized_mase_7"] is None for r in units.values())  # nothing ended yet
     assert client.post("/api/v1/ml/retrain").status_code == 403  # viewers may not
     missing = app.test_cli_runner().invoke(args=["retrain", "--company-id", "999"])
     assert missing.exit_code == 1 and "no company with id 999" in missing.output
@@ -246,22 +274,95 @@ def test_realized_accuracy_of_a_stored_forecast_on_a_hand_made_series(sessions, 
             mean = Decimal(100 if n < 14 else 9999)
             session.add(
                 Prediction(
-                    model_run_id=run.id, day=first + timedelta(days=n), mean=mean,
+                    model_run_id=run.id, model="ets", day=first + timedelta(days=n), mean=mean,
                     lo_80=mean - 5, hi_80=mean + 5, lo_95=mean - 15, hi_95=mean + 15,
+                )
+            )  # fmt: skip
+            member = Decimal(110)  # a member's own forecast: right the first week
+            session.add(
+                Prediction(
+                    model_run_id=run.id, model="lstm", day=first + timedelta(days=n), mean=member,
+                    lo_80=member - 5, hi_80=member + 5, lo_95=member - 15, hi_95=member + 15,
                 )
             )  # fmt: skip
     with sessions() as session:
         realized = forecasts.realized_accuracy(session, session.get(ModelRun, run.id), today)
-        company = session.get(Company, company.id)
-        forecast_run = ForecastRun(company_id=company.id, reason="requested", status="succeeded", requested_at=NOW)
-        session.add(forecast_run)
-        session.flush()
-        trained = session.get(ModelRun, run.id)
-        trained.forecast_run_id, trained.train_end = forecast_run.id, today - timedelta(days=1)
-        trained.accuracy = {**trained.accuracy, "backtest": {"7": {"mase": 0.7}}}  # 1.0 realized: within 1.5x
-        assert forecasts.why_due(session, company, NOW) is None
-        trained.accuracy = {**trained.accuracy, "backtest": {"7": {"mase": 0.6}}}  # 1.0 realized: past 1.5x
-        assert forecasts.why_due(session, company, NOW) == "drift"
+        by_model = forecasts.realized_by_model(session, session.get(ModelRun, run.id), today)
+    assert by_model["ets"] == realized and by_model["lstm"]["mase"]["7"] == 0.0 and by_model["lstm"]["days"] == 14
     assert realized["days"] == 14
     assert realized["mase"] == {"7": pytest.approx(1.0), "14": pytest.approx(170 / 14 / 10)}  # no 30 days yet
     assert realized["coverage"] == {"80": pytest.approx(6 / 14), "95": pytest.approx(13 / 14)}
+
+
+def test_a_week_forecast_well_past_its_promise_retrains_early_once(sessions, company):
+    """Drift is judged on the last seven days that ended, each as it was forecast when it began
+    (by the newest fit trained before it): here an older fit shows five of the days and a newer
+    one, trained two days ago, the last two. Forecast 100, actual 110, scale 10: 1.0 a day."""
+    today = forecasts.local_today(company, NOW)
+    with transaction(sessions) as session:
+        platform = Platform(company_id=company.id, kind="csv", display_name="Shop", currency=company.currency)
+        session.add(platform)
+    add_days(sessions, company, platform.id, today - timedelta(days=60), 60)
+    with transaction(sessions) as session:
+        week = session.scalars(select(AnalyticsDaily).where(AnalyticsDaily.day >= today - timedelta(days=7)))
+        for row in week:
+            row.net_sales = Decimal(110)
+        fits = []
+        for trained_to, requested in (
+            (today - timedelta(days=9), NOW - timedelta(days=6)),
+            (today - timedelta(3), NOW),
+        ):
+            forecast_run = ForecastRun(
+                company_id=company.id, reason="nightly", status="succeeded", requested_at=requested
+            )
+            session.add(forecast_run)
+            session.flush()
+            fit = ModelRun(
+                forecast_run_id=forecast_run.id, company_id=company.id, platform_id=platform.id, metric="net_sales",
+                model="ets", status="succeeded", train_end=trained_to, accuracy={"scale": 10.0},
+            )  # fmt: skip
+            session.add(fit)
+            session.flush()
+            for n in range(1, 31):
+                day = trained_to + timedelta(days=n)
+                session.add(Prediction(model_run_id=fit.id, model="ets", day=day, mean=Decimal(100)))
+                session.add(Prediction(model_run_id=fit.id, model="lstm", day=day, mean=Decimal(110)))  # not shown
+            fits.append(fit.id)
+
+    def due_with_promise(mase: float) -> str | None:
+        with transaction(sessions) as session:
+            for fit_id in fits:
+                fit = session.get(ModelRun, fit_id)
+                fit.accuracy = {**fit.accuracy, "backtest": {"7": {"mase": mase}}}
+        with sessions() as session:
+            return forecasts.why_due(session, session.get(Company, company.id), NOW)
+
+    assert due_with_promise(0.7) is None  # 1.0 a day is within 1.5 x 0.7
+    assert due_with_promise(0.6) == "drift"  # and past 1.5 x 0.6
+    with sessions() as session:
+        assert forecasts.drifting_series(session, company.id, today) == [(platform.id, "net_sales")]
+    with transaction(sessions) as session:  # a fit that has seen the whole week is not retrained again
+        session.get(ModelRun, fits[1]).train_end = today - timedelta(days=1)
+    assert due_with_promise(0.6) is None
+
+
+def test_a_drift_retrain_searches_the_arima_order_again(sessions, company, shop):
+    """Between weekly searches a retrain refits the ARIMA order found last; a retrain for drift
+    (that order's forecasts went wrong) searches again."""
+    from jobs import training
+
+    found = {"order": [1, 0, 1], "seasonal_order": [0, 1, 1, 7], "searched": True}
+    with transaction(sessions) as session:
+        for days_ago, arima in ((8, {**found, "order": [2, 0, 0]}), (2, found), (1, {**found, "searched": False})):
+            session.add(
+                ModelRun(
+                    company_id=company.id, platform_id=shop, metric="units", model="ensemble", status="succeeded",
+                    started_at=datetime.now(UTC) - timedelta(days=days_ago), params={"arima": arima},
+                )
+            )  # fmt: skip
+    with sessions() as session:
+        reuse = functools.partial(training.arima_order_to_reuse, session, company.id, (shop, "units"))
+        assert reuse("nightly") == ((1, 0, 1), (0, 1, 1, 7))  # the last search's, not a refit's or a stale one
+        assert reuse("new_days") == ((1, 0, 1), (0, 1, 1, 7))
+        assert reuse("drift") is None
+        assert training.arima_order_to_reuse(session, company.id, (None, "units"), "nightly") is None  # never searched

@@ -113,6 +113,21 @@ def test_bands_come_from_the_backtest_errors_not_the_members():
     assert ensemble.abs_errors_.shape == (len(calibration_origins(len(y), H)), H)
 
 
+def test_each_member_forecast_has_bands_from_its_own_backtest_errors():
+    y = shop_series(days=200, seed=5)
+    ensemble = Ensemble([SeasonalNaive(), WindowAverage(), Raises()], horizon=H).fit(y)
+    forecasts = ensemble.member_forecasts(H, level=(80,))
+    assert set(forecasts) == {"seasonal_naive", "window_average"}  # the dropped member has none
+    closed = closed_steps(y.to_numpy(), H)
+    for alias, forecast in forecasts.items():
+        np.testing.assert_allclose(forecast["mean"], ensemble.members_[alias].predict(H)["mean"])
+        errors = np.abs(ensemble.actual_ - ensemble.backtest_forecasts_[alias]) / ensemble.sizes_[:, None]
+        width = np.where(closed, 0.0, conformal_width(errors, 80) * recent_size(y.to_numpy()))
+        np.testing.assert_allclose(forecast["hi-80"] - forecast["mean"], width)
+    naive, average = (forecasts[a]["hi-80"] - forecasts[a]["mean"] for a in ("seasonal_naive", "window_average"))
+    assert not np.allclose(naive, average)  # each member's own errors, not one shared band
+
+
 def test_fit_series_returns_storable_plain_data():
     y = shop_series(days=220, seed=6, closure=False)
     members = [SeasonalNaive(), WindowAverage(), Ets(), AutoArima()]
@@ -127,6 +142,11 @@ def test_fit_series_returns_storable_plain_data():
     assert set(data["coverage"]) == {"80", "95"}
     assert data["arima"]["searched"] is True and len(data["arima"]["order"]) == 3
     assert len(data["forecast"]) == 30 and data["forecast"][0]["date"] == "2024-08-08"
+    assert set(data["member_forecasts"]) == {m["alias"] for m in data["members"]}
+    assert all(len(days) == 30 for days in data["member_forecasts"].values())
+    if data["model"] != "ensemble":  # a fallback's forecast is its member's
+        assert data["member_forecasts"][data["model"]] == data["forecast"]
+    assert all(set(m["backtest"]) == {"7", "14", "30"} for m in data["members"])
     assert data["train_end"] == "2024-08-07" and data["days"] == 220
     order = (tuple(data["arima"]["order"]), tuple(data["arima"]["seasonal_order"]))
     again = fit_series(y, horizon=30, members=members, arima_order=order)

@@ -235,6 +235,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         Call(400, json={"metric": "orders", "horizon": 31}),
         Call(404, json={"platform": 999999, "metric": "orders"}),
         Call(404, json={"metric": "orders", "model": "crystal_ball"}),
+        Call(200, json={"metric": "orders", "model": "ets"}),
+        Call(400, json={"metric": "orders", "model": 7}),
     ],
     ("POST", "/api/v1/ml/retrain"): [Call(403), Call(202, caller="admin")],
     ("POST", "/api/v1/platforms/{platform_id}/import"): [
@@ -249,6 +251,7 @@ def store_a_forecast(session, company_id: int) -> None:
     """A fit of the all-channels orders series as the training stores it, with 30 days ahead."""
     today = utcnow().date()
     member = {"alias": "ets", "weight": 1.0, "fit_s": 0.5, "mase": 0.8, "smape": 12.0, "dropped": None}
+    member["backtest"] = {"14": {"mase": 0.8, "smape": 12.0}}
     run = ModelRun(company_id=company_id, metric="orders", model="ensemble", status="succeeded", finished_at=utcnow())
     run.train_start, run.train_end = today - timedelta(days=60), today - timedelta(days=1)
     run.params = {"members": [member], "arima": None}
@@ -257,12 +260,14 @@ def store_a_forecast(session, company_id: int) -> None:
     session.add(run)
     session.flush()
     for n in range(30):
-        day, mean = today + timedelta(days=n), Decimal(20)
-        session.add(
-            Prediction(
-                model_run_id=run.id, day=day, mean=mean, lo_80=mean - 3, hi_80=mean + 3, lo_95=mean - 6, hi_95=mean + 6
-            )
-        )
+        for model, mean in (("ensemble", Decimal(20)), ("ets", Decimal(21))):  # the chosen forecast and its member's
+            day = today + timedelta(days=n)
+            session.add(
+                Prediction(
+                    model_run_id=run.id, model=model, day=day, mean=mean,
+                    lo_80=mean - 3, hi_80=mean + 3, lo_95=mean - 6, hi_95=mean + 6,
+                )
+            )  # fmt: skip
 
 
 class Demo:

@@ -105,7 +105,11 @@ def update(channel: object, metric: object, _refresh: object):
         note = "No forecast yet: the first one is made once a channel has four weeks of sales (retrains run nightly)."
         return figures.forecast_figure(view.history, [], label), inputs.alert(note, color="info"), None
     summary = html.Div([html.P(line, className="mb-1") for line in figures.forecast_summary(view.run, view.realized)])
-    return figures.forecast_figure(view.history, view.days, label), summary, figures.model_table(view.run)
+    return (
+        figures.forecast_figure(view.history, view.days, label),
+        summary,
+        figures.model_table(view.run, view.realized_by_model),
+    )
 
 
 def export(_clicks: object, channel: object, metric: object):
