@@ -150,6 +150,7 @@ def drifting_series(session: Session, company_id: int, today: date) -> list[tupl
         .where(
             ModelRun.company_id == company_id,
             ModelRun.status == "succeeded",
+            ModelRun.train_end >= first - timedelta(days=HORIZON),  # older fits forecast no day of the week
             Prediction.model == ModelRun.model,
             Prediction.day.between(first, last),
             ModelRun.train_end < Prediction.day,
