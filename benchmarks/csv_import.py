@@ -10,7 +10,6 @@ Figures are medians over the runs; `lines` counts data rows.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
+from benchmarks import report
 from connectors.csv_import import PRESETS
 from db import migrate
 from db.engine import make_engine, make_session_factory, transaction
@@ -79,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'benchmark.db'}"
         figures = run(url, args.file, args.preset, args.currency, args.timezone, args.repeat)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print("\n".join(f"{key}: {value}" for key, value in figures.items()))
+    report(figures, args.json)
     return 0
 
 

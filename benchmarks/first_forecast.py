@@ -12,7 +12,6 @@ series of the demo company (9) had a stored forecast. Medians over the repeats, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from benchmarks import report
 from db.engine import make_engine
 from db.models import Company, ModelRun, Platform, SyncRun
 from embedded import RUNNING_AT
@@ -95,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "forecasts_s": round(statistics.median(r["forecasts_s"] for r in runs), 1),
         "runs": [{k: round(v, 1) for k, v in r.items()} for r in runs],
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    report(result, args.json)
     return 0
 
 

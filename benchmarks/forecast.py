@@ -13,7 +13,6 @@ time, `per_model_s` the median over runs of each member's fit seconds summed ove
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from benchmarks import report
 from db import migrate
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Company, ModelRun
@@ -78,11 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'benchmark.db'}"
         result = run(url, args.repeat)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    report(result, args.json)
     return 0
 
 

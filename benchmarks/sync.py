@@ -15,7 +15,6 @@ them, most of it overlapping the backfill's wall time.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import statistics
@@ -23,6 +22,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
 
+from benchmarks import report
 from connectors.base import NetworkPolicy
 from db import migrate
 from db.credentials import CredentialBox
@@ -136,7 +136,7 @@ def main() -> None:
         "database": engine.dialect.name,
         "runs": len(runs),
     }
-    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(result, args.json)
 
 
 if __name__ == "__main__":
