@@ -155,15 +155,26 @@ def _admin_url() -> str:
 SLOW_TIMEOUT = 300  # seconds, for tests marked browser or slow (measured: up to ~70 s on a busy machine)
 
 
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). The demo's store
+# simulators prefer fixed ports (simulators.demo.SHOPIFY_PORT, MIRAKL_PORT) so `make run` has
+# stable URLs: tests that can start them (a live `app.py`, tests/test_embedded.py) share one
+# group, which runs on one worker, one test at a time.
+DEMO_PORTS_GROUP = "demo-store-ports"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser and slow tests get SLOW_TIMEOUT unless they set their own @pytest.mark.timeout."""
-    if not config.pluginmanager.hasplugin("timeout"):  # run with -p no:timeout
-        return
+    """Browser and slow tests get SLOW_TIMEOUT unless they set their own @pytest.mark.timeout;
+    tests that can bind the demo stores' ports join DEMO_PORTS_GROUP."""
+    timeouts = config.pluginmanager.hasplugin("timeout")  # not with -p no:timeout
     for item in items:
-        if item.get_closest_marker("timeout") is None and (
-            item.get_closest_marker("browser") or item.get_closest_marker("slow")
+        if (
+            timeouts
+            and item.get_closest_marker("timeout") is None
+            and (item.get_closest_marker("browser") or item.get_closest_marker("slow"))
         ):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+        if "live_server" in getattr(item, "fixturenames", ()) or item.nodeid.startswith("tests/test_embedded.py"):
+            item.add_marker(pytest.mark.xdist_group(DEMO_PORTS_GROUP))
 
 
 # --- tests write only under their own temporary directories ----------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import shutil
 import socket
@@ -61,7 +60,11 @@ def user_email(sessions, company: Company) -> str:
 
 
 def random_client() -> str:
-    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    """An address of its own from the OS's entropy (uuid4), not from `random`, whose state
+    another plugin may have seeded alike in two pytest-xdist workers: two tests then shared a
+    client and each saw the other's failures."""
+    a, b, c = uuid.uuid4().bytes[:3]
+    return f"10.{a}.{b}.{c % 254 + 1}"
 
 
 @pytest.fixture
