@@ -4,6 +4,7 @@ company's ids are never touched, and a viewer is refused even when posting by ha
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -626,3 +627,25 @@ def test_the_timezone_list_is_iana_zones_only():
     zones = companies.timezones()
     assert "America/New_York" in zones and "UTC" in zones
     assert not {"localtime", "posixrules", "Factory"} & set(zones)
+
+
+@pytest.mark.parametrize("zone", ["America", "localtime", "Mars/Olympus"])
+def test_every_route_taking_a_time_zone_refuses_a_folder_or_unknown_name_with_a_400(
+    client, auth, sessions, company, zone
+):
+    """ZoneInfo("America") raises IsADirectoryError, which the CSV import and sales-report routes
+    did not catch (a 500): they check zones with db/companies.py as PATCH /company does."""
+    auth.login()
+    with transaction(sessions) as session:
+        shopify = Platform(company_id=company.id, kind="shopify", display_name="Store", currency="USD", config={})
+        files = Platform(
+            company_id=company.id, kind="csv", display_name="Files", currency="USD", config={"currency": "USD"}
+        )
+        session.add_all([shopify, files])
+        session.flush()
+        shopify_id, files_id = shopify.id, files.id
+    for path in (f"/api/v1/platforms/{files_id}/import", f"/api/v1/platforms/{shopify_id}/sales-report"):
+        data = {"file": (io.BytesIO(b"Day,Net sales\n"), "report.csv"), "timezone": zone}
+        answer = client.post(path, data=data, content_type="multipart/form-data")
+        assert answer.status_code == 400 and answer.json["error"]["field"] == "timezone", (path, answer.json)
+    assert client.patch("/api/v1/company", json={"timezone": zone}).status_code == 400
