@@ -152,9 +152,11 @@ def users_card(session: Session, company_id: int) -> dbc.Card:
 def users_table(session: Session, company_id: int) -> dbc.Table:
     header = html.Thead(html.Tr([html.Th(h) for h in ("Email", "Role", "Last sign-in", "")]))
     rows = []
-    for user in accounts.company_users(session, company_id):
+    people = accounts.company_users(session, company_id)
+    admins = sum(u.role == "admin" for u in people)  # counted once, unlocked: the actions check again
+    for user in people:
         other = "viewer" if user.role == "admin" else "admin"
-        sole = accounts.last_admin(session, user)
+        sole = user.role == "admin" and admins == 1
         buttons = [
             dbc.Button(
                 f"Make {other}",
