@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 
 from api import bp
 from api.analytics import company
-from db import rollups
+from db import companies
 from db.models import Company
 from web.context import db_session
 from web.errors import ApiError
@@ -32,13 +32,14 @@ def get_company() -> Response:
 @bp.patch("/company")
 @admin_required("change company settings")
 def update_company() -> Response:
-    """Change how returns are dated ("processed": the refund's day, as Shopify; "order": the
-    original order's day). Every rollup of the company is recomputed before answering."""
+    """Change the time zone, the reporting currency and/or how returns are dated ("processed": the
+    refund's day, as Shopify; "order": the original order's day). Every rollup of the company is
+    recomputed before answering (db/companies.py, as the Settings page does)."""
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or set(body) - {"refund_dating"}:
-        raise ApiError(400, "invalid_body", "Send a JSON object with refund_dating.")
+    if not isinstance(body, dict) or not body or set(body) - set(companies.FIELDS):
+        raise ApiError(400, "invalid_body", f"Send a JSON object with any of {', '.join(companies.FIELDS)}.")
     session, owner = db_session(), company()
-    if rollups.set_refund_dating(session, owner, body.get("refund_dating")):
+    if companies.update_settings(session, owner, body):
         session.commit()
         session.refresh(owner)
     return jsonify(company_json(owner))

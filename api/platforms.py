@@ -8,7 +8,6 @@ are set, nothing more.
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import jsonify, request
 from flask_login import current_user
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from api import bp, params
 from connectors import FILE_KINDS, SCHEDULED_KINDS
 from connectors.csv_import import mapping_for
-from db import queries
+from db import companies, queries
 from db.models import Platform, SyncRun, utcnow
 from jobs import platforms
 from jobs.csv_import import start_csv_import, upload_path
@@ -169,10 +168,7 @@ def import_csv_file(platform_id: str):
     )
     timezone = request.form.get("timezone") or None
     if timezone:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ApiError(400, "invalid_parameter", f"unknown time zone {timezone!r}", field="timezone") from None
+        timezone = companies.check_timezone(timezone)  # a ValidationError: a 400 naming the field
     currency = request.form.get("currency") or None
     if currency:
         currency = platforms.currency_code(currency, "currency")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, jsonify, request
 from flask_login import current_user
@@ -19,7 +18,7 @@ from api import bp, params
 from api.analytics import company
 from connectors.csv_files import CsvImportError
 from connectors.shopify import report as shopify_report
-from db import reconciliation
+from db import companies, reconciliation
 from db.models import Platform
 from jobs.reports import reconcile_with_report
 from web import exports
@@ -71,11 +70,7 @@ def upload_sales_report(platform_id: str) -> tuple[Response, int]:
     timezone = (
         request.form.get("timezone") or reconciliation.report_timezone(session, platform.id) or company().timezone
     )
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        message = f"timezone must be an IANA time zone like America/New_York, not {timezone!r}"
-        raise params.bad("timezone", message) from None
+    companies.check_timezone(timezone)  # a ValidationError: a 400 naming the field
     try:
         days = shopify_report.parse_csv(upload.stream, timezone, platform.currency)
     except CsvImportError as exc:

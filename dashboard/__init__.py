@@ -11,14 +11,14 @@ from dash.exceptions import CallbackException, InvalidCallbackReturnValue, Preve
 from flask import Flask
 from werkzeug.exceptions import BadRequest
 
-from dashboard.pages import channels, forecasts, overview, reconciliation
+from dashboard.pages import channels, forecasts, overview, reconciliation, settings
 from dashboard.shell import shell
 from settings import PROJECT_ROOT
 from web.security import trust_inline_scripts
 
 log = logging.getLogger(__name__)
 
-PAGES = (overview, forecasts, channels, reconciliation)
+PAGES = (overview, forecasts, channels, reconciliation, settings)
 DISPATCH = "/_dash-update-component"
 
 

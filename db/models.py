@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -78,6 +79,10 @@ PLATFORM_KINDS = ("shopify", "bestbuy", "csv")  # connectors.CONNECTORS (tests/t
 MAX_ID = 2**31 - 1  # ids are INTEGER columns
 PLATFORM_STATUSES = ("active", "needs_attention", "disabled")
 REFUND_DATING = ("processed", "order")
+# Users' preferences (db/preferences.py): the presets pages open on, refresh seconds (0: paused), themes.
+DATE_RANGES = ("today", "yesterday", "7d", "30d", "90d", "mtd", "ytd")
+REFRESH_SECONDS = (0, 15, 30, 60, 300)
+THEMES = ("light", "dark")
 
 
 class Company(Base):
@@ -109,10 +114,22 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set when an admin invites the user with a one-time password: every page sends them to
+    # /account/password until they choose their own.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Preferences (db/preferences.py): the date range pages open on, the refresh interval, the theme.
+    default_range: Mapped[str] = mapped_column(String(16), default="30d", server_default="30d")
+    refresh_seconds: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    theme: Mapped[str] = mapped_column(String(8), default="light", server_default="light")
 
     company: Mapped[Company] = relationship(back_populates="users")
 
-    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'viewer')", name="role"),
+        CheckConstraint(f"default_range IN {DATE_RANGES!r}", name="default_range"),
+        CheckConstraint(f"refresh_seconds IN {REFRESH_SECONDS!r}", name="refresh_seconds"),
+        CheckConstraint(f"theme IN {THEMES!r}", name="theme"),
+    )
 
 
 class Platform(Base):

@@ -44,7 +44,6 @@ from db import metrics
 from db.bulk import chunks, insert_dicts, is_postgres
 from db.fx import DayConverter
 from db.models import (
-    REFUND_DATING,
     AnalyticsDaily,
     AnalyticsProductDaily,
     AnalyticsProductMonthly,
@@ -57,7 +56,6 @@ from db.models import (
     Refund,
     RefundLine,
 )
-from records import ValidationError
 
 ZERO = Decimal("0")
 ANALYZE_AFTER_DAYS = 28
@@ -400,18 +398,3 @@ def rollup_all(session: Session, platform: Platform) -> int:
 def bump_data_version(session: Session, company_id: int) -> None:
     """Invalidate every cached read of the company: cache keys include this number."""
     session.execute(update(Company).where(Company.id == company_id).values(data_version=Company.data_version + 1))
-
-
-def set_refund_dating(session: Session, company: Company, dating: object) -> bool:
-    """Book the company's returns on the refund's day ("processed", as Shopify) or the original
-    order's ("order"), recomputing every rollup of the company (not committed); returns whether
-    anything changed."""
-    if dating not in REFUND_DATING:
-        raise ValidationError("refund_dating", f"refund_dating must be one of {', '.join(REFUND_DATING)}")
-    if company.refund_dating == dating:
-        return False
-    company.refund_dating = dating
-    session.flush()
-    for platform in session.scalars(select(Platform).where(Platform.company_id == company.id).order_by(Platform.id)):
-        rollup_all(session, platform)
-    return True

@@ -28,6 +28,8 @@ login_manager = LoginManager()
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/webhooks/")
 PUBLIC_PATHS = ("/login", "/health", "/_favicon.ico", "/favicon.ico", "/api/v1/openapi.json")
 PAGES_UNDER_API = ("/api/docs",)  # browser pages: they send a stranger to the login page like every page
+# What a user still holding an admin's one-time password may reach: choosing their own, signing out.
+PASSWORD_PATHS = ("/account/password", "/logout")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,6 +44,7 @@ class CurrentUser(UserMixin):
     company_id: int
     role: str
     login_id: str  # the server-side login session (db/logins.py) the cookies name
+    must_change_password: bool = False  # invited with a one-time password not changed yet
 
     @property
     def is_admin(self) -> bool:
@@ -73,7 +76,7 @@ def idle_limit() -> timedelta:
 
 
 def current_of(user: User, login_id: str) -> CurrentUser:
-    return CurrentUser(user.id, user.email, user.company_id, user.role, login_id)
+    return CurrentUser(user.id, user.email, user.company_id, user.role, login_id, user.must_change_password)
 
 
 @login_manager.user_loader
@@ -107,15 +110,29 @@ def is_api_call(path: str) -> bool:
 
 def require_login():
     """Before every request: let public paths through, send everyone else to the login page
-    (or answer 401 JSON to API and Dash callback requests, which cannot follow a redirect)."""
-    if is_public(request.path) or current_user.is_authenticated:
+    (or answer 401 JSON to API and Dash callback requests, which cannot follow a redirect), and
+    a user who must change their one-time password to the password form."""
+    if is_public(request.path):
         return None
+    if current_user.is_authenticated:
+        return None if not getattr(current_user, "must_change_password", False) else password_first()
     if is_api_call(request.path) and "Authorization" in request.headers:
         body = error_body(401, "invalid_token", "The API token is malformed, unknown or revoked.")
         return jsonify(body), 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if is_api_call(request.path) or request.path.startswith("/_dash-"):
         return jsonify(error_body(401, "unauthorized", "Log in first.")), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def password_first():
+    """A user invited with a one-time password (db/accounts.py invite_user) chooses their own
+    before anything else: pages send them to the password form, API and callback calls get a 403."""
+    if request.path in PASSWORD_PATHS:
+        return None
+    message = "Choose your own password first, at /account/password."
+    if is_api_call(request.path) or request.path.startswith("/_dash-"):
+        return jsonify(error_body(403, "password_change_required", message)), 403
+    return redirect(url_for("auth.change_password"))
 
 
 def admin_required(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
