@@ -99,8 +99,7 @@ def checked_currency(kind: str, config: dict[str, str], secrets: dict[str, str],
         log.warning("platform check failed kind=%s url=%s error=%s", kind, shown_url(url), exc)
         host = urlsplit(url).hostname or ""
         raise PlatformUnreachable(
-            f"Could not check the credentials with the platform at {host}: check config.{field}"
-            " and try again later.",
+            f"Could not check the credentials with the platform at {host}: check config.{field} and try again later.",
             f"config.{field}",
             host,
         ) from None
