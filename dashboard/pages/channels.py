@@ -182,7 +182,10 @@ def import_form(options: list[dict]) -> dbc.Card:
     )
 
 
-def notice(message: str, color: str, component_id: str = NOTICE) -> dbc.Alert:
+def notice(message: str, color: str, component_id: str | None = None) -> dbc.Alert:
+    """What an action did (or why not), above the cards; `component_id` for one inside the list."""
+    if component_id is None:
+        return dbc.Alert(message, color=color, className="py-2")
     return dbc.Alert(message, color=color, id=component_id, className="py-2")
 
 
