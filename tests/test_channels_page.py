@@ -338,3 +338,78 @@ def test_a_viewer_cannot_remove_and_nobody_removes_another_companys_channel(
         assert text(answer["channels-notice"]["children"]) == "That channel does not exist (any more).", target
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Platform)) == 4
+
+
+# --- crafted payloads ----------------------------------------------------------------------
+
+BAD_VALUES = ["garbage", 123, -1, 2**40, 1.5, True, "", ["x"], {"a": 1}, "9" * 5000, None]
+OUR_CALLBACKS = (
+    "connect-shopify-status",
+    "connect-bestbuy-status",
+    "channel-rename-modal",
+    "channel-remove-modal",
+    "import-report",
+    "import-errors-file",
+    "import-platform",
+)
+
+
+def test_no_crafted_payload_to_a_channels_callback_gives_a_500_or_changes_anything(
+    client, auth, sessions, channels, other_company, subtests, caplog
+):
+    """Every input and state of the page's action callbacks, one at a time, replaced by junk (an
+    ALL pattern's button index included): an answer, never a 500 nor the last-resort handler, and
+    no channel renamed, paused, removed or added."""
+    auth.login()
+    client.get("/channels")
+    web = channels["Web store"]
+    sane = {
+        ("channel-rename-target", "data"): other_company,  # never rename or remove: a foreign id is refused
+        ("channel-remove-target", "data"): other_company,
+        ("channel-rename-name", "value"): "   ",  # and an empty name too
+        ("import-platform", "value"): channels["Wholesale"],
+        ("import-report-shown", "data"): None,
+        ("connect-shopify-display_name", "value"): "",  # never connect: no name
+        ("connect-bestbuy-display_name", "value"): "",
+    }
+    before = {i: (p.display_name, p.status) for i, p in stored(sessions).items()}
+    for dependency in client.get("/_dash-dependencies").json:
+        keys = dependency["output"].strip(".").split("...")
+        outputs = [tuple(key.split(".", 1)) for key in keys]
+        if not any(o[0] in OUR_CALLBACKS for o in outputs):
+            continue
+        slots = [("input", spec) for spec in dependency["inputs"]] + [("state", spec) for spec in dependency["state"]]
+        for position, (_, spec) in enumerate(slots):
+            for value in BAD_VALUES:
+                what = f"{keys[0]} {spec['id']}.{spec['property']}={str(value)[:20]}"
+                with subtests.test(msg=what):
+                    caplog.clear()
+                    entries = {"input": [], "state": []}
+                    changed = None
+                    for i, (where, other) in enumerate(slots):
+                        given = value if i == position else sane.get((other["id"], other["property"]), 1)
+                        if other["id"].startswith("{"):
+                            kind = json.loads(other["id"])["type"]
+                            index = given if i == position else web
+                            entry = [{"id": {"index": index, "type": kind}, "property": other["property"], "value": 1}]
+                            trigger = json.dumps({"index": index, "type": kind}, separators=(",", ":"))
+                        else:
+                            entry = {"id": other["id"], "property": other["property"], "value": given}
+                            trigger = other["id"]
+                        entries[where].append(entry)
+                        if where == "input" and (changed is None or i == position):
+                            changed = f"{trigger}.{other['property']}"
+                    body = {
+                        "output": dependency["output"],
+                        "outputs": [{"id": i, "property": p} for i, p in outputs]
+                        if len(outputs) > 1
+                        else {"id": outputs[0][0], "property": outputs[0][1]},
+                        "inputs": entries["input"],
+                        "state": entries["state"],
+                        "changedPropIds": [changed],
+                    }
+                    status = client.post("/_dash-update-component", json=body).status_code
+                    assert status in (200, 204) or 400 <= status < 500, f"{what}: {status}"
+                    failed = [r for r in caplog.records if r.getMessage().startswith("callback failed")]
+                    assert not failed, f"{what}: {failed[0].getMessage()}"
+    assert {i: (p.display_name, p.status) for i, p in stored(sessions).items()} == before
