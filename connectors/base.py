@@ -46,7 +46,12 @@ class ConnectorError(Exception):
 
 
 class AuthError(ConnectorError):
-    """The credentials were refused: stop, and flag the platform as needing attention."""
+    """The credentials were refused: stop, and flag the platform as needing attention. `status`
+    is the HTTP status that refused them (401, 403), None when the answer said so in its body."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class TransientError(ConnectorError):
@@ -284,7 +289,7 @@ class HttpClient:
 
         status = response.status_code
         if status in (401, 403):
-            raise AuthError(f"the platform refused the credentials (HTTP {status})")
+            raise AuthError(f"the platform refused the credentials (HTTP {status})", status)
         if status == 429:
             raise RateLimited("rate limited (HTTP 429)", parse_retry_after(response.headers.get("Retry-After")))
         if status >= 500 or status == 408:

@@ -10,7 +10,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
-from connectors import SCHEDULED_KINDS
+from connectors import FILE_KINDS
 from db.metrics import METRICS, change_pct
 from db.queries import DailyRow, PlatformStatus, Totals
 from web import exports
@@ -175,8 +175,9 @@ def refused_credentials(status: PlatformStatus) -> str:
     return f"{status.name} stopped syncing: {label} refused its credentials ({status.status_message}). {RECONNECT}"
 
 
-def channel_card(status: PlatformStatus, sync_button_type: str | None) -> dbc.Card:
-    """A channel's state and its "Sync now" button (none when `sync_button_type` is None: viewers)."""
+def channel_card(status: PlatformStatus, actions: html.Div | None = None) -> dbc.Card:
+    """A channel's state, with `actions` (its buttons, dashboard/channel_forms.py) at the bottom. A
+    CSV channel also says what its last import brought in."""
     if status.running:
         state = "Syncing now"
     elif status.queued:
@@ -187,14 +188,20 @@ def channel_card(status: PlatformStatus, sync_button_type: str | None) -> dbc.Ca
     problem = status.status_message or (last_run.error if last_run and last_run.status == "failed" else None)
     if status.status == "needs_attention":
         problem = refused_credentials(status)
+    imported = None
+    if status.kind in FILE_KINDS and last_run is not None and last_run.status == "succeeded":
+        orders = "1 order" if last_run.rows == 1 else f"{last_run.rows:,} orders"
+        imported = html.Div(f"Last import: {orders} imported", className="small mb-2", id=f"channel-import-{status.id}")
     return dbc.Card(
         dbc.CardBody(
             [
                 html.Div(
                     [
-                        html.H2(status.name, className="h5 mb-0"),
+                        html.H2(status.name, className="h5 mb-0", id=f"channel-name-{status.id}"),
                         dbc.Badge(
-                            status.status.replace("_", " "), color=STATUS_COLOURS.get(status.status, "secondary")
+                            "paused" if status.status == "disabled" else status.status.replace("_", " "),
+                            color=STATUS_COLOURS.get(status.status, "secondary"),
+                            id=f"channel-status-{status.id}",
                         ),
                     ],
                     className="d-flex justify-content-between align-items-center mb-1",
@@ -204,17 +211,9 @@ def channel_card(status: PlatformStatus, sync_button_type: str | None) -> dbc.Ca
                 ),
                 sync_progress(status),
                 html.Div(state, className="mb-2", id=f"channel-state-{status.id}"),
+                imported,
                 dbc.Alert(problem, color="warning", className="py-2 small") if problem else None,
-                dbc.Button(
-                    "Sync now",
-                    id={"type": sync_button_type, "index": status.id},
-                    size="sm",
-                    color="primary",
-                    outline=True,
-                    disabled=status.running or status.queued or status.kind not in SCHEDULED_KINDS,
-                )
-                if sync_button_type
-                else None,
+                actions,
             ]
         ),
         className="shadow-sm h-100",

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.utils import secure_filename
 
@@ -22,7 +22,7 @@ from connectors.base import ConnectorError
 from db import fx, ingest, locks, rollups
 from db.bulk import is_postgres
 from db.engine import transaction
-from db.models import Company, Platform, SyncRun, utcnow
+from db.models import Company, Platform, SyncRun, SyncState, utcnow
 from jobs.progress import Progress
 from jobs.sync import SyncResult, end_interrupted_runs
 from records import Order
@@ -252,6 +252,7 @@ def run_csv_import(
                 with transaction(sessions) as session:
                     session.execute(update(SyncRun).where(SyncRun.id == run_id).values(rows=done, expected_rows=total))
 
+        wrong_rows: list[csv_files.RowError] = []
         try:
             result = import_csv(
                 sessions,
@@ -265,16 +266,17 @@ def run_csv_import(
                 # progress from another connection meanwhile; Postgres can.
                 write_progress=progress if sessions.kw["bind"].dialect.name == "postgresql" else None,
             )
+        except csv_files.CsvImportError as exc:  # the file as a whole (its errors say where)
+            error, rows, wrong_rows = str(exc), 0, exc.errors
         except (ValueError, ConnectorError, fx.MissingFxRate) as exc:
             error, rows = str(exc), 0
         except Exception as exc:  # a bug or a database error: the run must still end, and say so
             log.exception("csv import crashed platform_id=%s run_id=%s", platform_id, run_id)
             error, rows = f"internal error ({type(exc).__name__}), nothing imported: please report it", 0
         else:
-            rows = result.orders
-            error = None
-            if result.errors:
-                error = f"{len(result.errors):,} row errors, nothing imported; the first: {result.errors[0]}"
+            rows, error, wrong_rows = result.orders, None, result.errors
+            if wrong_rows:
+                error = f"{len(wrong_rows):,} row errors, nothing imported; the first: {wrong_rows[0]}"
 
         with transaction(sessions) as session:
             session.execute(
@@ -290,6 +292,7 @@ def run_csv_import(
             )
             platform = session.get(Platform, platform_id)
             platform.status_message = error
+            store_row_errors(session, platform_id, run_id, wrong_rows)
     log.log(
         logging.WARNING if error else logging.INFO,
         "csv import finished platform_id=%s orders=%d error=%s",
@@ -298,6 +301,57 @@ def run_csv_import(
         error,
     )
     return SyncResult(platform_id, "failed" if error else "succeeded", rows=rows, error=error)
+
+
+# An import's row errors are kept for the Channels page to list and offer as a file: the latest
+# import's, per platform, in its sync state under this stream. A file with more keeps the first
+# MAX_STORED_ERRORS (a wrong layout makes every row wrong: those say what to fix) and their total.
+ERRORS_STREAM = "import_errors"
+MAX_STORED_ERRORS = 10_000
+MAX_ERROR_VALUE = 200  # characters of a wrong cell's value kept (a field may hold 131,072)
+
+
+@dataclass(frozen=True)
+class ImportErrors:
+    """The row errors of one import run: `errors` holds at most MAX_STORED_ERRORS of `total`."""
+
+    run_id: int
+    total: int
+    errors: list[csv_files.RowError]
+
+
+def store_row_errors(session: Session, platform_id: int, run_id: int, errors: list[csv_files.RowError]) -> None:
+    """Keep the row errors of the platform's latest import (replacing the previous import's;
+    none: nothing kept)."""
+    state = session.get(SyncState, (platform_id, ERRORS_STREAM))
+    if not errors:
+        if state is not None:
+            session.delete(state)
+        return
+    state = state or SyncState(platform_id=platform_id, stream=ERRORS_STREAM)
+    kept = [[e.line, e.column, e.value[:MAX_ERROR_VALUE], e.reason] for e in errors[:MAX_STORED_ERRORS]]
+    state.detail = {"run_id": run_id, "total": len(errors), "errors": kept}
+    session.add(state)
+
+
+def row_errors(session: Session, platform_id: int, run_id: int) -> ImportErrors | None:
+    """The row errors kept for this import run of the platform, or None (it had none, or a
+    later import replaced them)."""
+    state = session.get(SyncState, (platform_id, ERRORS_STREAM))
+    if state is None or state.detail.get("run_id") != run_id:
+        return None
+    errors = [csv_files.RowError(*row) for row in state.detail.get("errors", [])]
+    return ImportErrors(run_id, state.detail.get("total", len(errors)), errors)
+
+
+def latest_import(session: Session, platform_id: int) -> SyncRun | None:
+    """The platform's newest import run (running or finished), or None."""
+    return session.scalar(
+        select(SyncRun)
+        .where(SyncRun.platform_id == platform_id, SyncRun.stream == IMPORT_STREAM)
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    )
 
 
 def upload_path(folder: Path, filename: str) -> Path:

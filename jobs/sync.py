@@ -218,7 +218,9 @@ def _finish(
         run.status, run.error, run.finished_at = status, error, utcnow()
         if error is None:
             platform.last_sync_at = run.finished_at
-            platform.status, platform.status_message = "active", None
+            platform.status_message = None
+            if platform.status != "disabled":  # paused while it ran: it stays paused
+                platform.status = "active"
         else:
             platform.status_message = error
             if needs_attention:
@@ -236,12 +238,15 @@ def _finish(
 
 
 def due_platforms(session: Session, interval: timedelta, now: datetime | None = None) -> list[int]:
-    """Active platforms asked to sync now, or not synced for `interval`."""
+    """Active platforms asked to sync now, or not synced for `interval`; one that needs attention
+    only when asked; a paused ("disabled") one never."""
     now = now or utcnow()
     rows = session.execute(
         select(Platform.id, Platform.last_sync_at, Platform.sync_requested_at)
         .where(
-            Platform.kind.in_(SCHEDULED_KINDS), (Platform.status == "active") | Platform.sync_requested_at.is_not(None)
+            Platform.kind.in_(SCHEDULED_KINDS),
+            Platform.status != "disabled",
+            (Platform.status == "active") | Platform.sync_requested_at.is_not(None),
         )
         .order_by(Platform.sync_requested_at.is_(None), Platform.last_sync_at.is_not(None), Platform.last_sync_at)
     )

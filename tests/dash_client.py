@@ -53,3 +53,18 @@ def text(tree: object) -> str:
     if isinstance(tree, dict) and "props" in tree:
         return text(tree["props"].get("children"))
     return ""
+
+
+def outputs_of(client, input_id: str, prop: str) -> list[Slot]:
+    """The outputs of the callback triggered by `input_id`.`prop` (for a pattern id, its `type`),
+    as the renderer names them: an output another callback also writes (allow_duplicate) carries
+    its `@hash`, which dash_post must send back for Dash to find the callback."""
+    for dependency in client.get("/_dash-dependencies").json:
+        for given in dependency["inputs"]:
+            given_id = given["id"]
+            if given_id.startswith("{"):
+                given_id = json.loads(given_id).get("type")
+            if given_id == input_id and given["property"] == prop:
+                keys = dependency["output"].strip(".").split("...")
+                return [tuple(key.split(".", 1)) for key in keys]
+    raise LookupError(f"no callback takes {input_id}.{prop}")

@@ -16,6 +16,7 @@ from db.models import Company, ForecastRun, Platform
 Slot = tuple[str, str]  # (component id, property)
 SYNC_TYPE = "channels-sync"
 WILDCARD = ('{"index":["ALL"],"type":"channels-sync"}', "n_clicks")
+PAUSES = ('{"index":["ALL"],"type":"channel-pause"}', "n_clicks")  # sent as no buttons clicked
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def callbacks(ours: int) -> dict[str, Callback]:
         "overview export": Callback([("overview-download", "data")], {("overview-export", "n_clicks"): 1}),
         "channels": Callback(
             [("channels-list", "children")],
-            {("channels-tick", "n_intervals"): 1, WILDCARD: ours},
+            {("channels-tick", "n_intervals"): 1, WILDCARD: ours, PAUSES: None, ("channels-refresh", "data"): None},
         ),
         "add channel": Callback(
             [("csv-channel-status", "children"), ("import-platform", "options"), ("import-platform", "value")],
@@ -104,6 +105,8 @@ def post(client, callback: Callback, changed: Slot, values: dict[Slot, object] |
     def entry(slot: Slot) -> dict | list[dict]:
         if slot == WILDCARD:
             return wildcard_inputs(values[slot])
+        if slot == PAUSES:
+            return []
         return {"id": slot[0], "property": slot[1], "value": values[slot]}
 
     if changed == WILDCARD:
@@ -210,13 +213,15 @@ def test_another_companys_platform_is_never_shown_or_synced(client, auth, sessio
         assert session.get(Platform, ours).sync_requested_at is not None
 
 
-def test_viewers_cannot_sync_and_see_no_sync_button(client, auth, sessions, platforms):
+def test_viewers_cannot_sync_and_see_why_the_button_is_disabled(client, auth, sessions, platforms):
     ours, _ = platforms
     auth.login("viewer@example.com")
     callback = callbacks(ours)["channels"]
     response = post(client, callback, WILDCARD, {WILDCARD: ours})
     assert response.status_code == 200
-    assert "Sync now" not in response.get_data(as_text=True) and "Ours" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert "Only an admin can start a sync." in body and "Ours" in body
+    assert "Only an admin can sync, rename, pause or remove a channel." in body
     with sessions() as session:
         assert session.get(Platform, ours).sync_requested_at is None
 

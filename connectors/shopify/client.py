@@ -54,7 +54,8 @@ class ShopifyGraphQL:
         except AuthError as exc:
             raise AuthError(
                 f"Shopify refused the access token for {self.shop_domain} ({exc}); check the Admin API access "
-                "token and its read_orders, read_all_orders and read_products scopes"
+                "token and its read_orders, read_all_orders and read_products scopes",
+                exc.status,
             ) from exc
         cost = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost")
         if cost is not None:
