@@ -4,7 +4,7 @@ when the company's data has not changed since, JSON or CSV (`?format=csv`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import bp, params
 from api.platforms import sync_status_json
-from db import metrics, queries
+from db import metrics, periods, queries
 from db.models import Company
 from web import exports
 from web.context import db_session, state
@@ -73,20 +73,36 @@ def conversion_notes(session: Session, owner: Company, totals: queries.Totals, p
     return notes
 
 
-def build_metrics(session: Session, owner: Company, start: date, end: date, platform_ids: list[int] | None) -> dict:
-    length = (end - start).days + 1
-    previous_end = start - timedelta(days=1)
-    previous_start = previous_end - timedelta(days=length - 1)
+def build_metrics(
+    session: Session,
+    owner: Company,
+    start: date,
+    end: date,
+    platform_ids: list[int] | None,
+    compare: str = periods.DEFAULT_COMPARISON,
+) -> dict:
     current = queries.totals(session, owner, start, end, platform_ids)
-    before = queries.totals(session, owner, previous_start, previous_end, platform_ids)
+    before = queries.compared_totals(session, owner, start, end, compare, platform_ids)
     return {
         "period": period(start, end, owner),
-        "previous_period": {"start_date": previous_start.isoformat(), "end_date": previous_end.isoformat()},
+        "previous_period": {
+            "compare": compare,
+            "start_date": before.start.isoformat(),
+            "end_date": before.end.isoformat(),
+            # a range that includes today is compared up to the same time of day
+            "end_time": before.until.isoformat().replace("+00:00", "Z") if before.until else None,
+        },
         "formula_version": metrics.FORMULA_VERSION,
         "refund_dating": owner.refund_dating,
-        "metrics": metrics_block(current, before),
+        "metrics": metrics_block(current, before.totals),
         "notes": conversion_notes(session, owner, current, platform_ids),
     }
+
+
+def comparison_cut(owner: Company, end: date) -> dict:
+    """The part of a cache key that moves with the clock: a range that includes today is
+    compared up to the current minute (queries.compared_totals)."""
+    return {"cut": queries.time_of_today(owner, end)}
 
 
 def header_lines(body: dict, what: str) -> list[str]:
@@ -128,12 +144,13 @@ def analytics_metrics() -> Response:
     session, owner = db_session(), company()
     start, end = params.date_range(request.args, owner)
     platform_ids = params.platform_filter(request.args, session, owner.id)
+    compare = params.choice(request.args, "compare", tuple(periods.COMPARISONS), periods.DEFAULT_COMPARISON)
     params.wants_csv(request.args)
     return answer(
         owner,
         "metrics",
-        {"start": start, "end": end, "platforms": platform_ids},
-        lambda: build_metrics(session, owner, start, end, platform_ids),
+        {"start": start, "end": end, "platforms": platform_ids, "compare": compare, **comparison_cut(owner, end)},
+        lambda: build_metrics(session, owner, start, end, platform_ids, compare),
         lambda body: (
             "metrics",
             ("metric", "value", "previous", "change", "change_pct"),
@@ -340,7 +357,7 @@ def dashboard_summary() -> Response:
     cached_json, _ = cached(
         owner,
         "dashboard-summary",
-        {"start": start, "end": end},
+        {"start": start, "end": end, **comparison_cut(owner, end)},
         lambda: (current_app.json.dumps(build()).encode(), "application/json"),
     )
     live = current_app.json.dumps(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from db import metrics
+from db import metrics, periods
 from db.models import AnalyticsDaily, AnalyticsProductDaily, AnalyticsProductMonthly, Company, Platform, SyncRun
-from db.rollups import next_month
+from db.rollups import day_sums_until, next_month
 from records import ZERO
 
 GRANULARITIES = ("day", "week", "month")
@@ -45,6 +45,12 @@ class Totals:
     units: int
     units_returned: int
     fx_rate_age_days: int  # the oldest exchange rate used, in days
+
+    @classmethod
+    def zero(cls, currency: str) -> Totals:
+        """Nothing sold: what a channel without rollup rows in a range sums to."""
+        money = dict.fromkeys(metrics.MONEY_SUMS, ZERO)
+        return cls(currency=currency, fx_rate_age_days=0, **money, **dict.fromkeys(metrics.COUNT_SUMS, 0))
 
     @property
     def aov(self) -> Decimal:
@@ -87,6 +93,53 @@ def totals(
         )
     ).one()
     return _totals(company.currency, row)
+
+
+def time_of_today(company: Company, end: date, now: datetime | None = None) -> time | None:
+    """The company-local time of day to the minute when a range ending on `end` includes today
+    (where its comparison is cut; answers cached by it change once a minute), else None."""
+    local = (now or datetime.now(UTC)).astimezone(ZoneInfo(company.timezone))
+    return local.time().replace(second=0, microsecond=0) if end == local.date() else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The period a range is compared with and its totals. When the range includes today, the
+    comparison's last day counts only up to the time of day today has reached (`until`), so a
+    morning is never set against a whole day."""
+
+    start: date
+    end: date
+    until: datetime | None
+    totals: Totals
+
+
+def compared_totals(
+    session: Session,
+    company: Company,
+    start: date,
+    end: date,
+    compare: str,
+    platform_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> Comparison:
+    """The comparison period of start..end (periods.comparison_range) and its totals."""
+    first, last = periods.comparison_range(start, end, compare)
+    clock = time_of_today(company, end, now)
+    if clock is None:
+        return Comparison(first, last, None, totals(session, company, first, last, platform_ids))
+    until = datetime.combine(last, clock, tzinfo=ZoneInfo(company.timezone)).astimezone(UTC)
+    whole = totals(session, company, first, last - timedelta(days=1), platform_ids)
+    sums = {f: getattr(whole, f) for f in (*metrics.MONEY_SUMS, *metrics.COUNT_SUMS, "fx_rate_age_days")}
+    for platform in platforms(session, company.id):
+        if platform_ids is None or platform.id in platform_ids:
+            part = day_sums_until(session, platform, last, until)
+            for field, value in part.items():
+                if field == "fx_rate_age_days":
+                    sums[field] = max(sums[field], value)
+                elif field in sums:
+                    sums[field] += value
+    return Comparison(first, last, until, Totals(currency=company.currency, **sums))
 
 
 def totals_by_platform(session: Session, company: Company, start: date, end: date) -> dict[int, Totals]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -99,6 +99,7 @@ class _Rollup:
     company: Company
     convert: DayConverter
     totals: defaultdict[date, defaultdict[str, Decimal]] = field(default_factory=lambda: defaultdict(_sums))
+    until: datetime | None = None  # count only orders placed and returns processed before this instant
 
     @property
     def refund_day(self) -> ColumnElement[date]:
@@ -158,7 +159,12 @@ def _add_sales(rollup: _Rollup, days: Sequence[date]) -> None:
             func.sum(Order.taxes),
             func.sum(Order.units),
         )
-        .where(Order.platform_id == rollup.platform.id, Order.order_day.in_(days), Order.excluded_reason.is_(None))
+        .where(
+            Order.platform_id == rollup.platform.id,
+            Order.order_day.in_(days),
+            Order.excluded_reason.is_(None),
+            *([Order.processed_at < rollup.until] if rollup.until else []),
+        )
         .group_by(Order.order_day, Order.currency)
     )
     convert = rollup.convert
@@ -186,7 +192,12 @@ def _add_returns(rollup: _Rollup, days: Sequence[date]) -> None:
             func.sum(Refund.units),
         )
         .join(Order, Order.id == Refund.order_id)
-        .where(Refund.platform_id == rollup.platform.id, refund_day.in_(days), rollup.counted_refunds)
+        .where(
+            Refund.platform_id == rollup.platform.id,
+            refund_day.in_(days),
+            rollup.counted_refunds,
+            *([Refund.processed_at < rollup.until] if rollup.until else []),
+        )
         .group_by(refund_day, Order.order_day, Order.currency)
     )
     convert = rollup.convert
@@ -196,6 +207,18 @@ def _add_returns(rollup: _Rollup, days: Sequence[date]) -> None:
         b["shipping"] -= convert(shipping, currency, order_day, day)
         b["taxes"] -= convert(taxes, currency, order_day, day)
         b["units_returned"] += units or 0
+
+
+def day_sums_until(session: Session, platform: Platform, day: date, until: datetime) -> dict[str, Decimal]:
+    """One local day of one platform as its rollup row would sum it, counting only orders placed
+    and returns processed before `until`: the comparison day of a range that includes today,
+    cut at the time of day today has reached. Read from the orders; nothing is written."""
+    company = session.get(Company, platform.company_id)
+    rollup = _Rollup(session, platform, company, DayConverter(session, company.id, company.currency), until=until)
+    _add_sales(rollup, [day])
+    _add_returns(rollup, [day])
+    rows = _daily_rows(rollup)
+    return rows[0] if rows else {}
 
 
 def _daily_rows(rollup: _Rollup) -> list[dict]:

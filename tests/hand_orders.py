@@ -25,9 +25,12 @@ class Line:
     discount: str = "0"
 
 
-def noon(day: date, timezone: str) -> datetime:
-    """Midday on the company's calendar: far from any day boundary."""
-    return datetime.combine(day, time(12), ZoneInfo(timezone)).astimezone(UTC)
+NOON = time(12)
+
+
+def noon(day: date, timezone: str, at: time = NOON) -> datetime:
+    """Midday (or `at`) on the company's calendar: by default far from any day boundary."""
+    return datetime.combine(day, at, ZoneInfo(timezone)).astimezone(UTC)
 
 
 def sale(
@@ -40,9 +43,12 @@ def sale(
     tax: str = "0",
     shipping: str = "0",
     returned: tuple[date, int] | None = None,
+    at: time = NOON,
+    returned_at: time = NOON,
 ) -> records.Order:
-    """An order placed at noon on `day`; `returned=(day, n)` refunds n units of its first line
-    that day at their discounted price (no tax or shipping refunded)."""
+    """An order placed at noon (or `at`) on `day`; `returned=(day, n)` refunds n units of its
+    first line that day (at noon, or `returned_at`) at their discounted price (no tax or shipping
+    refunded)."""
     items = tuple(
         records.LineItem(
             f"{external_id}-{n}", li.sku, li.title, li.quantity, Decimal(li.unit_price), Decimal(li.discount)
@@ -55,9 +61,11 @@ def sale(
         amount = (first.unit_price * first.quantity - first.discount) / first.quantity * returned[1]
         refund_line = records.RefundLine(first.external_id, returned[1], amount)
         refunds = (
-            records.Refund(f"R{external_id}", noon(returned[0], timezone), "refund", amount, lines=(refund_line,)),
+            records.Refund(
+                f"R{external_id}", noon(returned[0], timezone, returned_at), "refund", amount, lines=(refund_line,)
+            ),
         )
-    placed = noon(day, timezone)
+    placed = noon(day, timezone, at)
     return records.Order(
         external_id=external_id,
         name=f"#{external_id}",
