@@ -98,9 +98,13 @@ def request_sync(target: str):
     else:
         raise ApiError(404, "not_found", f"No platform {target!r}: use a platform id, shopify or bestbuy.")
     now = utcnow()
-    queued = platforms.request_sync(session, list(session.scalars(query)), now)
-    if not queued:
+    found = list(session.scalars(query))
+    if not found:
         raise ApiError(404, "not_found", f"No {target} platform is connected.")
+    queued = platforms.request_sync(session, found, now)
+    if not queued:
+        names = ", ".join(p.display_name for p in found)
+        raise ApiError(409, "paused", f"{names}: paused, or not synced on a schedule; resume it on the Channels page.")
     return jsonify(queued=[p.id for p in queued], requested_at=now.isoformat()), 202
 
 

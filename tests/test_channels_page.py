@@ -174,7 +174,8 @@ def test_pausing_stops_the_scheduler_and_sync_now_until_resumed(client, auth, se
         session.commit()
         assert web not in sync.due_platforms(session, timedelta(minutes=5))
         assert channels["Best Buy"] in sync.due_platforms(session, timedelta(minutes=5))
-    assert client.post(f"/api/v1/sync/{web}").status_code == 404  # the API queues no paused channel
+    paused = client.post(f"/api/v1/sync/{web}")  # the API queues no paused channel, and says so
+    assert paused.status_code == 409 and "paused" in paused.json["error"]["message"]
 
     with transaction(sessions) as session:  # a sync that was running when it was paused ends: still paused
         run = SyncRun(platform_id=web, status="running")

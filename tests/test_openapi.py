@@ -176,6 +176,7 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/api/v1/sync/{target}"): [
         Call(403, "/api/v1/sync/shopify"),
         Call(202, "/api/v1/sync/shopify", caller="admin"),
+        Call(409, "/api/v1/sync/bestbuy", caller="admin"),  # paused
         Call(404, "/api/v1/sync/999999", caller="admin"),
     ],
     ("GET", "/api/v1/sync/status"): [Call(200)],
@@ -282,6 +283,7 @@ class Demo:
             running = SyncRun(platform_id=first, started_at=now, status="running", rows=40, expected_rows=100)
             done = SyncRun(platform_id=second, started_at=now - timedelta(hours=1), finished_at=now, status="succeeded")
             session.add_all([running, done])
+            session.get(Platform, first).status = "active"  # the demo's channels come paused (no store)
             store_a_forecast(session, session.get(Platform, first).company_id)
         auth.login(DEMO_EMAIL, DEMO_PASSWORD)
         self.admin, self.anonymous = client, app.test_client()
