@@ -104,6 +104,9 @@ class Settings:
     demo_history_days: int = 730
     # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are trusted (Render: 1).
     trusted_proxy_hops: int = 0
+    # When set, how often every open dashboard page asks for new numbers, whatever each user chose
+    # on the Settings page (tests and demos); None: each user's own interval.
+    refresh_seconds: float | None = None
 
     @property
     def is_production(self) -> bool:
@@ -152,6 +155,7 @@ class Settings:
         embedded = env.get("EMBEDDED", "").strip().lower() in ("1", "true", "yes")
         sync_interval = _seconds(env, "SYNC_INTERVAL_SECONDS", 15.0 if embedded else 300.0, 1, 86400)
         standby_retry = _seconds(env, "WORKER_STANDBY_RETRY_SECONDS", defaults.standby_retry_seconds, 0.1, 3600)
+        refresh = _seconds(env, "REFRESH_SECONDS", 0, 1, 3600) if env.get("REFRESH_SECONDS", "").strip() else None
         raw_days = env.get("DEMO_HISTORY_DAYS", "").strip() or str(defaults.demo_history_days)
         if not raw_days.isdigit() or not 1 <= int(raw_days) <= 1500:
             raise SettingsError(f"DEMO_HISTORY_DAYS must be a whole number of days from 1 to 1500, not {raw_days!r}")
@@ -173,4 +177,5 @@ class Settings:
             standby_retry_seconds=standby_retry,
             demo_history_days=int(raw_days),
             trusted_proxy_hops=int(raw_hops),
+            refresh_seconds=refresh,
         )

@@ -11,14 +11,14 @@ from dash.exceptions import CallbackException, InvalidCallbackReturnValue, Preve
 from flask import Flask
 from werkzeug.exceptions import BadRequest
 
-from dashboard.pages import channels, forecasts, overview, reconciliation, settings
-from dashboard.shell import shell
+from dashboard import shell
+from dashboard.pages import channels, forecasts, not_found_404, overview, reconciliation, settings
 from settings import PROJECT_ROOT
 from web.security import trust_inline_scripts
 
 log = logging.getLogger(__name__)
 
-PAGES = (overview, forecasts, channels, reconciliation, settings)
+PAGES = (overview, forecasts, channels, reconciliation, settings, not_found_404)
 DISPATCH = "/_dash-update-component"
 
 
@@ -39,7 +39,8 @@ def init_dashboard(server: Flask) -> Dash:
     )
     for page in PAGES:
         page.register(app)
-    app.layout = shell
+    shell.register(app)
+    app.layout = shell.shell
     # Dash's index page runs a few inline scripts (the renderer, the pages router): allow exactly those.
     trust_inline_scripts(server, app.csp_hashes)
     server.view_functions[DISPATCH] = refuse_malformed(server.view_functions[DISPATCH])

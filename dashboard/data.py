@@ -7,15 +7,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from dashboard.filters import Filters
 from db import queries
 from db.cache import ReadCache
 from db.models import Company, ModelRun, Platform, Prediction
 from jobs import forecasts
 
-OVERVIEW_DAYS = 30
+TOP_PRODUCTS = 100  # rows of the Overview's product table (the Products page has them all)
+
+
+@dataclass(frozen=True)
+class ChannelShare:
+    """One channel's part of the period: the channel comparison panel's row."""
+
+    platform_id: int
+    name: str
+    kind: str
+    store_currency: str
+    totals: queries.Totals
+    share: float | None  # of the filtered channels' net sales, in %; None when they sold nothing
+
+
+@dataclass(frozen=True)
+class OverviewNumbers:
+    """Everything the Overview reads from the rollups for one set of filters: cached as one."""
+
+    totals: queries.Totals
+    comparison: queries.Comparison
+    trend: list[queries.TrendRow]
+    channels: list[ChannelShare]
+    products: list[queries.ProductRow]
 
 
 @dataclass(frozen=True)
@@ -23,45 +48,62 @@ class Overview:
     company: str
     currency: str
     timezone: str
-    start: date
-    end: date
-    totals: queries.Totals
-    previous: queries.Totals
-    daily: list[queries.DailyRow]
+    refund_dating: str
+    filters: Filters
+    numbers: OverviewNumbers
     platforms: list[Platform]
-    last_sync_at: datetime | None
     syncs: list[queries.PlatformStatus]
+    data_version: int
+    as_of: datetime | None  # the newest sync among the filtered channels
+
+    @property
+    def includes_today(self) -> bool:
+        return self.numbers.comparison.until is not None
 
 
-def overview(session: Session, company_id: int, today: date | None = None, cache: ReadCache | None = None) -> Overview:
-    """The last 30 company-local days (today included) and the 30 days before them."""
+def overview(session: Session, company_id: int, filters: Filters, cache: ReadCache | None = None) -> Overview:
+    """The Overview's numbers for these filters, from the cache when the company's data has not
+    changed since (and, for a range that includes today, within the same minute)."""
     company = session.get(Company, company_id)
-    end = today or queries.company_today(company)
-    start = end - timedelta(days=OVERVIEW_DAYS - 1)
-    previous_end = start - timedelta(days=1)
+    platforms = [p for p in queries.platforms(session, company_id) if not filters.channels or p.id in filters.channels]
 
-    def rollups() -> tuple[queries.Totals, queries.Totals, list[queries.DailyRow]]:
-        return (
-            queries.totals(session, company, start, end),
-            queries.totals(session, company, previous_end - timedelta(days=OVERVIEW_DAYS - 1), previous_end),
-            queries.daily_by_platform(session, company, start, end),
+    def numbers() -> OverviewNumbers:
+        start, end, ids = filters.start, filters.end, filters.platform_ids
+        by_platform = queries.totals_by_platform(session, company, start, end)
+        each = {p.id: by_platform.get(p.id) or queries.Totals.zero(company.currency) for p in platforms}
+        sold = sum((t.net_sales for t in each.values()), Decimal(0))
+        channels = [
+            ChannelShare(
+                p.id,
+                p.display_name,
+                p.kind,
+                p.currency,
+                each[p.id],
+                round(float(each[p.id].net_sales / sold * 100), 1) if sold else None,
+            )
+            for p in platforms
+        ]
+        return OverviewNumbers(
+            queries.totals(session, company, start, end, ids),
+            queries.compared_totals(session, company, start, end, filters.compare, ids),
+            queries.trend(session, company, start, end, ids, filters.granularity),
+            channels,
+            queries.top_products(session, company, start, end, ids, TOP_PRODUCTS),
         )
 
-    totals, previous, daily = cache.read(company, "overview", {"end": end}, rollups) if cache else rollups()
-    platforms = queries.platforms(session, company_id)
-    syncs = [p.last_sync_at for p in platforms if p.last_sync_at]
+    key = {**filters.as_json(), "cut": queries.time_of_today(company, filters.end)}
+    synced = [p.last_sync_at for p in platforms if p.last_sync_at]
     return Overview(
         company=company.name,
         currency=company.currency,
         timezone=company.timezone,
-        start=start,
-        end=end,
-        totals=totals,
-        previous=previous,
-        daily=daily,
+        refund_dating=company.refund_dating,
+        filters=filters,
+        numbers=cache.read(company, "overview", key, numbers) if cache else numbers(),
         platforms=platforms,
-        last_sync_at=max(syncs) if syncs else None,
         syncs=queries.sync_status(session, company_id),
+        data_version=company.data_version,
+        as_of=max(synced) if synced else None,
     )
 
 
@@ -84,9 +126,12 @@ class ForecastView:
 def forecast_view(session: Session, company: Company, platform_id: int | None, metric: str) -> ForecastView:
     today = queries.company_today(company)
     rows = queries.daily_by_platform(
-        session, company, today - timedelta(days=FORECAST_HISTORY_DAYS), today - timedelta(days=1),
+        session,
+        company,
+        today - timedelta(days=FORECAST_HISTORY_DAYS),
+        today - timedelta(days=1),
         None if platform_id is None else [platform_id],
-    )  # fmt: skip
+    )
     by_day: dict[date, float] = {}
     for row in rows:
         by_day[row.day] = by_day.get(row.day, 0.0) + float(getattr(row, metric))

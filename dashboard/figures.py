@@ -138,6 +138,45 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return "just now"
 
 
+STALE_AFTER = timedelta(hours=2)  # a scheduled channel syncs every few minutes: two hours without one is news
+
+
+def freshness_badges(statuses: Sequence[PlatformStatus], now: datetime | None = None) -> html.Div:
+    """Per channel, how fresh its numbers are ("updated 12 s ago"), in amber when they are stale
+    and red when its sync is failing."""
+    now = now or datetime.now(UTC)
+    badges = []
+    for s in statuses:
+        failing = s.status == "needs_attention" or (s.run is not None and s.run.status == "failed")
+        stale = s.kind not in FILE_KINDS and (s.last_sync_at is None or now - s.last_sync_at > STALE_AFTER)
+        colour = "danger" if failing else "warning" if stale and not s.running else "light"
+        text = "sync failing" if failing else f"updated {ago_short(s.last_sync_at, now)}"
+        badges.append(
+            dbc.Badge(
+                f"{s.name}: {text}",
+                color=colour,
+                text_color="dark" if colour in ("light", "warning") else None,
+                className="me-1 border",
+                id=f"fresh-{s.id}",
+            )
+        )
+    return html.Div(badges, className="mt-1")
+
+
+def ago_short(moment: datetime | None, now: datetime) -> str:
+    """'12 s ago', '4 min ago', '3 h ago', '2 days ago'; 'never'."""
+    if moment is None:
+        return "never"
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
 def sync_progress(status: PlatformStatus) -> dbc.Progress | None:
     """A bar while a sync runs: measured when the platform said how many orders, animated otherwise."""
     if not status.running:
@@ -367,9 +406,16 @@ def forecast_figure(history: Sequence[tuple[date, float]], days: Sequence, label
             go.Scatter(x=ahead, y=highs, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
         )
         figure.add_trace(
-            go.Scatter(x=ahead, y=lows, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=colour,
-                       name=f"{level}% band")
-        )  # fmt: skip
+            go.Scatter(
+                x=ahead,
+                y=lows,
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=colour,
+                name=f"{level}% band",
+            )
+        )
     figure.add_trace(go.Scatter(x=[d for d, _ in history], y=[v for _, v in history], name="Actual", mode="lines"))
     figure.add_trace(
         go.Scatter(x=ahead, y=[float(d.mean) for d in days], name="Forecast", mode="lines", line={"dash": "dash"})

@@ -48,7 +48,7 @@ def test_an_admin_changes_settings_and_a_viewer_only_reads_them(live_server, bro
 
     # Preferences: the user's own, kept in the database.
     choose(page, "#settings-refresh", "Every minute")
-    page.get_by_label("Dark").check()
+    page.get_by_role("radio", name="Dark").check()
     page.click("#settings-preferences-save")
     expect(page.locator("#settings-preferences-status")).to_contain_text("Saved: last 30 days, refresh every minute")
 
@@ -68,7 +68,7 @@ def test_an_admin_changes_settings_and_a_viewer_only_reads_them(live_server, bro
     page.reload()
     expect(page.locator("#settings-timezone")).to_contain_text("Europe/Berlin", timeout=20_000)
     expect(page.locator("#settings-refresh")).to_contain_text("Every minute")
-    expect(page.get_by_label("Dark")).to_be_checked()
+    expect(page.get_by_role("radio", name="Dark")).to_be_checked()
 
     # An API token: shown once, works as a Bearer token on the API.
     page.fill("#settings-token-name", "Browser test")

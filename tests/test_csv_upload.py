@@ -403,6 +403,7 @@ def test_channels_page_adds_a_csv_channel_then_imports_into_it(live_server, brow
         assert session.scalar(select(func.count()).select_from(Order)) > 0
     assert page.console_errors == []
 
+    page.click("#nav-account")  # the account menu
     page.click("text=Sign out")
     expect(page).to_have_url(f"{url}/login")
     log_in(page, url, "viewer@new.example")

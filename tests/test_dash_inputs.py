@@ -15,8 +15,20 @@ from db.models import Company, ForecastRun, Platform
 
 Slot = tuple[str, str]  # (component id, property)
 SYNC_TYPE = "channels-sync"
-WILDCARD = ('{"index":["ALL"],"type":"channels-sync"}', "n_clicks")
+WILDCARD = ('{"index":["ALL"],"type":"channels-sync"}', "n_clicks")  # its value fuzzes the button's index
 PAUSES = ('{"index":["ALL"],"type":"channel-pause"}', "n_clicks")  # sent as no buttons clicked
+# Other ALL-pattern inputs: one button of each, whose n_clicks is the value.
+RETRY = ('{"index":["ALL"],"type":"overview-retry"}', "n_clicks")
+EXPORT = ('{"index":["ALL"],"type":"overview-export"}', "n_clicks")
+PATTERN_BUTTONS = {RETRY: "kpis", EXPORT: "trend"}
+OVERVIEW_FILTERS = {
+    "preset": "custom",
+    "start": "2026-01-01",
+    "end": "2026-03-31",
+    "channels": [],
+    "compare": "previous_period",
+    "granularity": "week",
+}
 
 
 @dataclass(frozen=True)
@@ -33,15 +45,60 @@ def callbacks(ours: int) -> dict[str, Callback]:
     return {
         "overview": Callback(
             [
-                ("overview-sync-banner", "children"),
-                ("overview-kpis", "children"),
-                ("overview-trend", "figure"),
                 ("overview-period", "children"),
-                ("overview-freshness", "children"),
+                ("overview-kpis", "children"),
+                ("overview-channels", "children"),
+                ("overview-products-grid", "rowData"),
+                ("overview-products-note", "children"),
+                ("overview-trend", "figure"),
+                ("overview-trend", "style"),
+                ("overview-trend-note", "children"),
+                ("overview-forecast", "children"),
+                ("overview-rendered", "data"),
             ],
-            {("refresh-interval", "n_intervals"): 1},
+            {("refresh-interval", "n_intervals"): 1, ("overview-filters", "data"): OVERVIEW_FILTERS, RETRY: 1},
+            {
+                ("overview-trend-metric", "value"): "net_sales",
+                ("overview-rendered", "data"): [1, None],
+                ("overview-trend-zoom", "data"): {"xaxis": ["2026-01-05", "2026-02-01"]},
+            },
         ),
-        "overview export": Callback([("overview-download", "data")], {("overview-export", "n_clicks"): 1}),
+        "overview trend metric": Callback(
+            [("overview-trend", "figure"), ("overview-trend", "style"), ("overview-trend-note", "children")],
+            {("overview-trend-metric", "value"): "orders"},
+            {("overview-filters", "data"): OVERVIEW_FILTERS},
+        ),
+        "overview status": Callback(
+            [("overview-sync-banner", "children"), ("overview-freshness", "children")],
+            {("refresh-interval", "n_intervals"): 1, ("overview-filters", "data"): OVERVIEW_FILTERS},
+        ),
+        "overview export": Callback(
+            [("overview-download", "data")], {EXPORT: 1}, {("overview-filters", "data"): OVERVIEW_FILTERS}
+        ),
+        "overview product search": Callback(
+            [("overview-products-grid", "dashGridOptions")], {("overview-product-search", "value"): "lamp"}
+        ),
+        "filter bar": Callback(
+            [
+                ("filter-range", "value"),
+                ("filter-dates", "start_date"),
+                ("filter-dates", "end_date"),
+                ("filter-channels", "options"),
+                ("filter-channels", "value"),
+                ("filter-compare", "value"),
+                ("filter-granularity", "value"),
+                ("filter-url", "search"),
+            ],
+            {
+                ("filter-range", "value"): "custom",
+                ("filter-dates", "start_date"): "2026-01-01",
+                ("filter-dates", "end_date"): "2026-01-31",
+                ("filter-channels", "value"): [ours],
+                ("filter-compare", "value"): "previous_year",
+                ("filter-granularity", "value"): "week",
+                ("filter-url", "search"): f"?range=7d&channels={ours}",
+            },
+        ),
         "channels": Callback(
             [("channels-list", "children")],
             {("channels-tick", "n_intervals"): 1, WILDCARD: ours, PAUSES: None, ("channels-refresh", "data"): None},
@@ -102,9 +159,14 @@ def post(client, callback: Callback, changed: Slot, values: dict[Slot, object] |
     """POST the callback with `values` replacing the sane ones, `changed` as the triggering input."""
     values = {**callback.inputs, **callback.state, **(values or {})}
 
+    def button(slot: Slot) -> dict:
+        return {"index": PATTERN_BUTTONS[slot], "type": json.loads(slot[0])["type"]}
+
     def entry(slot: Slot) -> dict | list[dict]:
         if slot == WILDCARD:
             return wildcard_inputs(values[slot])
+        if slot in PATTERN_BUTTONS:
+            return [{"id": button(slot), "property": slot[1], "value": values[slot]}]
         if slot == PAUSES:
             return []
         return {"id": slot[0], "property": slot[1], "value": values[slot]}
@@ -112,6 +174,8 @@ def post(client, callback: Callback, changed: Slot, values: dict[Slot, object] |
     if changed == WILDCARD:
         changed_id = json.dumps({"index": values[WILDCARD], "type": SYNC_TYPE}, separators=(",", ":"))
         changed_prop = f"{changed_id}.n_clicks"
+    elif changed in PATTERN_BUTTONS:
+        changed_prop = f"{json.dumps(button(changed), separators=(',', ':'))}.{changed[1]}"
     else:
         changed_prop = "{}.{}".format(*changed)
     outputs = [{"id": i, "property": p} for i, p in callback.outputs]

@@ -17,7 +17,7 @@ from db.engine import transaction
 from db.models import Platform
 from db.queries import company_today
 from tests.sims import BOX
-from tests.test_overview import dash_callback
+from tests.test_overview import export
 from web.exports import NUMBER, csv_text, safe_cell
 
 TZ = ZoneInfo("America/New_York")
@@ -138,11 +138,18 @@ def test_the_reconciliation_csv_is_inert(client, hostile):
 def test_the_dash_downloads_are_inert(client, hostile):
     shop_id, start, end = hostile
     client.get("/")  # Dash registers its routing callbacks on the first page load
-    overview = dash_callback(
-        client, [("overview-download", "data")], [{"id": "overview-export", "property": "n_clicks", "value": 1}]
-    )
-    assert_inert(overview["overview-download"]["data"]["content"], negatives=True)
-    assert f"'{HOSTILE_CSV_CHANNEL}" in cells(overview["overview-download"]["data"]["content"])
+    filters = {"preset": "custom", "start": start.isoformat(), "end": end.isoformat()}
+    for panel, names, negatives in (
+        ("trend", True, True),
+        ("channels", True, False),
+        ("products", True, False),
+        ("kpis", False, True),
+    ):
+        content = export(client, panel, filters)["content"]
+        assert_inert(content, names, negatives)
+        if panel in ("trend", "channels"):
+            assert f"'{HOSTILE_CSV_CHANNEL}" in cells(content), panel
+    assert f"'{HOSTILE_SKU}" in cells(export(client, "products", filters)["content"])
 
     body = {
         "output": "recon-download.data",

@@ -15,23 +15,19 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy import text as sql
 
+from dashboard.figures import ago_short
 from db import fx
 from db.engine import transaction
 from db.models import Company, Platform, SyncRun, utcnow
 from db.queries import company_today
 from tests.dash_client import dash_post, find, text
 from tests.hand_orders import Line, sale, write
+from tests.test_overview import export, overview_tick
 
 TZ = "America/New_York"  # the `company` fixture's
 LAST_SYNC = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 CAD_USD = Decimal("0.75")
-OVERVIEW = [
-    ("overview-sync-banner", "children"),
-    ("overview-kpis", "children"),
-    ("overview-trend", "figure"),
-    ("overview-period", "children"),
-    ("overview-freshness", "children"),
-]
+FILTERS = {"preset": "30d"}  # the Overview's default: the orders, 10 days ago, are inside it
 
 
 def rates(first: date, last: date) -> list[tuple[date, str, str, Decimal]]:
@@ -62,9 +58,19 @@ def seed(sessions, company: Company, rates_until: int) -> dict:
 
 
 def tick(client, n_intervals: int) -> dict:
-    """The Overview's callback as the 30 s dcc.Interval fires it: n_intervals counts the ticks."""
-    interval = [{"id": "refresh-interval", "property": "n_intervals", "value": n_intervals}]
-    return dash_post(client, OVERVIEW, interval, ["refresh-interval.n_intervals"])
+    """The Overview's two refreshing callbacks as the 30 s dcc.Interval fires them (n_intervals
+    counts the ticks): the panels, and the live status (banners, freshness)."""
+    shown = overview_tick(client, n_intervals, FILTERS)
+    interval = [
+        {"id": "refresh-interval", "property": "n_intervals", "value": n_intervals},
+        {"id": "overview-filters", "property": "data", "value": FILTERS},
+    ]
+    status = [("overview-sync-banner", "children"), ("overview-freshness", "children")]
+    return {**shown, **dash_post(client, status, interval, ["refresh-interval.n_intervals"])}
+
+
+def freshness(shown: dict) -> str:
+    return text(shown["overview-freshness"]["children"])
 
 
 def finish_first_import(sessions, seeded: dict) -> None:
@@ -85,8 +91,9 @@ def test_a_refresh_tick_shows_the_first_import_then_drops_its_banner(client, aut
     kpis = first["overview-kpis"]["children"]
     assert text(find(kpis, "kpi-net-sales-value")) == "$150.00"  # 100.00 - 10.00 + 80.00 CAD x 0.75
     assert text(find(kpis, "kpi-orders-value")) == "2"
-    assert first["overview-freshness"]["children"] == (
-        "Last sync 2026-12-01 09:30 UTC · refreshes every 30 s · CAD converted to USD at each order day's rate"
+    assert freshness(first) == (
+        "Data as of 2026-12-01 04:30 (America/New_York) · CAD converted to USD at each order day's rate "
+        f"Web store: updated {ago_short(LAST_SYNC, datetime.now(UTC))} Best Buy: updated never"
     )
 
     finish_first_import(sessions, seeded)
@@ -94,7 +101,7 @@ def test_a_refresh_tick_shows_the_first_import_then_drops_its_banner(client, aut
         session.add(SyncRun(platform_id=seeded["shop"], status="running", rows=3))
     second = tick(client, 2)
     assert find(second["overview-sync-banner"]["children"], "backfill-banner") is None
-    assert second["overview-freshness"]["children"].startswith("Last sync 2026-12-01 10:30 UTC · ")
+    assert freshness(second).startswith("Data as of 2026-12-01 05:30 (America/New_York) · ")
     assert text(find(second["overview-kpis"]["children"], "kpi-net-sales-value")) == "$150.00"
 
 
@@ -105,18 +112,20 @@ def test_stale_exchange_rates_are_warned_about(client, auth, sessions, company):
     auth.login()
     shown = tick(client, 3)
     assert text(find(shown["overview-kpis"]["children"], "kpi-net-sales-value")) == "$150.00"
-    notes = shown["overview-freshness"]["children"].split(" · ")
+    notes = text(shown["overview-freshness"]["children"][0]).split(" · ")
     assert notes[-1] == "⚠ some amounts use an exchange rate 12 days old: add newer rates"
 
 
 def test_the_overview_download_holds_the_orders(client, auth, sessions, company):
     seeded = seed(sessions, company, rates_until=0)
     auth.login()
-    click = [{"id": "overview-export", "property": "n_clicks", "value": 1}]
-    content = dash_post(client, [("overview-download", "data")], click, ["overview-export.n_clicks"])
-    lines = content["overview-download"]["data"]["content"].splitlines()
+    lines = export(client, "trend", FILTERS)["content"].splitlines()
     day = seeded["day"].isoformat()
-    assert lines[3:] == [f"{day},Web store,100.00,90.00,90.00,1,1", f"{day},Best Buy,60.00,60.00,60.00,1,1"]
+    sold = [line for line in lines[5:] if not line.endswith(",0.00,0.00,0.00,0.00,0.00,0,0")]
+    assert sold == [
+        f"{day},{day},False,Web store,100.00,10.00,0.00,90.00,90.00,1,1",
+        f"{day},{day},False,Best Buy,60.00,0.00,0.00,60.00,60.00,1,1",  # 80.00 CAD at 0.75
+    ]
 
 
 def data_version(sessions) -> int:

@@ -188,6 +188,7 @@ def test_changing_the_password_in_the_browser_signs_out_the_other_browser(live_s
         page.click("button[type=submit]")
         expect(page.locator("#nav-company")).to_have_text("Acme Audio", timeout=20_000)
 
+    mine.click("#nav-account")  # the account menu
     mine.click("text=Change password")
     mine.fill("#current_password", TEST_PASSWORD)
     mine.fill("#new_password", NEW_PASSWORD)
