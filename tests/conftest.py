@@ -162,6 +162,7 @@ SLOW_TIMEOUT = 300  # seconds, for tests marked browser or slow (measured: up to
 DEMO_PORTS_GROUP = "demo-store-ports"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook turns the groups into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser and slow tests get SLOW_TIMEOUT unless they set their own @pytest.mark.timeout;
     tests that can bind the demo stores' ports join DEMO_PORTS_GROUP."""
@@ -299,11 +300,15 @@ def settings(db_url, tmp_path) -> Settings:
 
 @pytest.fixture
 def app(settings):
+    """The web app on the test's database; its connection pool is closed after the test (two
+    pytest-xdist workers holding every test's pool until garbage collection ran Postgres out of
+    connections)."""
     from app import create_app
 
     server = create_app(settings)
     server.config.update(TESTING=True)
-    return server
+    yield server
+    server.extensions["channelpulse"].engine.dispose()
 
 
 @pytest.fixture
