@@ -11,8 +11,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from connectors import FILE_KINDS
-from db.metrics import METRICS, change_pct
-from db.queries import DailyRow, PlatformStatus, Totals
+from db.queries import PlatformStatus
 from web import exports
 
 SYMBOLS = {"USD": "$", "CAD": "CA$", "EUR": "€", "GBP": "£"}
@@ -24,103 +23,6 @@ def format_money(amount: Decimal, currency: str) -> str:
     sign = "−" if amount < 0 else ""
     text = f"{abs(amount):,.2f}"
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
-
-
-def change(current: Decimal | int, previous: Decimal | int) -> str:
-    """'+4.2% vs previous period', or a plain statement when there is nothing to compare."""
-    pct = change_pct(current, previous)
-    return "no data in the previous period" if pct is None else f"{pct:+.1f}% vs previous period"
-
-
-def kpi_values(kpis: Totals) -> dict[str, str]:
-    return {
-        "net_sales": format_money(kpis.net_sales, kpis.currency),
-        "orders": f"{kpis.orders:,}",
-        "aov": format_money(kpis.aov, kpis.currency),
-        "units": f"{kpis.units:,}",
-    }
-
-
-KPI_CARDS = ("net_sales", "orders", "aov", "units")
-
-
-def kpi_cards(kpis: Totals, previous: Totals) -> list:
-    values = kpi_values(kpis)
-    cards = []
-    for key in KPI_CARDS:
-        label = METRICS[key].label
-        card_id = f"kpi-{key.replace('_', '-')}"
-        cards.append(
-            dbc.Col(
-                dbc.Card(
-                    dbc.CardBody(
-                        [
-                            html.Div(label, className="kpi-label", id=f"{card_id}-label"),
-                            html.Div(values[key], className="kpi-value", id=f"{card_id}-value"),
-                            html.Div(change(kpis.value(key), previous.value(key)), className="kpi-note"),
-                            dbc.Tooltip(METRICS[key].formula, target=f"{card_id}-label", placement="bottom"),
-                        ]
-                    ),
-                    className="kpi-card h-100 shadow-sm",
-                    id=card_id,
-                ),
-                md=3,
-                sm=6,
-                className="mb-3",
-            )
-        )
-    return cards
-
-
-def days_between(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def sales_trend_figure(
-    rows: Sequence[DailyRow], kinds: dict[int, str], start: date, end: date, currency: str
-) -> go.Figure:
-    """Daily net sales, one line per channel; days without sales show as zero, not as gaps."""
-    days = days_between(start, end)
-    figure = go.Figure()
-    series: dict[int, dict[date, Decimal]] = {}
-    names: dict[int, str] = {}
-    for row in rows:
-        series.setdefault(row.platform_id, {})[row.day] = row.net_sales
-        names[row.platform_id] = row.platform
-    for platform_id, values in series.items():
-        figure.add_trace(
-            go.Scatter(
-                x=days,
-                y=[float(values.get(d, 0)) for d in days],
-                name=names[platform_id],
-                mode="lines+markers",
-                line={"color": CHANNEL_COLOURS.get(kinds.get(platform_id, "")), "width": 2},
-                hovertemplate="%{x|%a %b %d}<br>%{y:,.2f} " + currency + "<extra>%{fullData.name}</extra>",
-            )
-        )
-    figure.update_layout(
-        margin={"l": 40, "r": 10, "t": 10, "b": 30},
-        height=340,
-        hovermode="x unified",
-        legend={"orientation": "h", "y": 1.1},
-        plot_bgcolor="#fff",
-        paper_bgcolor="#fff",
-        yaxis={"title": f"Net sales ({currency})", "gridcolor": "#eef0f4", "rangemode": "tozero"},
-        xaxis={"gridcolor": "#eef0f4"},
-    )
-    return figure
-
-
-def trend_csv(rows: Sequence[DailyRow], currency: str, timezone: str, start: date, end: date) -> str:
-    """CSV of the trend chart, with a header that says what the numbers are."""
-    return exports.csv_text(
-        [
-            f"ChannelPulse daily sales by channel, {start.isoformat()} to {end.isoformat()}",
-            f"days: company-local ({timezone}); money: {currency}; Net sales = {METRICS['net_sales'].formula}",
-        ],
-        ("day", "channel", "gross_sales", "net_sales", "total_sales", "orders", "units"),
-        ([r.day.isoformat(), r.platform, r.gross_sales, r.net_sales, r.total_sales, r.orders, r.units] for r in rows),
-    )
 
 
 STATUS_COLOURS = {"active": "success", "needs_attention": "danger", "disabled": "secondary"}
